@@ -1,0 +1,39 @@
+# memproxy build. `make help` lists the targets.
+GO        ?= go
+GO_TOOL   := $(GO) tool -modfile=tools/go.mod
+BIN       := bin
+PKGS      := ./...
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X github.com/memproxy/memproxy/internal/version.Version=$(VERSION)
+
+.PHONY: help build test bench lint proto demo clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+build: ## build bin/memgateway and bin/memedge
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/memgateway ./cmd/memedge
+
+test: ## run every test (unit, services, end to end); what .ci/run calls
+	$(GO) test -count=1 -timeout 15m $(PKGS)
+
+bench: build ## loopback load test + Go benchmarks; prints latency, errors, CPU and RSS
+	$(GO) test -run '^$$' -bench . -benchmem ./gateway/... ./edge/... ./config/... ./proto/...
+	$(GO) run ./test/bench -bin $(BIN)
+
+lint: ## gofmt check, go vet, proto drift, import boundaries
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -run 'TestDeps' ./test/...
+
+proto: ## regenerate the committed gRPC code from proto/ (needs protoc)
+	PATH="$$(dirname $$($(GO_TOOL) -n protoc-gen-go)):$$(dirname $$($(GO_TOOL) -n protoc-gen-go-grpc)):$$PATH" \
+	  protoc -I proto --go_out=proto --go_opt=paths=source_relative \
+	    --go-grpc_out=proto --go-grpc_opt=paths=source_relative \
+	    proto/memproxy/v1/gateway.proto
+
+demo: build ## start the gateway on embedded defaults and an edge for project "demo"
+	@./scripts/demo.sh
+
+clean: ## remove build output
+	rm -rf $(BIN)

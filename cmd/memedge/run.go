@@ -1,0 +1,94 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/user"
+
+	"github.com/spf13/cobra"
+
+	"github.com/memproxy/memproxy/config"
+	"github.com/memproxy/memproxy/edge"
+)
+
+func runCmd() *cobra.Command {
+	var projects []string
+	var logFormat string
+	c := &cobra.Command{
+		Use:   "run [--project NAME]...",
+		Short: "run the daemon in the foreground (for systemd, launchd, or debugging)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			if logFormat == "json" {
+				log = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
+			}
+			d, ctlPath, err := newDaemon(log)
+			if err != nil {
+				return err
+			}
+			ctl, err := edge.ListenControl(ctlPath)
+			if err != nil {
+				return err
+			}
+			defer os.Remove(ctlPath)
+			for _, p := range projects {
+				st, err := d.Start(edge.StartRequest{Project: p})
+				if err != nil {
+					ctl.Close()
+					return fmt.Errorf("project %s: %w", p, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s → %s\n", st.Project, st.URL)
+			}
+			log.Info("memedge daemon ready", "control", ctlPath, "pid", os.Getpid())
+			return d.Run(cmd.Context(), ctl)
+		},
+	}
+	c.Flags().StringSliceVar(&projects, "project", nil, "project to serve at start (repeatable)")
+	c.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	return c
+}
+
+// newDaemon builds a daemon from the login file and $MEMPROXY_HOME.
+func newDaemon(log *slog.Logger) (*edge.Daemon, string, error) {
+	h, err := home()
+	if err != nil {
+		return nil, "", err
+	}
+	path, err := config.EdgePath()
+	if err != nil {
+		return nil, "", err
+	}
+	login, err := config.LoadEdge(path)
+	if errors.Is(err, config.ErrNoLogin) {
+		return nil, "", errors.New("not logged in: run 'memedge login --gateway HOST:PORT --key KEY' first")
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	reg, err := openRegistry(h, log)
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := edgeID(h)
+	if err != nil {
+		return nil, "", err
+	}
+	clients, err := config.NewClientTable(login.Clients)
+	if err != nil {
+		return nil, "", err
+	}
+	usr := login.User
+	if usr == "" {
+		if u, err := user.Current(); err == nil {
+			usr = u.Username
+		}
+	}
+	hostname, _ := os.Hostname()
+	d, err := edge.New(edge.Options{
+		Gateway: login.Gateway, Key: login.Key.Reveal(), User: usr, Hostname: hostname, EdgeID: id,
+		DetectClient: clients.Detect, Registry: reg, AllowedOrigins: login.AllowedOrigins, Logger: log,
+	})
+	return d, socketPath(h), err
+}

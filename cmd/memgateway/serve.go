@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/memproxy/memproxy/config"
+	"github.com/memproxy/memproxy/gateway"
+	"github.com/memproxy/memproxy/gateway/auth"
+	"github.com/memproxy/memproxy/internal/version"
+)
+
+type serveFlags struct {
+	config, dataDir, httpAddr, grpcAddr, logFormat, logLevel string
+}
+
+func serveCmd(stdout, stderr io.Writer) *cobra.Command {
+	var f serveFlags
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "run the gateway (HTTP API and the gRPC tunnel for edges)",
+		Long: `Run the gateway. Without --config it runs on embedded defaults: the
+built-in mock model, and a SQLite usage log in the data directory.
+Without a master_key in the config, a key is generated once and kept in
+DATA_DIR/master.key (mode 0600).`,
+		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), f, stdout, stderr) },
+	}
+	fl := c.Flags()
+	fl.StringVar(&f.config, "config", "", "gateway config file (YAML, LiteLLM keys)")
+	fl.StringVar(&f.dataDir, "data-dir", ".memproxy", "directory for the embedded database and the generated master key")
+	fl.StringVar(&f.httpAddr, "http", "127.0.0.1:8764", "HTTP listen address")
+	fl.StringVar(&f.grpcAddr, "grpc", "127.0.0.1:8765", "gRPC listen address (edges)")
+	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	return c
+}
+
+func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
+	log, err := newLogger(stderr, f.logFormat, f.logLevel)
+	if err != nil {
+		return err
+	}
+	cfg := config.Default()
+	if f.config != "" {
+		if cfg, err = config.Load(f.config); err != nil {
+			return err
+		}
+	}
+	if len(cfg.Ignored) > 0 {
+		log.Info("config keys accepted but not implemented yet (ignored)", "keys", strings.Join(cfg.Ignored, ", "))
+	}
+	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
+		return fmt.Errorf("creating data directory: %w", err)
+	}
+	master := cfg.General.MasterKey.Reveal()
+	if master == "" {
+		if master, err = generatedMasterKey(f.dataDir, log); err != nil {
+			return err
+		}
+	}
+	srv, err := gateway.New(ctx, gateway.Options{Config: cfg, DataDir: f.dataDir, MasterKey: master, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	httpLn, err := net.Listen("tcp", f.httpAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP listener: %w", err)
+	}
+	grpcLn, err := net.Listen("tcp", f.grpcAddr)
+	if err != nil {
+		httpLn.Close()
+		return fmt.Errorf("gRPC listener: %w", err)
+	}
+	log.Info("memgateway ready", "version", version.Version, "http", httpLn.Addr().String(), "grpc", grpcLn.Addr().String(), "models", len(srv.Models()))
+	fmt.Fprintf(stdout, "memgateway %s: HTTP on %s, gRPC on %s\n", version.Version, httpLn.Addr(), grpcLn.Addr())
+	return srv.Run(ctx, httpLn, grpcLn)
+}
+
+// generatedMasterKey returns the master key kept in the data directory,
+// creating it on first use. The file is the only place the key is written.
+func generatedMasterKey(dir string, log *slog.Logger) (string, error) {
+	path := filepath.Join(dir, "master.key")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if k := strings.TrimSpace(string(b)); k != "" {
+			return k, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	key := auth.NewKey("sk-mp-")
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing %s: %w", path, err)
+	}
+	log.Info("no master_key configured: generated one", "file", path)
+	return key, nil
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
+	}
+}

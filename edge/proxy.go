@@ -1,0 +1,198 @@
+package edge
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/memproxy/memproxy/proto/memproxy/v1"
+	"github.com/memproxy/memproxy/proto/tunnel"
+)
+
+// project is one project's listener: it tags each request with identity,
+// swaps the client's credential for the user's gateway key, and tunnels the
+// exchange to the gateway.
+type project struct {
+	d    *Daemon
+	name string
+	port int
+	git  *gitInfo
+
+	requests  atomic.Int64
+	mu        sync.Mutex
+	lastError string
+	server    *http.Server
+	started   time.Time
+}
+
+func (p *project) setLastError(msg string) {
+	p.mu.Lock()
+	p.lastError = msg
+	p.mu.Unlock()
+}
+
+// dropHeader reports the client headers that never reach the gateway: its
+// own credentials (the edge sends the user's key instead) and any identity
+// header it tried to set (the edge sets identity itself).
+func dropHeader(canonical string) bool {
+	switch canonical {
+	case "Authorization", "X-Api-Key", "Content-Length", "Cookie":
+		return true
+	}
+	return strings.HasPrefix(canonical, "X-Memory-")
+}
+
+func (p *project) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !p.d.localRequest(w, r, p.port) {
+		return
+	}
+	if r.URL.Path == "/memory-routing/info" && r.Method == http.MethodGet {
+		p.routingInfo(w, r)
+		return
+	}
+	p.requests.Add(1)
+	body, ok := p.readBody(w, r)
+	if !ok {
+		return
+	}
+	p.forward(w, r, body)
+}
+
+func (p *project) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	limit := p.d.opts.MaxBody
+	if r.ContentLength > limit {
+		writeError(w, r, http.StatusRequestEntityTooLarge, "request_too_large", fmt.Sprintf("request body is larger than the limit of %d bytes", limit), 0)
+		return nil, false
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	var mbe *http.MaxBytesError
+	switch {
+	case err == nil:
+		return buf.Bytes(), true
+	case errors.As(err, &mbe):
+		writeError(w, r, http.StatusRequestEntityTooLarge, "request_too_large", fmt.Sprintf("request body is larger than the limit of %d bytes", limit), 0)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		writeError(w, r, http.StatusBadRequest, "content_length_mismatch",
+			fmt.Sprintf("Content-Length says %d bytes but the body has %d", r.ContentLength, buf.Len()), 0)
+	default:
+		writeError(w, r, http.StatusBadRequest, "body_read_error", "could not read the request body", 0)
+	}
+	return nil, false
+}
+
+// forward runs one exchange over the tunnel. Cancelling the client's
+// request cancels the call, which cancels the gateway's upstream work.
+func (p *project) forward(w http.ResponseWriter, r *http.Request, body []byte) {
+	id := p.identity(r)
+	stream, err := p.d.client.Forward(r.Context())
+	if err != nil {
+		p.gatewayDown(w, r, err)
+		return
+	}
+	head := &pb.RequestHead{
+		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
+		Headers: tunnel.HeadersToProto(r.Header, dropHeader), Identity: id, ContentLength: int64(len(body)),
+	}
+	err = stream.Send(&pb.ForwardRequest{Msg: &pb.ForwardRequest_Head{Head: head}})
+	if err == nil {
+		err = tunnel.SendChunks(body, func(c []byte) error {
+			return stream.Send(&pb.ForwardRequest{Msg: &pb.ForwardRequest_Body{Body: c}})
+		})
+	}
+	if err == nil {
+		err = stream.CloseSend()
+	}
+	// A failed Send reports io.EOF; the call's real status comes from Recv.
+	first, rerr := stream.Recv()
+	if rerr != nil {
+		p.gatewayDown(w, r, rerr)
+		return
+	}
+	rh := first.GetHead()
+	if rh == nil {
+		p.gatewayDown(w, r, errors.New("gateway answered without a response head"))
+		return
+	}
+	tunnel.HeadersFromProto(w.Header(), rh.GetHeaders())
+	w.WriteHeader(int(rh.GetStatus()))
+	rc := http.NewResponseController(w)
+	sse := strings.HasPrefix(w.Header().Get("Content-Type"), "text/event-stream")
+	if sse {
+		_ = rc.Flush()
+	}
+	for {
+		m, err := stream.Recv()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			p.cut(w, r, sse, err)
+			return
+		}
+		if _, err := w.Write(m.GetBody()); err != nil {
+			return // the client left; returning cancels the call
+		}
+		_ = rc.Flush()
+	}
+}
+
+// gatewayDown answers a request that could not be tunnelled at all.
+func (p *project) gatewayDown(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		return // the client left first
+	}
+	st, _ := status.FromError(err)
+	switch st.Code() {
+	case codes.Unauthenticated:
+		p.setLastError("gateway refused the key")
+		writeError(w, r, http.StatusUnauthorized, "invalid_api_key", "the gateway refused this edge's key: run 'memedge login' again", 0)
+	default:
+		msg := fmt.Sprintf("memedge could not reach the gateway at %s: %s", p.d.opts.Gateway, st.Message())
+		p.setLastError(msg)
+		p.d.log.Warn("gateway unreachable", "project", p.name, "gateway", p.d.opts.Gateway, "err", err)
+		writeError(w, r, http.StatusBadGateway, "gateway_unreachable", msg, 1)
+	}
+}
+
+// cut ends a response the gateway stopped sending midway. An event stream
+// gets a final error event; any other body is aborted, so the client sees a
+// broken response rather than a short one that looks whole.
+func (p *project) cut(w http.ResponseWriter, r *http.Request, sse bool, err error) {
+	if r.Context().Err() != nil {
+		return
+	}
+	msg := "the gateway connection was lost mid-response: " + status.Convert(err).Message()
+	p.setLastError(msg)
+	p.d.log.Warn("response cut", "project", p.name, "err", err)
+	if !sse {
+		panic(http.ErrAbortHandler)
+	}
+	_, _ = w.Write(sseError(r, msg))
+	_ = http.NewResponseController(w).Flush()
+}
+
+func sseError(r *http.Request, msg string) []byte {
+	var b bytes.Buffer
+	if p := r.URL.Path; strings.HasPrefix(p, "/v1/messages") || strings.HasPrefix(p, "/messages") {
+		b.WriteString("event: error\ndata: ")
+		b.Write(mustJSON(map[string]any{"type": "error", "error": map[string]any{"type": "api_error", "message": msg}}))
+	} else {
+		b.WriteString("data: ")
+		b.Write(mustJSON(map[string]any{"error": map[string]any{"message": msg, "type": "api_error", "param": nil, "code": "gateway_connection_lost"}}))
+	}
+	b.WriteString("\n\n")
+	return b.Bytes()
+}

@@ -1,0 +1,130 @@
+package openai
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"github.com/memproxy/memproxy/gateway/llm"
+)
+
+// maxLine bounds the bytes one SSE line may hold in a StreamObserver; a
+// longer line is skipped (content deltas are never that long, and usage
+// chunks are small), so a hostile upstream cannot grow the buffer.
+const maxLine = 1 << 20
+
+// StreamObserver reads a copy of a chat-completion SSE stream as it passes
+// and records what the gateway needs from it: the usage chunk, whether the
+// stream ended with `data: [DONE]`, and whether any finish_reason was seen.
+// Feed it with Write; it never modifies or holds back the bytes it is given.
+type StreamObserver struct {
+	line     []byte
+	skipping bool
+
+	Usage        llm.Usage
+	SawUsage     bool
+	SawDone      bool
+	FinishReason string
+}
+
+// Write implements io.Writer; it never fails.
+func (o *StreamObserver) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			o.buffer(p)
+			break
+		}
+		o.buffer(p[:i])
+		if !o.skipping {
+			o.onLine(bytes.TrimSuffix(o.line, []byte{'\r'}))
+		}
+		o.line, o.skipping = o.line[:0], false
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+func (o *StreamObserver) buffer(p []byte) {
+	if o.skipping {
+		return
+	}
+	if len(o.line)+len(p) > maxLine {
+		o.skipping, o.line = true, o.line[:0]
+		return
+	}
+	o.line = append(o.line, p...)
+}
+
+var (
+	dataPrefix   = []byte("data:")
+	doneMarker   = []byte("[DONE]")
+	usageKey     = []byte(`"usage"`)
+	finishKey    = []byte(`"finish_reason"`)
+	nullFinishes = []byte(`"finish_reason":null`)
+)
+
+func (o *StreamObserver) onLine(line []byte) {
+	data, ok := bytes.CutPrefix(line, dataPrefix)
+	if !ok {
+		return
+	}
+	data = bytes.TrimSpace(data)
+	if bytes.Equal(data, doneMarker) {
+		o.SawDone = true
+		return
+	}
+	hasUsage := bytes.Contains(data, usageKey)
+	hasFinish := bytes.Contains(data, finishKey) && !bytes.Contains(data, nullFinishes)
+	if !hasUsage && !hasFinish {
+		return // the common case, a content delta: no parse at all
+	}
+	var c chunk
+	if json.Unmarshal(data, &c) != nil {
+		return
+	}
+	if c.Usage != nil {
+		o.Usage, o.SawUsage = c.Usage.toLLM(), true
+	}
+	for _, ch := range c.Choices {
+		if ch.FinishReason != "" {
+			o.FinishReason = ch.FinishReason
+		}
+	}
+}
+
+type chunk struct {
+	Choices []struct {
+		FinishReason string `json:"finish_reason"`
+	} `json:"choices"`
+	Usage *WireUsage `json:"usage"`
+}
+
+// WireUsage is the usage object of chat completions.
+type WireUsage struct {
+	PromptTokens        int64 `json:"prompt_tokens"`
+	CompletionTokens    int64 `json:"completion_tokens"`
+	TotalTokens         int64 `json:"total_tokens"`
+	PromptTokensDetails *struct {
+		CachedTokens int64 `json:"cached_tokens"`
+	} `json:"prompt_tokens_details,omitempty"`
+}
+
+func (u *WireUsage) toLLM() llm.Usage {
+	out := llm.Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens}
+	if u.PromptTokensDetails != nil {
+		out.CachedTokens = u.PromptTokensDetails.CachedTokens
+	}
+	return out
+}
+
+// UsageOf reads the usage object of a non-streaming chat completion body.
+func UsageOf(body []byte) (llm.Usage, bool) {
+	var c struct {
+		Usage *WireUsage `json:"usage"`
+	}
+	if json.Unmarshal(body, &c) != nil || c.Usage == nil {
+		return llm.Usage{}, false
+	}
+	return c.Usage.toLLM(), true
+}

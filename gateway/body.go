@@ -1,0 +1,100 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/memproxy/memproxy/gateway/guard"
+	"github.com/memproxy/memproxy/gateway/llm"
+)
+
+// readBody reads the whole request body, bounded by limit. Reading it before
+// answering also avoids Go's HTTP/1 server closing a body still being read
+// once the response starts (golang/go#40747).
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *apiError) {
+	tooLarge := newAPIError(http.StatusRequestEntityTooLarge, llm.ErrRequestTooLarge, "request_too_large",
+		fmt.Sprintf("request body is larger than the gateway's limit of %d bytes", limit))
+	if r.ContentLength > limit {
+		return nil, tooLarge
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	var mbe *http.MaxBytesError
+	switch {
+	case err == nil:
+	case errors.As(err, &mbe):
+		return nil, tooLarge
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		// The body ended before Content-Length said it would. (The client
+		// may also have closed its side, which cancels the request's
+		// context; it can still read this answer.)
+		return nil, mismatch(r.ContentLength, int64(buf.Len()))
+	case r.Context().Err() != nil:
+		return nil, newAPIError(statusClientClosed, llm.ErrClientCancelled, "client_closed_request", "the client closed the request")
+	default:
+		return nil, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "body_read_error", "could not read the request body")
+	}
+	if r.ContentLength >= 0 && int64(buf.Len()) != r.ContentLength {
+		return nil, mismatch(r.ContentLength, int64(buf.Len()))
+	}
+	return buf.Bytes(), nil
+}
+
+func mismatch(declared, got int64) *apiError {
+	return newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "content_length_mismatch",
+		fmt.Sprintf("Content-Length says %d bytes but the body has %d", declared, got))
+}
+
+// chatHead is what the gateway reads of a chat request before routing it.
+type chatHead struct {
+	Model  string `json:"model"`
+	Stream bool   `json:"stream"`
+}
+
+// parseChat validates a chat-completions body: well-formed JSON, an object,
+// no client-chosen upstream address or key at any depth, and a model.
+func parseChat(body []byte) (chatHead, *apiError) {
+	var h chatHead
+	if !json.Valid(body) {
+		return h, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_json",
+			"the request body is not valid JSON")
+	}
+	if key, found := guard.ForbiddenKey(body); found {
+		return h, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "forbidden_parameter",
+			fmt.Sprintf("the request may not set %q: upstream addresses and keys come from the gateway's configuration", key))
+	}
+	if err := json.Unmarshal(body, &h); err != nil {
+		return h, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_request",
+			"the request body must be a JSON object with a string 'model' and a boolean 'stream': "+err.Error())
+	}
+	if h.Model == "" {
+		return h, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "missing_model",
+			"you must provide a model parameter")
+	}
+	return h, nil
+}
+
+// setModel returns body with its top-level "model" replaced.
+func setModel(body []byte, model string) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, err
+	}
+	q, err := json.Marshal(model)
+	if err != nil {
+		return nil, err
+	}
+	m["model"] = q
+	return json.Marshal(m)
+}
+
+// clientGone reports whether ctx ended because the client left.
+func clientGone(ctx context.Context) bool { return errors.Is(ctx.Err(), context.Canceled) }

@@ -1,0 +1,168 @@
+// Package providertest holds fake upstreams for tests: HTTP servers that
+// speak a provider's documented wire format byte for byte, and can be told
+// to fail, to hold a stream midway, or to cut it.
+package providertest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Recorded is one request the fake received.
+type Recorded struct {
+	Path   string
+	Header http.Header
+	Body   map[string]any
+}
+
+// OpenAI is a fake OpenAI chat-completions upstream at URL+"/v1". Set its
+// fields before sending requests.
+type OpenAI struct {
+	URL string
+
+	// Words are the content pieces of the answer, streamed one per chunk
+	// (default "Hello", " from", " the", " fake", " upstream.").
+	Words []string
+	// Status, when non-zero, answers every request with this status and
+	// ErrorBody (default: an OpenAI error envelope).
+	Status    int
+	ErrorBody string
+	// Hold, when non-nil, pauses every stream after its first content
+	// chunk until Hold is closed.
+	Hold chan struct{}
+	// CutAfter, when > 0, drops the connection after that many stream
+	// events, without [DONE].
+	CutAfter int
+
+	srv       *httptest.Server
+	mu        sync.Mutex
+	requests  []Recorded
+	cancelled chan struct{}
+	once      sync.Once
+}
+
+// DefaultWords is the answer the fake gives unless told otherwise.
+var DefaultWords = []string{"Hello", " from", " the", " fake", " upstream."}
+
+// Usage the fake reports for every answer.
+const (
+	PromptTokens     = 11
+	CompletionTokens = 5
+	CachedTokens     = 3
+)
+
+// NewOpenAI starts a fake closed at the end of the test.
+func NewOpenAI(t testing.TB) *OpenAI {
+	f := &OpenAI{Words: DefaultWords, cancelled: make(chan struct{})}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	f.URL = f.srv.URL
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// Requests returns what the fake has received so far.
+func (f *OpenAI) Requests() []Recorded {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Recorded(nil), f.requests...)
+}
+
+// Cancelled is closed once a request's context ends before the fake
+// finished answering it (the client, or the proxy in front, went away).
+func (f *OpenAI) Cancelled() <-chan struct{} { return f.cancelled }
+
+// Answer is the full text of the fake's answer.
+func (f *OpenAI) Answer() string { return strings.Join(f.Words, "") }
+
+func (f *OpenAI) serve(w http.ResponseWriter, r *http.Request) {
+	raw, _ := io.ReadAll(r.Body)
+	var body map[string]any
+	_ = json.Unmarshal(raw, &body)
+	f.mu.Lock()
+	f.requests = append(f.requests, Recorded{Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+	f.mu.Unlock()
+	if r.URL.Path != "/v1/chat/completions" {
+		http.Error(w, `{"error":{"message":"unknown path","type":"invalid_request_error","param":null,"code":null}}`, http.StatusNotFound)
+		return
+	}
+	if f.Status != 0 {
+		eb := f.ErrorBody
+		if eb == "" {
+			eb = `{"error":{"message":"fake upstream failure","type":"server_error","param":null,"code":"fake_failure"}}`
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(f.Status)
+		_, _ = io.WriteString(w, eb)
+		return
+	}
+	model, _ := body["model"].(string)
+	if stream, _ := body["stream"].(bool); stream {
+		so, _ := body["stream_options"].(map[string]any)
+		inc, _ := so["include_usage"].(bool)
+		f.stream(w, r, model, inc)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = fmt.Fprintf(w, `{"id":"chatcmpl-fake1","object":"chat.completion","created":1700000000,"model":%q,`+
+		`"system_fingerprint":"fp_fake","choices":[{"index":0,"message":{"role":"assistant","content":%s,"refusal":null},`+
+		`"logprobs":null,"finish_reason":"stop"}],"usage":%s}`, model, quote(f.Answer()), usageJSON)
+}
+
+const usageJSON = `{"prompt_tokens":11,"completion_tokens":5,"total_tokens":16,` +
+	`"prompt_tokens_details":{"cached_tokens":3,"audio_tokens":0},` +
+	`"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}`
+
+func quote(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// stream writes the documented chunk sequence: a role chunk, one chunk per
+// word, a finish chunk, the usage chunk when asked for, then [DONE].
+func (f *OpenAI) stream(w http.ResponseWriter, r *http.Request, model string, includeUsage bool) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	fl := w.(http.Flusher)
+	usageField := ""
+	if includeUsage {
+		usageField = `,"usage":null`
+	}
+	chunk := func(delta, finish string) string {
+		return fmt.Sprintf(`data: {"id":"chatcmpl-fake1","object":"chat.completion.chunk","created":1700000000,"model":%q,`+
+			`"system_fingerprint":"fp_fake","choices":[{"index":0,"delta":%s,"logprobs":null,"finish_reason":%s}]%s}`+"\n\n",
+			model, delta, finish, usageField)
+	}
+	events := []string{chunk(`{"role":"assistant","content":"","refusal":null}`, "null")}
+	for _, word := range f.Words {
+		events = append(events, chunk(`{"content":`+quote(word)+`}`, "null"))
+	}
+	events = append(events, chunk(`{}`, `"stop"`))
+	if includeUsage {
+		events = append(events, fmt.Sprintf(`data: {"id":"chatcmpl-fake1","object":"chat.completion.chunk","created":1700000000,`+
+			`"model":%q,"system_fingerprint":"fp_fake","choices":[],"usage":%s}`+"\n\n", model, usageJSON))
+	}
+	events = append(events, "data: [DONE]\n\n")
+	for i, ev := range events {
+		if f.CutAfter > 0 && i == f.CutAfter {
+			panic(http.ErrAbortHandler) // drop the connection mid-stream
+		}
+		if _, err := io.WriteString(w, ev); err != nil {
+			f.noteCancel()
+			return
+		}
+		fl.Flush()
+		if i == 1 && f.Hold != nil {
+			select {
+			case <-f.Hold:
+			case <-r.Context().Done():
+				f.noteCancel()
+				return
+			}
+		}
+	}
+}
+
+func (f *OpenAI) noteCancel() { f.once.Do(func() { close(f.cancelled) }) }

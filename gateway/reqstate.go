@@ -1,0 +1,134 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/memproxy/memproxy/gateway/auth"
+	"github.com/memproxy/memproxy/gateway/llm"
+	"github.com/memproxy/memproxy/gateway/usage"
+)
+
+// reqState is what the pipeline learns about one API request; the tracking
+// middleware turns it into the request's single usage row.
+type reqState struct {
+	start     time.Time
+	firstByte time.Time
+	rec       usage.Record
+}
+
+type stateKey struct{}
+
+func stateFrom(ctx context.Context) *reqState {
+	st, _ := ctx.Value(stateKey{}).(*reqState)
+	if st == nil {
+		return &reqState{} // outside track (tests of single handlers): a throwaway
+	}
+	return st
+}
+
+// setError records the error kind; the first one set wins, since later
+// failures (such as writing to a client that left) follow from it.
+func (st *reqState) setError(kind llm.ErrorKind) {
+	if st.rec.ErrorType == "" {
+		st.rec.ErrorType = string(kind)
+	}
+}
+
+func (st *reqState) setUsage(u llm.Usage) {
+	st.rec.PromptTokens, st.rec.CompletionTokens, st.rec.CachedTokens = u.PromptTokens, u.CompletionTokens, u.CachedTokens
+}
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// newRequestID returns a fresh id. The gateway always assigns its own: the
+// usage log is idempotent on it, so a client-chosen id could suppress rows.
+func newRequestID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:])
+	return "req_" + idEncoding.EncodeToString(b[:])
+}
+
+// track wraps an API handler so that every request, whatever happens to it,
+// yields exactly one usage row, enqueued after the response is complete.
+func (s *Server) track(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := &reqState{start: time.Now()}
+		st.rec = usage.Record{RequestID: newRequestID(), Method: r.Method, Path: r.URL.Path, Status: http.StatusOK}
+		if id, ok := auth.FromContext(r.Context()); ok {
+			applyIdentity(&st.rec, id) // tunnel requests arrive identified
+		}
+		w.Header().Set("X-Request-Id", st.rec.RequestID)
+		tw := &trackingWriter{ResponseWriter: w, st: st}
+		next.ServeHTTP(tw, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+		s.finish(r, tw, st)
+	})
+}
+
+func (s *Server) finish(r *http.Request, tw *trackingWriter, st *reqState) {
+	end := time.Now()
+	st.rec.Time = st.start.UTC()
+	st.rec.LatencyMS = ms(end.Sub(st.start))
+	if !st.firstByte.IsZero() {
+		st.rec.TTFBMS = ms(st.firstByte.Sub(st.start))
+	}
+	if tw.status != 0 {
+		st.rec.Status = tw.status
+	}
+	if errors.Is(r.Context().Err(), context.Canceled) && st.rec.ErrorType == "" {
+		st.setError(llm.ErrClientCancelled)
+	}
+	if st.rec.ErrorType == string(llm.ErrClientCancelled) {
+		st.rec.Status = statusClientClosed
+	}
+	s.usage.Enqueue(st.rec)
+}
+
+// statusClientClosed is nginx's 499, used in the usage log for requests the
+// client abandoned before the answer was complete.
+const statusClientClosed = 499
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func applyIdentity(rec *usage.Record, id *auth.Identity) {
+	rec.User, rec.Project, rec.Client = id.User, id.Project, id.Client
+	rec.Hostname, rec.EdgeID, rec.Ingress = id.Hostname, id.EdgeID, id.Ingress
+}
+
+// trackingWriter records the status and the time of the first body byte.
+type trackingWriter struct {
+	http.ResponseWriter
+	st     *reqState
+	status int
+}
+
+func (w *trackingWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *trackingWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if w.st.firstByte.IsZero() && len(p) > 0 {
+		w.st.firstByte = time.Now()
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Flush implements http.Flusher.
+func (w *trackingWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *trackingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

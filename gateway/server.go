@@ -1,0 +1,190 @@
+// Package gateway is memgateway: it authenticates requests arriving over
+// HTTP or the edge tunnel, routes them to providers, streams answers back
+// and logs one usage row per request. Both ingresses run the same handler.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/mux"
+	"google.golang.org/grpc"
+
+	"github.com/memproxy/memproxy/config"
+	"github.com/memproxy/memproxy/gateway/auth"
+	"github.com/memproxy/memproxy/gateway/provider"
+	"github.com/memproxy/memproxy/gateway/store"
+	"github.com/memproxy/memproxy/gateway/usage"
+	pb "github.com/memproxy/memproxy/proto/memproxy/v1"
+)
+
+// Options configure a Server.
+type Options struct {
+	Config *config.Gateway
+	// DataDir holds the embedded database and other local state.
+	DataDir string
+	// MasterKey is the administrator's key (the config's, or one the
+	// command generated); empty accepts no key at all.
+	MasterKey string
+	Logger    *slog.Logger
+	// HTTPClient, when set, is used for every provider call (tests).
+	HTTPClient *http.Client
+	// ShutdownGrace is how long running requests may take to finish once
+	// Run's ctx is cancelled (default 10s).
+	ShutdownGrace time.Duration
+	// UsageQueue tunes the usage log's queue.
+	UsageQueue usage.QueueOptions
+}
+
+// Server is one gateway process.
+type Server struct {
+	opts     Options
+	log      *slog.Logger
+	keys     *auth.Keys
+	resolver *auth.Resolver
+	models   *provider.Table
+	db       store.DB
+	usage    *usage.Queue
+	handler  http.Handler
+	maxBody  int64
+}
+
+// New builds a server: it opens the database (applying migrations) and
+// prepares every configured deployment. Call Run to serve, then Close.
+func New(ctx context.Context, opts Options) (*Server, error) {
+	if opts.Config == nil {
+		opts.Config = config.Default()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.ShutdownGrace <= 0 {
+		opts.ShutdownGrace = 10 * time.Second
+	}
+	cfg := opts.Config
+	models, err := buildDeployments(cfg, opts.HTTPClient)
+	if err != nil {
+		return nil, err
+	}
+	resolver, err := buildResolver(cfg)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, cfg.General.DatabaseURL, opts.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("opening the database: %w", err)
+	}
+	qopts := opts.UsageQueue
+	qopts.Logger = opts.Logger
+	s := &Server{
+		opts:     opts,
+		log:      opts.Logger,
+		keys:     auth.NewKeys(opts.MasterKey),
+		resolver: resolver,
+		models:   models,
+		db:       db,
+		usage:    usage.NewQueue(db, qopts),
+		maxBody:  cfg.General.MaxRequestBytes(),
+	}
+	s.handler = s.routes()
+	go s.usage.Run()
+	return s, nil
+}
+
+// Handler returns the HTTP handler shared by both ingresses.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Models lists the public model names.
+func (s *Server) Models() []string { return s.models.Names() }
+
+// Run serves HTTP on httpLn and gRPC on grpcLn (either may be nil) until ctx
+// is cancelled, then stops accepting, lets running requests finish within
+// the shutdown grace, and flushes the usage log. It closes the listeners.
+func (s *Server) Run(ctx context.Context, httpLn, grpcLn net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	gs := s.newGRPCServer()
+	errc := make(chan error, 2)
+	var wg sync.WaitGroup
+	if httpLn != nil {
+		wg.Go(func() {
+			if err := hs.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("http: %w", err)
+			}
+		})
+	}
+	if grpcLn != nil {
+		wg.Go(func() {
+			if err := gs.Serve(grpcLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+				errc <- fmt.Errorf("grpc: %w", err)
+			}
+		})
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	s.drain(hs, gs)
+	wg.Wait()
+	return runErr
+}
+
+// drain stops both servers gracefully, falling back to a hard stop when the
+// grace period ends, then writes out the usage queue.
+func (s *Server) drain(hs *http.Server, gs *grpc.Server) {
+	grace := s.opts.ShutdownGrace
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	stopped := make(chan struct{})
+	go func() { gs.GracefulStop(); close(stopped) }()
+	t := time.AfterFunc(grace, gs.Stop)
+	defer t.Stop()
+	if err := hs.Shutdown(ctx); err != nil {
+		_ = hs.Close()
+	}
+	<-stopped
+	qctx, qcancel := context.WithTimeout(context.Background(), grace)
+	defer qcancel()
+	if err := s.usage.Close(qctx); err != nil {
+		s.log.Error("usage log not fully written at shutdown", "pending", s.usage.Len(), "err", err)
+	}
+}
+
+// Close releases the database. Call it after Run has returned.
+func (s *Server) Close() error { return s.db.Close() }
+
+func (s *Server) routes() http.Handler {
+	r := mux.NewRouter()
+	r.HandleFunc("/health", s.health).Methods(http.MethodGet)
+	api := func(path string, h http.HandlerFunc, methods ...string) {
+		for _, p := range []string{"/v1" + path, path} {
+			r.Handle(p, s.track(s.authenticate(h))).Methods(methods...)
+		}
+	}
+	api("/chat/completions", s.chatCompletions, http.MethodPost)
+	for _, p := range []string{"/v1/models", "/models"} {
+		r.Handle(p, s.authenticate(http.HandlerFunc(s.listModels))).Methods(http.MethodGet)
+	}
+	r.Handle("/v1/usage", s.authenticate(http.HandlerFunc(s.queryUsage))).Methods(http.MethodGet)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, newAPIError(http.StatusNotFound, "not_found_error", "unknown_url", "no such endpoint: "+r.Method+" "+r.URL.Path))
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, newAPIError(http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path))
+	})
+	return r
+}
+
+var _ pb.GatewayServer = (*tunnelService)(nil)

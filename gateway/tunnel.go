@@ -1,0 +1,172 @@
+package gateway
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/memproxy/memproxy/gateway/auth"
+	"github.com/memproxy/memproxy/internal/version"
+	pb "github.com/memproxy/memproxy/proto/memproxy/v1"
+	"github.com/memproxy/memproxy/proto/tunnel"
+)
+
+// tunnelService serves the Gateway gRPC service for edges.
+type tunnelService struct {
+	pb.UnimplementedGatewayServer
+	s *Server
+}
+
+func (s *Server) newGRPCServer() *grpc.Server {
+	gs := grpc.NewServer(
+		grpc.MaxRecvMsgSize(tunnel.ChunkSize+64<<10),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: time.Minute, Timeout: 20 * time.Second}),
+	)
+	pb.RegisterGatewayServer(gs, &tunnelService{s: s})
+	return gs
+}
+
+// principal checks the edge's key from the call's metadata.
+func (t *tunnelService) principal(ctx context.Context) (auth.Principal, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	var key string
+	if v := md.Get("authorization"); len(v) > 0 {
+		key, _ = strings.CutPrefix(v[0], "Bearer ")
+	}
+	p, err := t.s.keys.Check(key)
+	if err != nil {
+		return p, status.Error(codes.Unauthenticated, err.Error())
+	}
+	return p, nil
+}
+
+// Hello implements pb.GatewayServer.
+func (t *tunnelService) Hello(ctx context.Context, req *pb.HelloRequest) (*pb.HelloResponse, error) {
+	p, err := t.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t.s.log.Info("edge connected", "edge_id", req.GetEdgeId(), "hostname", req.GetHostname(), "edge_version", req.GetVersion())
+	return &pb.HelloResponse{Version: version.Version, Models: t.s.models.Names(), User: p.User}, nil
+}
+
+// Forward implements pb.GatewayServer: it rebuilds the HTTP request from the
+// tunnel's head and chunks and runs it through the same handler as plain
+// HTTP, writing the response back as head and chunks. A refused key still
+// reaches the handler, which answers 401 and logs the request's usage row.
+func (t *tunnelService) Forward(stream pb.Gateway_ForwardServer) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	head := first.GetHead()
+	if head == nil {
+		return status.Error(codes.InvalidArgument, "the first message of Forward must be a request head")
+	}
+	ctx := stream.Context()
+	if p, err := t.principal(ctx); err != nil {
+		ctx = tunnelAuthFailed(ctx)
+	} else {
+		ctx = auth.WithIdentity(ctx, tunnelIdentity(head.GetIdentity(), p))
+	}
+	req, err := newTunnelRequest(ctx, head, stream)
+	if err != nil {
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	w := &tunnelWriter{stream: stream, header: http.Header{}}
+	t.s.handler.ServeHTTP(w, req)
+	return w.finish()
+}
+
+// tunnelIdentity builds the identity of a tunnelled request. The user comes
+// from the credential; only the master key may name another user.
+func tunnelIdentity(tags *pb.Identity, p auth.Principal) *auth.Identity {
+	id := &auth.Identity{
+		Project: tags.GetProject(), Client: tags.GetClient(), ClientPattern: tags.GetClientPattern(),
+		Hostname: tags.GetHostname(), EdgeID: tags.GetEdgeId(), GitRemote: tags.GetGitRemote(),
+		GitBranch: tags.GetGitBranch(), Ingress: auth.IngressTunnel, Admin: p.Admin,
+		User: p.User, UserRule: "key",
+	}
+	if p.Admin {
+		id.User, id.UserRule = tags.GetUser(), "edge"
+	}
+	return id
+}
+
+func newTunnelRequest(ctx context.Context, head *pb.RequestHead, stream pb.Gateway_ForwardServer) (*http.Request, error) {
+	u := &url.URL{Path: head.GetPath(), RawQuery: head.GetRawQuery()}
+	body := tunnel.NewBodyReader(func() ([]byte, error) {
+		m, err := stream.Recv()
+		if err != nil {
+			return nil, err
+		}
+		return m.GetBody(), nil
+	})
+	req, err := http.NewRequestWithContext(ctx, head.GetMethod(), u.String(), io.NopCloser(body))
+	if err != nil {
+		return nil, err
+	}
+	tunnel.HeadersFromProto(req.Header, head.GetHeaders())
+	req.ContentLength = head.GetContentLength()
+	req.RemoteAddr = "tunnel"
+	req.RequestURI = u.RequestURI()
+	return req, nil
+}
+
+// tunnelWriter is the http.ResponseWriter of a tunnelled request: the head
+// goes out on the first write, and every Write is one body message, sent at
+// once, so flushing is implicit.
+type tunnelWriter struct {
+	stream pb.Gateway_ForwardServer
+	header http.Header
+	wrote  bool
+	err    error
+}
+
+func (w *tunnelWriter) Header() http.Header { return w.header }
+
+func (w *tunnelWriter) WriteHeader(code int) {
+	if w.wrote || w.err != nil {
+		return
+	}
+	w.wrote = true
+	w.err = w.stream.Send(&pb.ForwardResponse{Msg: &pb.ForwardResponse_Head{Head: &pb.ResponseHead{
+		Status: int32(code), Headers: tunnel.HeadersToProto(w.header, nil),
+	}}})
+}
+
+func (w *tunnelWriter) Write(p []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	w.err = tunnel.SendChunks(p, func(c []byte) error {
+		return w.stream.Send(&pb.ForwardResponse{Msg: &pb.ForwardResponse_Body{Body: c}})
+	})
+	if w.err != nil {
+		return 0, w.err
+	}
+	return len(p), nil
+}
+
+// Flush implements http.Flusher; every Write is already sent.
+func (w *tunnelWriter) Flush() {}
+
+func (w *tunnelWriter) finish() error {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.err
+}

@@ -1,0 +1,56 @@
+// Package usage carries one row per request from the request path to
+// storage: the Record, a bounded queue that batches writes off the request
+// path, and the Sink and Reader interfaces a store implements.
+package usage
+
+import (
+	"context"
+	"time"
+)
+
+// Record is one request's accounting row. Every request that reached the
+// gateway, successful or not, produces exactly one.
+type Record struct {
+	Time      time.Time `json:"time"`
+	RequestID string    `json:"request_id"`
+	User      string    `json:"user"`
+	Project   string    `json:"project"`
+	Client    string    `json:"client"`
+	Hostname  string    `json:"hostname,omitempty"`
+	EdgeID    string    `json:"edge_id,omitempty"`
+	Ingress   string    `json:"ingress"`
+	Method    string    `json:"method"`
+	Path      string    `json:"path"`
+	// Model is the name the client asked for; UpstreamModel what the
+	// provider was sent.
+	Model            string  `json:"model"`
+	UpstreamModel    string  `json:"upstream_model,omitempty"`
+	Provider         string  `json:"provider,omitempty"`
+	Stream           bool    `json:"stream"`
+	Status           int     `json:"status"`
+	ErrorType        string  `json:"error_type,omitempty"`
+	PromptTokens     int64   `json:"prompt_tokens"`
+	CompletionTokens int64   `json:"completion_tokens"`
+	CachedTokens     int64   `json:"cached_tokens"`
+	LatencyMS        float64 `json:"latency_ms"`
+	TTFBMS           float64 `json:"ttfb_ms"`
+}
+
+// Sink stores records. WriteUsage must be idempotent on RequestID: writing a
+// record whose RequestID is already stored changes nothing.
+type Sink interface {
+	WriteUsage(ctx context.Context, recs []Record) error
+}
+
+// Filter selects records. Zero fields match everything; Limit 0 means the
+// reader's default.
+type Filter struct {
+	User, Project, Client, Model string
+	Since, Until                 time.Time
+	Limit                        int
+}
+
+// Reader queries stored records, newest first.
+type Reader interface {
+	QueryUsage(ctx context.Context, f Filter) ([]Record, error)
+}

@@ -1,0 +1,50 @@
+//go:build unix
+
+package registry
+
+import (
+	"errors"
+	"os"
+	"syscall"
+)
+
+// lockFile opens (creating with mode 0600) the lock file at path and takes
+// an exclusive flock on it, blocking until it is granted. The returned
+// func releases the lock. flock locks belong to the open file description,
+// so they exclude other processes and other opens in this process alike,
+// and the kernel drops them if the process dies.
+func lockFile(path string) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	fd := int(f.Fd())
+	for {
+		err = syscall.Flock(fd, syscall.LOCK_EX)
+		if !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		syscall.Flock(fd, syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+// processAlive is the default Options.ProcessAlive: kill(pid, 0) probes
+// for existence without sending a signal. Only ESRCH proves the process is
+// gone; EPERM (it exists but belongs to another user) and any unexpected
+// error count as alive, because wrongly reclaiming a live project's port
+// is worse than keeping a stale one. pid <= 0 would address process groups,
+// so it is never alive.
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return !errors.Is(err, syscall.ESRCH)
+}
