@@ -6,7 +6,7 @@ PKGS      := ./...
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/memproxy/memproxy/internal/version.Version=$(VERSION)
 
-.PHONY: help build test bench lint proto demo clean
+.PHONY: help build test bench lint proto proto-check demo demo-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -21,10 +21,14 @@ bench: build ## loopback load test + Go benchmarks; prints latency, errors, CPU 
 	$(GO) test -run '^$$' -bench . -benchmem ./gateway/... ./edge/... ./config/... ./proto/...
 	$(GO) run ./test/bench -bin $(BIN)
 
-lint: ## gofmt check, go vet, proto drift, import boundaries
-	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+lint: proto-check ## gofmt check, go vet, proto drift, import boundaries
+	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go' | grep -v '\.pb\.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
-	$(GO) test -count=1 -run 'TestDeps' ./test/...
+	$(GO) test -count=1 -run 'TestDeps' ./test/
+
+proto-check: ## fail if the committed gRPC code differs from what proto/ generates
+	@if ! command -v protoc >/dev/null; then echo "protoc not installed (apt-get install protobuf-compiler): proto drift not checked"; exit 0; fi; \
+	$(MAKE) --no-print-directory proto >/dev/null && git diff --exit-code -- proto/ || { echo "proto/: generated code is stale; run make proto and commit"; exit 1; }
 
 proto: ## regenerate the committed gRPC code from proto/ (needs protoc)
 	PATH="$$(dirname $$($(GO_TOOL) -n protoc-gen-go)):$$(dirname $$($(GO_TOOL) -n protoc-gen-go-grpc)):$$PATH" \
@@ -34,6 +38,9 @@ proto: ## regenerate the committed gRPC code from proto/ (needs protoc)
 
 demo: build ## start the gateway on embedded defaults and an edge for project "demo"
 	@./scripts/demo.sh
+
+demo-stop: ## stop what make demo started
+	@./scripts/demo-stop.sh
 
 clean: ## remove build output
 	rm -rf $(BIN)

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# make demo: run the gateway on its embedded defaults (SQLite under
+# ./.memproxy/, the built-in mock model) and an edge for project "demo",
+# then print the edge URL and a curl line that works as printed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DATA=.memproxy
+HTTP_ADDR=${MEMPROXY_DEMO_HTTP:-127.0.0.1:8764}
+GRPC_ADDR=${MEMPROXY_DEMO_GRPC:-127.0.0.1:8765}
+# The demo keeps its edge state beside the gateway's, not in your real
+# ~/.config/memproxy.
+export MEMPROXY_HOME="$PWD/$DATA/edge"
+mkdir -p "$DATA" "$MEMPROXY_HOME"
+
+healthy() { curl -fsS "http://$HTTP_ADDR/health" >/dev/null 2>&1; }
+
+if healthy; then
+  echo "gateway already running on $HTTP_ADDR"
+else
+  nohup bin/memgateway serve --data-dir "$DATA" --http "$HTTP_ADDR" --grpc "$GRPC_ADDR" \
+    >"$DATA/gateway.log" 2>&1 &
+  echo $! >"$DATA/gateway.pid"
+  for _ in $(seq 1 100); do healthy && break; sleep 0.1; done
+  healthy || { echo "the gateway did not start; see $DATA/gateway.log" >&2; tail -20 "$DATA/gateway.log" >&2; exit 1; }
+  echo "gateway started on $HTTP_ADDR (gRPC $GRPC_ADDR), log in $DATA/gateway.log"
+fi
+
+bin/memedge login --gateway "$GRPC_ADDR" --key "$(cat "$DATA/master.key")" >/dev/null
+out=$(bin/memedge start --project demo)
+url=$(printf '%s\n' "$out" | sed -n 's/^project demo → \(http[^ ]*\)$/\1/p')
+[ -n "$url" ] || { echo "$out" >&2; exit 1; }
+
+cat <<EOT
+
+memproxy demo is running.
+  edge for project "demo": $url   (no API key needed)
+  gateway:                 http://$HTTP_ADDR   (master key in $DATA/master.key)
+
+Try it:
+  curl $url/v1/chat/completions -H 'Content-Type: application/json' \\
+    -d '{"model":"mock","messages":[{"role":"user","content":"hello"}]}'
+
+  curl -N $url/v1/chat/completions -H 'Content-Type: application/json' \\
+    -d '{"model":"mock","stream":true,"messages":[{"role":"user","content":"hello"}]}'
+
+See the usage log:
+  curl -s http://$HTTP_ADDR/v1/usage -H "Authorization: Bearer \$(cat $DATA/master.key)"
+
+Edge commands for this demo need: export MEMPROXY_HOME=$MEMPROXY_HOME
+Stop everything: make demo-stop
+EOT

@@ -1,0 +1,220 @@
+// Package e2e runs the real binaries: a gateway against fake upstreams and
+// an edge daemon in front of it, driven by HTTP clients as an IDE would.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// bin holds the binaries built once by TestMain.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "memproxy-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	build := exec.Command("go", "build", "-o", dir+"/", "github.com/memproxy/memproxy/cmd/memgateway", "github.com/memproxy/memproxy/cmd/memedge")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building binaries:", err)
+		os.Exit(1)
+	}
+	bin = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// gateway is a running memgateway process.
+type gateway struct {
+	t          *testing.T
+	cmd        *exec.Cmd
+	httpURL    string
+	grpcAddr   string
+	masterKey  string
+	logs       *bytes.Buffer
+	terminated bool
+}
+
+// startGateway runs memgateway with the given config body (a master key is
+// added) and waits until /health answers.
+func startGateway(t *testing.T, configBody string) *gateway {
+	t.Helper()
+	dir := t.TempDir()
+	g := &gateway{t: t, masterKey: "sk-e2e-master", logs: &bytes.Buffer{},
+		httpURL: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), grpcAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	cfg := filepath.Join(dir, "gateway.yaml")
+	body := "general_settings:\n  master_key: " + g.masterKey + "\n" + configBody
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.cmd = exec.Command(filepath.Join(bin, "memgateway"), "serve", "--config", cfg, "--data-dir", filepath.Join(dir, "data"),
+		"--http", strings.TrimPrefix(g.httpURL, "http://"), "--grpc", g.grpcAddr)
+	g.cmd.Stdout, g.cmd.Stderr = g.logs, g.logs
+	if err := g.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		g.stop()
+		if t.Failed() {
+			t.Logf("gateway log:\n%s", g.logs)
+		}
+	})
+	waitFor(t, "gateway /health", func() bool {
+		resp, err := http.Get(g.httpURL + "/health")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == 200
+	})
+	return g
+}
+
+func (g *gateway) stop() {
+	if g.terminated {
+		return
+	}
+	g.terminated = true
+	_ = g.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = g.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = g.cmd.Process.Kill()
+		g.t.Error("gateway did not stop within 15s of SIGTERM")
+	}
+}
+
+// usage returns the gateway's usage rows matching query (newest first).
+func (g *gateway) usage(query string) []map[string]any {
+	g.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, g.httpURL+"/v1/usage?"+query, nil)
+	req.Header.Set("Authorization", "Bearer "+g.masterKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Data []map[string]any `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		g.t.Fatal(err)
+	}
+	return out.Data
+}
+
+// edgeHome is one laptop's $MEMPROXY_HOME with a daemon running in it.
+type edgeHome struct {
+	t    *testing.T
+	home string
+	env  []string
+}
+
+func newEdge(t *testing.T, g *gateway, user string) *edgeHome {
+	t.Helper()
+	home, err := os.MkdirTemp("", "mp-e2e") // short: unix socket paths are limited to ~100 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	e := &edgeHome{t: t, home: home, env: append(os.Environ(), "MEMPROXY_HOME="+home,
+		fmt.Sprintf("MEMEDGE_PORT_MIN=%d", port), fmt.Sprintf("MEMEDGE_PORT_MAX=%d", port+50))}
+	t.Cleanup(func() {
+		e.run("shutdown")
+		waitFor(t, "edge daemon exit", func() bool {
+			_, err := os.Stat(filepath.Join(home, "memedge.sock"))
+			return os.IsNotExist(err)
+		})
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(home, "memedge.log"))
+			t.Logf("edge log:\n%s", b)
+		}
+		os.RemoveAll(home)
+	})
+	e.run("login", "--gateway", g.grpcAddr, "--key", g.masterKey, "--user", user)
+	return e
+}
+
+// run runs memedge with args and returns its stdout; failure fails the test.
+func (e *edgeHome) run(args ...string) string {
+	e.t.Helper()
+	cmd := exec.Command(filepath.Join(bin, "memedge"), args...)
+	cmd.Env = e.env
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		e.t.Fatalf("memedge %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+// start serves project and returns its base URL from `memedge list --json`.
+func (e *edgeHome) start(project string) string {
+	e.t.Helper()
+	e.run("start", "--project", project)
+	var rows []struct {
+		Project string `json:"project"`
+		Port    int    `json:"port"`
+		Running bool   `json:"running"`
+	}
+	if err := json.Unmarshal([]byte(e.run("list", "--json")), &rows); err != nil {
+		e.t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r.Project == project && r.Running {
+			return fmt.Sprintf("http://127.0.0.1:%d", r.Port)
+		}
+	}
+	e.t.Fatalf("project %s not running in memedge list: %+v", project, rows)
+	return ""
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	for !ok() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func readAll(t *testing.T, r io.Reader) string {
+	t.Helper()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
