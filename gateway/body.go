@@ -10,6 +10,7 @@ import (
 	"net/http"
 
 	"github.com/memproxy/memproxy/gateway/guard"
+	"github.com/memproxy/memproxy/gateway/jsonscan"
 	"github.com/memproxy/memproxy/gateway/llm"
 )
 
@@ -17,10 +18,12 @@ import (
 // answering also avoids Go's HTTP/1 server closing a body still being read
 // once the response starts (golang/go#40747).
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *apiError) {
-	tooLarge := newAPIError(http.StatusRequestEntityTooLarge, llm.ErrRequestTooLarge, "request_too_large",
-		fmt.Sprintf("request body is larger than the gateway's limit of %d bytes", limit))
+	tooLarge := func() *apiError {
+		return newAPIError(http.StatusRequestEntityTooLarge, llm.ErrRequestTooLarge, "request_too_large",
+			fmt.Sprintf("request body is larger than the gateway's limit of %d bytes", limit))
+	}
 	if r.ContentLength > limit {
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
@@ -31,7 +34,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *api
 	switch {
 	case err == nil:
 	case errors.As(err, &mbe):
-		return nil, tooLarge
+		return nil, tooLarge()
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		// The body ended before Content-Length said it would. (The client
 		// may also have closed its side, which cancels the request's
@@ -55,45 +58,70 @@ func mismatch(declared, got int64) *apiError {
 
 // chatHead is what the gateway reads of a chat request before routing it.
 type chatHead struct {
-	Model  string `json:"model"`
-	Stream bool   `json:"stream"`
+	Model  string
+	Stream bool
 }
 
 // parseChat validates a chat-completions body: well-formed JSON, an object,
-// no client-chosen upstream address or key at any depth, and a model.
+// no client-chosen upstream address or key at any depth, and a model. It
+// reads model and stream without decoding the body.
 func parseChat(body []byte) (chatHead, *apiError) {
 	var h chatHead
 	if !json.Valid(body) {
 		return h, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_json",
 			"the request body is not valid JSON")
 	}
+	if i := firstNonSpace(body); i < 0 || body[i] != '{' {
+		return h, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_request",
+			"the request body must be a JSON object")
+	}
 	if key, found := guard.ForbiddenKey(body); found {
 		return h, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "forbidden_parameter",
 			fmt.Sprintf("the request may not set %q: upstream addresses and keys come from the gateway's configuration", key))
 	}
-	if err := json.Unmarshal(body, &h); err != nil {
-		return h, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_request",
-			"the request body must be a JSON object with a string 'model' and a boolean 'stream': "+err.Error())
+	if s, e, ok := jsonscan.TopLevel(body, "model"); ok {
+		m, isString := jsonscan.String(body[s:e])
+		if !isString {
+			return h, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_model", "model must be a string")
+		}
+		h.Model = m
 	}
 	if h.Model == "" {
 		return h, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "missing_model",
 			"you must provide a model parameter")
 	}
+	if s, e, ok := jsonscan.TopLevel(body, "stream"); ok {
+		switch v := string(body[s:e]); v {
+		case "true", "false", "null":
+			h.Stream = v == "true"
+		default:
+			return h, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_stream", "stream must be a boolean")
+		}
+	}
 	return h, nil
 }
 
-// setModel returns body with its top-level "model" replaced.
-func setModel(body []byte, model string) ([]byte, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, err
+func firstNonSpace(b []byte) int {
+	for i, c := range b {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return i
+		}
 	}
-	q, err := json.Marshal(model)
-	if err != nil {
-		return nil, err
+	return -1
+}
+
+// setModel returns a copy of body with the value of its top-level "model"
+// replaced by model; the rest of the body is kept byte for byte.
+func setModel(body []byte, model string) []byte {
+	s, e, ok := jsonscan.TopLevel(body, "model")
+	if !ok {
+		return body
 	}
-	m["model"] = q
-	return json.Marshal(m)
+	q, _ := json.Marshal(model) // marshalling a string cannot fail
+	out := make([]byte, 0, len(body)-(e-s)+len(q))
+	out = append(out, body[:s]...)
+	out = append(out, q...)
+	return append(out, body[e:]...)
 }
 
 // clientGone reports whether ctx ended because the client left.

@@ -36,20 +36,9 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	st.rec.Provider, st.rec.UpstreamModel = dep.ProviderName, dep.UpstreamModel
 	if head.Model != dep.UpstreamModel {
-		if body, aerr = rewrite(body, dep.UpstreamModel); aerr != nil {
-			writeError(w, r, aerr)
-			return
-		}
+		body = setModel(body, dep.UpstreamModel)
 	}
 	s.relay(w, r, dep, &provider.Request{Op: provider.OpChat, Body: body, Stream: head.Stream})
-}
-
-func rewrite(body []byte, model string) ([]byte, *apiError) {
-	out, err := setModel(body, model)
-	if err != nil {
-		return nil, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_request", "the request body must be a JSON object")
-	}
-	return out, nil
 }
 
 // relay calls the deployment and forwards its answer to the client.
