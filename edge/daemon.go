@@ -6,6 +6,7 @@ package edge
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,8 +16,6 @@ import (
 	"sort"
 	"sync"
 	"time"
-
-	"google.golang.org/grpc"
 
 	"github.com/memproxy/memproxy/internal/version"
 	pb "github.com/memproxy/memproxy/proto/memproxy/v1"
@@ -42,6 +41,12 @@ type Options struct {
 	// ShutdownGrace is how long running requests may take to finish when
 	// a listener stops (default 10s).
 	ShutdownGrace time.Duration
+	// TLS secures the tunnel; nil speaks plaintext, which the command
+	// allows only for a loopback gateway or with --insecure.
+	TLS *tls.Config
+	// ConnectWait is how long a request waits for a gateway connection
+	// that is being re-made (default a little over the reconnect backoff).
+	ConnectWait time.Duration
 	Logger        *slog.Logger
 }
 
@@ -49,7 +54,7 @@ type Options struct {
 type Daemon struct {
 	opts   Options
 	log    *slog.Logger
-	cc     *grpc.ClientConn
+	gw     *gatewayConn
 	client pb.GatewayClient
 
 	mu       sync.Mutex
@@ -72,11 +77,14 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	cc, client, err := dialGateway(opts.Gateway, opts.Key)
+	if opts.ConnectWait <= 0 {
+		opts.ConnectWait = maxBackoff + 500*time.Millisecond
+	}
+	gw, err := dialGateway(opts.Gateway, opts.Key, opts.TLS)
 	if err != nil {
 		return nil, err
 	}
-	return &Daemon{opts: opts, log: opts.Logger, cc: cc, client: client, projects: map[string]*project{}}, nil
+	return &Daemon{opts: opts, log: opts.Logger, gw: gw, client: gw.client, projects: map[string]*project{}}, nil
 }
 
 // Run serves the control API on ctl until ctx is cancelled or a shutdown is
@@ -86,7 +94,7 @@ func (d *Daemon) Run(ctx context.Context, ctl net.Listener) error {
 	d.mu.Lock()
 	d.stop = cancel
 	d.mu.Unlock()
-	defer d.cc.Close()
+	defer d.gw.cc.Close()
 	go d.hello(ctx)
 	cs := &http.Server{Handler: d.controlHandler(), ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)

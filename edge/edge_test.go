@@ -61,7 +61,14 @@ func sendBody(stream pb.Gateway_ForwardServer, s string) error {
 // startStub serves stub on loopback and returns its address.
 func startStub(t *testing.T, stub *stubGateway) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, _ := startStubAt(t, stub, "127.0.0.1:0")
+	return addr
+}
+
+// startStubAt serves stub at addr and returns the address and a stop func.
+func startStubAt(t *testing.T, stub *stubGateway, addr string) (string, func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,27 +76,31 @@ func startStub(t *testing.T, stub *stubGateway) string {
 	pb.RegisterGatewayServer(gs, stub)
 	go gs.Serve(ln)
 	t.Cleanup(gs.Stop)
-	return ln.Addr().String()
+	return ln.Addr().String(), gs.Stop
 }
 
 // startEdge runs a daemon serving project "shop" against gateway addr and
 // returns the project's base URL.
 func startEdge(t *testing.T, addr string, origins ...string) (*Daemon, string) {
 	t.Helper()
+	return startEdgeWith(t, Options{Gateway: addr, AllowedOrigins: origins, ConnectWait: 300 * time.Millisecond})
+}
+
+func startEdgeWith(t *testing.T, opts Options) (*Daemon, string) {
+	t.Helper()
 	reg, err := registry.Open(t.TempDir(), registry.Options{PortMin: 20000, PortMax: 29999})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(Options{
-		Gateway: addr, Key: "sk-edge-key", User: "alice", Hostname: "laptop", EdgeID: "edge-1",
-		Registry: reg, AllowedOrigins: origins, ShutdownGrace: time.Second,
-		DetectClient: func(get func(string) string) (string, string) {
-			if strings.HasPrefix(get("User-Agent"), "claude-cli/") {
-				return "claude-code", "^claude-cli/"
-			}
-			return "unknown", ""
-		},
-	})
+	opts.Key, opts.User, opts.Hostname, opts.EdgeID = "sk-edge-key", "alice", "laptop", "edge-1"
+	opts.Registry, opts.ShutdownGrace = reg, time.Second
+	opts.DetectClient = func(get func(string) string) (string, string) {
+		if strings.HasPrefix(get("User-Agent"), "claude-cli/") {
+			return "claude-code", "^claude-cli/"
+		}
+		return "unknown", ""
+	}
+	d, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,5 +370,86 @@ func TestControlSocket(t *testing.T) {
 	}
 	if _, err := NewClient(sock).Status(ctx); err == nil {
 		t.Error("daemon still answers after shutdown")
+	}
+}
+
+// TestGatewayOutageAndRecovery: once the gateway has worked, its absence is
+// an outage (503 with Retry-After, in the client's dialect), and the first
+// request after it returns succeeds with no user action.
+func TestGatewayOutageAndRecovery(t *testing.T) {
+	ok := &stubGateway{forward: func(_ *pb.RequestHead, _ []byte, _ metadata.MD, s pb.Gateway_ForwardServer) error {
+		return sendHead(s, 204, "text/plain")
+	}}
+	addr, stop := startStubAt(t, ok, "127.0.0.1:0")
+	_, base := startEdgeWith(t, Options{Gateway: addr, ConnectWait: 3 * time.Second})
+	post := func(path string) *http.Response {
+		resp, err := http.Post(base+path, "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if resp := post("/v1/chat/completions"); resp.StatusCode != 204 {
+		t.Fatalf("gateway up: status %d", resp.StatusCode)
+	}
+	stop()
+	for _, path := range []string{"/v1/chat/completions", "/v1/messages"} {
+		resp := post(path)
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s during outage: status %d Retry-After %q", path, resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+	}
+	startStubAt(t, ok, addr)
+	if resp := post("/v1/chat/completions"); resp.StatusCode != 204 {
+		t.Errorf("first request after the gateway returned: status %d", resp.StatusCode)
+	}
+}
+
+// TestShutdownLetsRunningStreamsFinish: Stop refuses new connections at
+// once but a stream already running completes.
+func TestShutdownLetsRunningStreamsFinish(t *testing.T) {
+	release := make(chan struct{})
+	addr := startStub(t, &stubGateway{forward: func(_ *pb.RequestHead, _ []byte, _ metadata.MD, s pb.Gateway_ForwardServer) error {
+		sendHead(s, 200, "text/event-stream")
+		sendBody(s, "data: 1\n\n")
+		<-release
+		return sendBody(s, "data: [DONE]\n\n")
+	}})
+	d, base := startEdge(t, addr)
+	resp, err := http.Post(base+"/v1/chat/completions", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(resp.Body)
+	br.ReadString('\n')
+	stopped := make(chan error, 1)
+	go func() { stopped <- d.Stop("shop") }()
+	waitUntil(t, func() bool {
+		c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	close(release)
+	rest, _ := io.ReadAll(br)
+	if !strings.Contains(string(rest), "[DONE]") {
+		t.Errorf("running stream was cut by shutdown: %q", rest)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitUntil(t *testing.T, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -97,6 +97,10 @@ func (p *project) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool
 // request cancels the call, which cancels the gateway's upstream work.
 func (p *project) forward(w http.ResponseWriter, r *http.Request, body []byte) {
 	id := p.identity(r)
+	if !p.d.gw.ready(r.Context(), p.d.opts.ConnectWait) {
+		p.gatewayDown(w, r, status.Error(codes.Unavailable, "no connection"))
+		return
+	}
 	stream, err := p.d.client.Forward(r.Context())
 	if err != nil {
 		p.gatewayDown(w, r, err)
@@ -159,11 +163,24 @@ func (p *project) gatewayDown(w http.ResponseWriter, r *http.Request, err error)
 	case codes.Unauthenticated:
 		p.setLastError("gateway refused the key")
 		writeError(w, r, http.StatusUnauthorized, "invalid_api_key", "the gateway refused this edge's key: run 'memedge login' again", 0)
-	default:
-		msg := fmt.Sprintf("memedge could not reach the gateway at %s: %s", p.d.opts.Gateway, st.Message())
+	case codes.Unavailable, codes.DeadlineExceeded:
+		// Never reached: the address or the network is wrong (502). Reached
+		// before: the gateway is restarting or down for now (503, retry).
+		p.d.log.Warn("gateway unavailable", "project", p.name, "gateway", p.d.opts.Gateway, "err", err)
+		if !p.d.gw.everReady.Load() {
+			msg := fmt.Sprintf("memedge could not reach the gateway at %s: check 'memedge doctor'", p.d.opts.Gateway)
+			p.setLastError(msg)
+			writeError(w, r, http.StatusBadGateway, "gateway_unreachable", msg, 0)
+			return
+		}
+		msg := fmt.Sprintf("the gateway at %s is unavailable right now (restarting?); retry shortly", p.d.opts.Gateway)
 		p.setLastError(msg)
-		p.d.log.Warn("gateway unreachable", "project", p.name, "gateway", p.d.opts.Gateway, "err", err)
-		writeError(w, r, http.StatusBadGateway, "gateway_unreachable", msg, 1)
+		writeError(w, r, http.StatusServiceUnavailable, "gateway_unavailable", msg, int(maxBackoff/time.Second))
+	default:
+		msg := fmt.Sprintf("the gateway at %s failed the request: %s", p.d.opts.Gateway, st.Message())
+		p.setLastError(msg)
+		p.d.log.Warn("tunnel call failed", "project", p.name, "err", err)
+		writeError(w, r, http.StatusBadGateway, "gateway_error", msg, 0)
 	}
 }
 

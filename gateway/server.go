@@ -5,6 +5,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,6 +41,8 @@ type Options struct {
 	ShutdownGrace time.Duration
 	// UsageQueue tunes the usage log's queue.
 	UsageQueue usage.QueueOptions
+	// TLS, when set, serves both HTTP and gRPC over TLS with it.
+	TLS *tls.Config
 }
 
 // Server is one gateway process.
@@ -115,11 +118,16 @@ func (s *Server) Run(ctx context.Context, httpLn, grpcLn net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	gs := s.newGRPCServer()
+	serveHTTP := func() error { return hs.Serve(httpLn) }
+	if s.opts.TLS != nil {
+		hs.TLSConfig = s.opts.TLS.Clone()
+		serveHTTP = func() error { return hs.ServeTLS(httpLn, "", "") }
+	}
 	errc := make(chan error, 2)
 	var wg sync.WaitGroup
 	if httpLn != nil {
 		wg.Go(func() {
-			if err := hs.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+			if err := serveHTTP(); !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("http: %w", err)
 			}
 		})

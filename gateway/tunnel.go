@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -27,11 +28,15 @@ type tunnelService struct {
 }
 
 func (s *Server) newGRPCServer() *grpc.Server {
-	gs := grpc.NewServer(
+	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(tunnel.ChunkSize+64<<10),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: time.Minute, Timeout: 20 * time.Second}),
-	)
+	}
+	if s.opts.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.opts.TLS)))
+	}
+	gs := grpc.NewServer(opts...)
 	pb.RegisterGatewayServer(gs, &tunnelService{s: s})
 	return gs
 }
@@ -57,7 +62,8 @@ func (t *tunnelService) Hello(ctx context.Context, req *pb.HelloRequest) (*pb.He
 		return nil, err
 	}
 	t.s.log.Info("edge connected", "edge_id", req.GetEdgeId(), "hostname", req.GetHostname(), "edge_version", req.GetVersion())
-	return &pb.HelloResponse{Version: version.Version, Models: t.s.models.Names(), User: p.User}, nil
+	return &pb.HelloResponse{Version: version.Version, Models: t.s.models.Names(), User: p.User,
+		TimeUnixMs: time.Now().UnixMilli(), Admin: p.Admin}, nil
 }
 
 // Forward implements pb.GatewayServer: it rebuilds the HTTP request from the

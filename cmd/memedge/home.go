@@ -31,7 +31,12 @@ func home() (string, error) {
 
 func socketPath(h string) string { return filepath.Join(h, edge.SocketName) }
 
+// openRegistry opens the registry in h; a nil log prints warnings (such as
+// a corrupt file set aside) on stderr.
 func openRegistry(h string, log *slog.Logger) (*registry.Registry, error) {
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
 	lo, hi, err := registry.RangeFromEnv(os.Getenv)
 	if err != nil {
 		return nil, err

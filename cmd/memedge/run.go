@@ -62,11 +62,16 @@ func newDaemon(log *slog.Logger) (*edge.Daemon, string, error) {
 	}
 	login, err := config.LoadEdge(path)
 	if errors.Is(err, config.ErrNoLogin) {
-		return nil, "", errors.New("not logged in: run 'memedge login --gateway HOST:PORT --key KEY' first")
+		return nil, "", errNoLogin
 	}
 	if err != nil {
 		return nil, "", err
 	}
+	tlsCfg, mode, err := transport(login)
+	if err != nil {
+		return nil, "", err
+	}
+	log.Info("gateway transport", "gateway", login.Gateway, "mode", mode)
 	reg, err := openRegistry(h, log)
 	if err != nil {
 		return nil, "", err
@@ -88,7 +93,7 @@ func newDaemon(log *slog.Logger) (*edge.Daemon, string, error) {
 	hostname, _ := os.Hostname()
 	d, err := edge.New(edge.Options{
 		Gateway: login.Gateway, Key: login.Key.Reveal(), User: usr, Hostname: hostname, EdgeID: id,
-		DetectClient: clients.Detect, Registry: reg, AllowedOrigins: login.AllowedOrigins, Logger: log,
+		DetectClient: clients.Detect, Registry: reg, AllowedOrigins: login.AllowedOrigins, Logger: log, TLS: tlsCfg,
 	})
 	return d, socketPath(h), err
 }

@@ -97,6 +97,11 @@ func ensureDaemon(ctx context.Context, h string, client *edge.Client) error {
 	for {
 		select {
 		case err := <-exited:
+			// Another start may have launched a daemon at the same moment;
+			// then ours exits (one daemon per machine) and theirs answers.
+			if _, serr := client.Status(ctx); serr == nil {
+				return nil
+			}
 			return fmt.Errorf("the daemon exited at start (%v); see %s:\n%s", err, logPath, tail(logPath))
 		case <-deadline:
 			return fmt.Errorf("the daemon did not answer within 10s; see %s", logPath)

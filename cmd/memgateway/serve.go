@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 
 type serveFlags struct {
 	config, dataDir, httpAddr, grpcAddr, logFormat, logLevel string
+	tlsCert, tlsKey                                          string
 }
 
 func serveCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -42,6 +44,8 @@ DATA_DIR/master.key (mode 0600).`,
 	fl.StringVar(&f.grpcAddr, "grpc", "127.0.0.1:8765", "gRPC listen address (edges)")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate: serve HTTP and gRPC over TLS (with --tls-key)")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	return c
 }
 
@@ -68,7 +72,11 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	srv, err := gateway.New(ctx, gateway.Options{Config: cfg, DataDir: f.dataDir, MasterKey: master, Logger: log})
+	tlsCfg, err := loadTLS(f.tlsCert, f.tlsKey)
+	if err != nil {
+		return err
+	}
+	srv, err := gateway.New(ctx, gateway.Options{Config: cfg, DataDir: f.dataDir, MasterKey: master, Logger: log, TLS: tlsCfg})
 	if err != nil {
 		return err
 	}
@@ -82,7 +90,8 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		httpLn.Close()
 		return fmt.Errorf("gRPC listener: %w", err)
 	}
-	log.Info("memgateway ready", "version", version.Version, "http", httpLn.Addr().String(), "grpc", grpcLn.Addr().String(), "models", len(srv.Models()))
+	log.Info("memgateway ready", "version", version.Version, "http", httpLn.Addr().String(), "grpc", grpcLn.Addr().String(),
+		"tls", tlsCfg != nil, "models", len(srv.Models()))
 	fmt.Fprintf(stdout, "memgateway %s: HTTP on %s, gRPC on %s\n", version.Version, httpLn.Addr(), grpcLn.Addr())
 	return srv.Run(ctx, httpLn, grpcLn)
 }
@@ -121,4 +130,20 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
 	}
+}
+
+// loadTLS returns the server TLS config for --tls-cert/--tls-key, or nil
+// when neither is given.
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" {
+		return nil, nil
+	}
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("loading the TLS certificate: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }

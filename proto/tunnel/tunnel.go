@@ -48,6 +48,7 @@ func HeadersToProto(h http.Header, drop func(canonical string) bool) []*pb.Heade
 	}
 	out := make([]*pb.Header, 0, len(h))
 	for k, vs := range h {
+		k = http.CanonicalHeaderKey(k) // a map built by hand may hold "transfer-encoding"
 		if hopHeaders[k] || named[k] || (drop != nil && drop(k)) {
 			continue
 		}

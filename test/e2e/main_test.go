@@ -5,6 +5,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -60,11 +62,22 @@ type gateway struct {
 	masterKey  string
 	logs       *bytes.Buffer
 	terminated bool
+	args       []string
+	healthURL  string
+	roots      *x509.CertPool
 }
 
 // startGateway runs memgateway with the given config body (a master key is
-// added) and waits until /health answers.
-func startGateway(t *testing.T, configBody string) *gateway {
+// added) and waits until /health answers. extra are more serve flags.
+func startGateway(t *testing.T, configBody string, extra ...string) *gateway {
+	t.Helper()
+	g := prepareGateway(t, configBody, extra...)
+	g.start()
+	return g
+}
+
+// prepareGateway sets up a gateway's files and flags without starting it.
+func prepareGateway(t *testing.T, configBody string, extra ...string) *gateway {
 	t.Helper()
 	dir := t.TempDir()
 	g := &gateway{t: t, masterKey: "sk-e2e-master", logs: &bytes.Buffer{},
@@ -74,26 +87,51 @@ func startGateway(t *testing.T, configBody string) *gateway {
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	g.cmd = exec.Command(filepath.Join(bin, "memgateway"), "serve", "--config", cfg, "--data-dir", filepath.Join(dir, "data"),
-		"--http", strings.TrimPrefix(g.httpURL, "http://"), "--grpc", g.grpcAddr)
-	g.cmd.Stdout, g.cmd.Stderr = g.logs, g.logs
-	if err := g.cmd.Start(); err != nil {
-		t.Fatal(err)
+	g.args = append([]string{"serve", "--config", cfg, "--data-dir", filepath.Join(dir, "data"),
+		"--http", strings.TrimPrefix(g.httpURL, "http://"), "--grpc", g.grpcAddr}, extra...)
+	for _, a := range extra {
+		if a == "--tls-cert" {
+			g.healthURL = strings.Replace(g.httpURL, "http://", "https://", 1)
+		}
 	}
+	if g.healthURL == "" {
+		g.healthURL = g.httpURL
+	}
+	g.terminated = true // until start
 	t.Cleanup(func() {
 		g.stop()
 		if t.Failed() {
 			t.Logf("gateway log:\n%s", g.logs)
 		}
 	})
-	waitFor(t, "gateway /health", func() bool {
-		resp, err := http.Get(g.httpURL + "/health")
+	return g
+}
+
+// start runs the gateway process (again, after stop) and waits for it.
+func (g *gateway) start() {
+	g.t.Helper()
+	g.cmd = exec.Command(filepath.Join(bin, "memgateway"), g.args...)
+	g.cmd.Stdout, g.cmd.Stderr = g.logs, g.logs
+	if err := g.cmd.Start(); err != nil {
+		g.t.Fatal(err)
+	}
+	g.terminated = false
+	waitFor(g.t, "gateway /health", func() bool {
+		resp, err := g.client().Get(g.healthURL + "/health")
 		if err == nil {
 			resp.Body.Close()
 		}
 		return err == nil && resp.StatusCode == 200
 	})
-	return g
+}
+
+// client is an HTTP client for the gateway's own API (trusting its test
+// certificate when it serves TLS).
+func (g *gateway) client() *http.Client {
+	if g.roots == nil {
+		return http.DefaultClient
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: g.roots}}}
 }
 
 func (g *gateway) stop() {
@@ -115,9 +153,9 @@ func (g *gateway) stop() {
 // usage returns the gateway's usage rows matching query (newest first).
 func (g *gateway) usage(query string) []map[string]any {
 	g.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, g.httpURL+"/v1/usage?"+query, nil)
+	req, _ := http.NewRequest(http.MethodGet, g.healthURL+"/v1/usage?"+query, nil)
 	req.Header.Set("Authorization", "Bearer "+g.masterKey)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := g.client().Do(req)
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -138,7 +176,7 @@ type edgeHome struct {
 	env  []string
 }
 
-func newEdge(t *testing.T, g *gateway, user string) *edgeHome {
+func newEdge(t *testing.T, g *gateway, user string, loginFlags ...string) *edgeHome {
 	t.Helper()
 	home, err := os.MkdirTemp("", "mp-e2e") // short: unix socket paths are limited to ~100 bytes
 	if err != nil {
@@ -159,7 +197,7 @@ func newEdge(t *testing.T, g *gateway, user string) *edgeHome {
 		}
 		os.RemoveAll(home)
 	})
-	e.run("login", "--gateway", g.grpcAddr, "--key", g.masterKey, "--user", user)
+	e.run(append([]string{"login", "--gateway", g.grpcAddr, "--key", g.masterKey, "--user", user}, loginFlags...)...)
 	return e
 }
 

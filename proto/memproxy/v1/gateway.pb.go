@@ -568,7 +568,11 @@ type HelloResponse struct {
 	Version string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
 	Models  []string               `protobuf:"bytes,2,rep,name=models,proto3" json:"models,omitempty"`
 	// The user the edge's credential belongs to ("" for the master key).
-	User          string `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
+	User string `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
+	// The gateway's clock, for `memedge doctor`'s skew check.
+	TimeUnixMs int64 `protobuf:"varint,4,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
+	// True when the credential is the administrator's master key.
+	Admin         bool `protobuf:"varint,5,opt,name=admin,proto3" json:"admin,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -624,6 +628,20 @@ func (x *HelloResponse) GetUser() string {
 	return ""
 }
 
+func (x *HelloResponse) GetTimeUnixMs() int64 {
+	if x != nil {
+		return x.TimeUnixMs
+	}
+	return 0
+}
+
+func (x *HelloResponse) GetAdmin() bool {
+	if x != nil {
+		return x.Admin
+	}
+	return false
+}
+
 var File_memproxy_v1_gateway_proto protoreflect.FileDescriptor
 
 const file_memproxy_v1_gateway_proto_rawDesc = "" +
@@ -665,11 +683,14 @@ const file_memproxy_v1_gateway_proto_rawDesc = "" +
 	"\aedge_id\x18\x01 \x01(\tR\x06edgeId\x12\x1a\n" +
 	"\bhostname\x18\x02 \x01(\tR\bhostname\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x12\x1a\n" +
-	"\bprojects\x18\x04 \x03(\tR\bprojects\"U\n" +
+	"\bprojects\x18\x04 \x03(\tR\bprojects\"\x8d\x01\n" +
 	"\rHelloResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x16\n" +
 	"\x06models\x18\x02 \x03(\tR\x06models\x12\x12\n" +
-	"\x04user\x18\x03 \x01(\tR\x04user2\x93\x01\n" +
+	"\x04user\x18\x03 \x01(\tR\x04user\x12 \n" +
+	"\ftime_unix_ms\x18\x04 \x01(\x03R\n" +
+	"timeUnixMs\x12\x14\n" +
+	"\x05admin\x18\x05 \x01(\bR\x05admin2\x93\x01\n" +
 	"\aGateway\x12H\n" +
 	"\aForward\x12\x1b.memproxy.v1.ForwardRequest\x1a\x1c.memproxy.v1.ForwardResponse(\x010\x01\x12>\n" +
 	"\x05Hello\x12\x19.memproxy.v1.HelloRequest\x1a\x1a.memproxy.v1.HelloResponseB;Z9github.com/memproxy/memproxy/proto/memproxy/v1;memproxyv1b\x06proto3"
