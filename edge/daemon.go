@@ -47,7 +47,7 @@ type Options struct {
 	// ConnectWait is how long a request waits for a gateway connection
 	// that is being re-made (default a little over the reconnect backoff).
 	ConnectWait time.Duration
-	Logger        *slog.Logger
+	Logger      *slog.Logger
 }
 
 // Daemon serves every project of one machine.

@@ -29,7 +29,7 @@ type tunnelService struct {
 
 func (s *Server) newGRPCServer() *grpc.Server {
 	opts := []grpc.ServerOption{
-		grpc.MaxRecvMsgSize(tunnel.ChunkSize+64<<10),
+		grpc.MaxRecvMsgSize(tunnel.ChunkSize + 64<<10),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: time.Minute, Timeout: 20 * time.Second}),
 	}
