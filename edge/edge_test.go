@@ -183,18 +183,20 @@ func TestLocalOnlyGuards(t *testing.T) {
 	_, base := startEdge(t, addr, "https://trusted.example")
 	port := strings.TrimPrefix(base, "http://127.0.0.1:")
 	cases := []struct {
-		host, origin string
-		want         int
+		host, origin, fetchSite string
+		want                    int
 	}{
-		{"127.0.0.1:" + port, "", 204},
-		{"localhost:" + port, "", 204},
-		{"[::1]:" + port, "", 204},
-		{"evil.example:" + port, "", 403}, // DNS rebinding
-		{"127.0.0.1:1", "", 403},
-		{"127.0.0.1", "", 403},
-		{"127.0.0.1:" + port, "https://evil.example", 403},
-		{"127.0.0.1:" + port, "http://localhost:3000", 204},
-		{"127.0.0.1:" + port, "https://trusted.example", 204},
+		{"127.0.0.1:" + port, "", "", 204},
+		{"localhost:" + port, "", "", 204},
+		{"[::1]:" + port, "", "", 204},
+		{"evil.example:" + port, "", "", 403}, // DNS rebinding
+		{"127.0.0.1:1", "", "", 403},
+		{"127.0.0.1", "", "", 403},
+		{"127.0.0.1:" + port, "https://evil.example", "", 403},
+		{"127.0.0.1:" + port, "http://localhost:3000", "", 204},
+		{"127.0.0.1:" + port, "https://trusted.example", "cross-site", 204},
+		{"127.0.0.1:" + port, "", "cross-site", 403}, // e.g. <img src> from a web page
+		{"127.0.0.1:" + port, "", "none", 204},       // typed into the address bar
 	}
 	for _, c := range cases {
 		req, _ := http.NewRequest(http.MethodPost, base+"/v1/chat/completions", strings.NewReader("{}"))
@@ -202,13 +204,16 @@ func TestLocalOnlyGuards(t *testing.T) {
 		if c.origin != "" {
 			req.Header.Set("Origin", c.origin)
 		}
+		if c.fetchSite != "" {
+			req.Header.Set("Sec-Fetch-Site", c.fetchSite)
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
 		if resp.StatusCode != c.want {
-			t.Errorf("Host %q Origin %q: status %d, want %d", c.host, c.origin, resp.StatusCode, c.want)
+			t.Errorf("Host %q Origin %q Sec-Fetch-Site %q: status %d, want %d", c.host, c.origin, c.fetchSite, resp.StatusCode, c.want)
 		}
 	}
 }

@@ -19,9 +19,16 @@ func (d *Daemon) localRequest(w http.ResponseWriter, r *http.Request, port int) 
 			"memedge only answers requests addressed to 127.0.0.1, localhost or [::1] on its own port", 0)
 		return false
 	}
-	if o := r.Header.Get("Origin"); o != "" && !d.originAllowed(o) {
+	o := r.Header.Get("Origin")
+	if o != "" && !d.originAllowed(o) {
 		writeError(w, r, http.StatusForbidden, "origin_not_allowed",
 			"cross-origin requests from "+o+" are refused (allow the origin in the edge config if you trust it)", 0)
+		return false
+	}
+	// Browsers mark every request with Fetch Metadata; a cross-site one
+	// without an Origin (an <img> or a link) is refused too.
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" && (o == "" || !d.originAllowed(o)) {
+		writeError(w, r, http.StatusForbidden, "cross_site_request", "cross-site browser requests are refused", 0)
 		return false
 	}
 	return true
