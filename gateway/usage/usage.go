@@ -37,7 +37,8 @@ type Record struct {
 }
 
 // Sink stores records. WriteUsage must be idempotent on RequestID: writing a
-// record whose RequestID is already stored changes nothing.
+// record whose RequestID is already stored changes nothing. It must not keep
+// recs after it returns: the caller reuses the slice.
 type Sink interface {
 	WriteUsage(ctx context.Context, recs []Record) error
 }

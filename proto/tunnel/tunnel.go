@@ -35,17 +35,7 @@ func IsHopByHop(name string) bool { return hopHeaders[name] }
 // headers named in Connection, and any header for which drop returns true
 // (drop may be nil). Names are canonical.
 func HeadersToProto(h http.Header, drop func(canonical string) bool) []*pb.Header {
-	var named map[string]bool
-	for _, v := range h["Connection"] {
-		for _, f := range strings.Split(v, ",") {
-			if f = strings.TrimSpace(f); f != "" {
-				if named == nil {
-					named = map[string]bool{}
-				}
-				named[http.CanonicalHeaderKey(f)] = true
-			}
-		}
-	}
+	named := connectionNamed(h)
 	out := make([]*pb.Header, 0, len(h))
 	for k, vs := range h {
 		k = http.CanonicalHeaderKey(k) // a map built by hand may hold "transfer-encoding"
@@ -55,6 +45,28 @@ func HeadersToProto(h http.Header, drop func(canonical string) bool) []*pb.Heade
 		out = append(out, &pb.Header{Name: k, Values: vs})
 	}
 	return out
+}
+
+// connectionNamed returns the headers a Connection header names; the map
+// may hold the header under any spelling.
+func connectionNamed(h http.Header) map[string]bool {
+	var named map[string]bool
+	for k, vs := range h {
+		if http.CanonicalHeaderKey(k) != "Connection" {
+			continue
+		}
+		for _, v := range vs {
+			for _, f := range strings.Split(v, ",") {
+				if f = strings.TrimSpace(f); f != "" {
+					if named == nil {
+						named = map[string]bool{}
+					}
+					named[http.CanonicalHeaderKey(f)] = true
+				}
+			}
+		}
+	}
+	return named
 }
 
 // HeadersFromProto converts wire headers into dst, canonicalising names and

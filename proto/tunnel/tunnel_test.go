@@ -314,12 +314,27 @@ func TestBodyReaderReassembles(t *testing.T) {
 					got, err := io.ReadAll(r)
 					check(t, got, err, tt.want)
 				default:
-					got, err := io.ReadAll(r)
+					got, err := io.ReadAll(strict{t, r})
 					check(t, got, err, tt.want)
 				}
 			})
 		}
 	}
+}
+
+// strict fails the test when Read returns 0, nil: an empty chunk must not
+// surface as an empty read (io.Reader discourages it; some callers spin).
+type strict struct {
+	t *testing.T
+	r io.Reader
+}
+
+func (s strict) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if n == 0 && err == nil && len(p) > 0 {
+		s.t.Errorf("Read(%d bytes) = 0, nil", len(p))
+	}
+	return n, err
 }
 
 func check(t *testing.T, got []byte, err error, want []byte) {
@@ -387,5 +402,16 @@ func TestHeadersToProtoNonCanonicalKeys(t *testing.T) {
 	want := map[string][]string{"Content-Type": {"application/json"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("HeadersToProto = %v, want %v", got, want)
+	}
+}
+
+func TestHeadersToProtoLowercaseConnection(t *testing.T) {
+	h := http.Header{"connection": {"x-secret-hop"}, "X-Secret-Hop": {"1"}, "Accept": {"*/*"}}
+	got := map[string]bool{}
+	for _, ph := range HeadersToProto(h, nil) {
+		got[ph.GetName()] = true
+	}
+	if got["X-Secret-Hop"] || !got["Accept"] {
+		t.Errorf("headers named by a lowercase Connection must be dropped: %v", got)
 	}
 }

@@ -62,6 +62,7 @@ var (
 	usageKey     = []byte(`"usage"`)
 	finishKey    = []byte(`"finish_reason"`)
 	nullFinishes = []byte(`"finish_reason":null`)
+	nullUsage    = []byte(`"usage":null`)
 )
 
 func (o *StreamObserver) onLine(line []byte) {
@@ -74,7 +75,7 @@ func (o *StreamObserver) onLine(line []byte) {
 		o.SawDone = true
 		return
 	}
-	hasUsage := bytes.Contains(data, usageKey)
+	hasUsage := bytes.Contains(data, usageKey) && !bytes.Contains(data, nullUsage)
 	hasFinish := bytes.Contains(data, finishKey) && !bytes.Contains(data, nullFinishes)
 	if !hasUsage && !hasFinish {
 		return // the common case, a content delta: no parse at all

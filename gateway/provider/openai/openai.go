@@ -41,6 +41,11 @@ var _ provider.Provider = (*Adapter)(nil)
 func New(opts Options) *Adapter {
 	if opts.Client == nil {
 		opts.Client = defaultClient
+	} else {
+		// Whatever client a caller supplies, redirects stay refused.
+		c := *opts.Client
+		c.CheckRedirect = defaultClient.CheckRedirect
+		opts.Client = &c
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Minute
@@ -77,11 +82,13 @@ func (a *Adapter) Do(ctx context.Context, req *provider.Request) (*provider.Resp
 		cancel(nil)
 		return nil, err
 	}
+	// Keys are canonicalised so that the Set calls below replace, rather
+	// than sit beside, a caller's "authorization" or "content-type".
 	for k, vs := range req.Header {
-		hr.Header[k] = vs
+		hr.Header[http.CanonicalHeaderKey(k)] = vs
 	}
 	for k, vs := range a.opts.Header {
-		hr.Header[k] = vs
+		hr.Header[http.CanonicalHeaderKey(k)] = vs
 	}
 	hr.Header.Set("Content-Type", "application/json")
 	if req.Stream {
