@@ -1,6 +1,8 @@
 // Package store opens the gateway's database by the scheme of its URL and
 // hands back one value implementing every storage interface the gateway
-// declares (today the usage log).
+// declares (today the usage log): the embedded SQLite file for a single
+// gateway, or PostgreSQL for several replicas sharing one database. Both
+// pass the conformance suite in store/storetest.
 package store
 
 import (
@@ -10,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/memproxy/memproxy/gateway/store/postgres"
 	"github.com/memproxy/memproxy/gateway/store/sqlite"
 	"github.com/memproxy/memproxy/gateway/usage"
 )
@@ -32,22 +35,38 @@ var ErrUnsupported = errors.New("unsupported database")
 // DefaultFile is the SQLite file used when no database URL is configured.
 const DefaultFile = "memproxy.db"
 
-// Open opens the database named by url: "" for the embedded SQLite file in
-// dataDir, "sqlite:PATH" (relative paths are under dataDir), or
-// "postgres://…". Migrations are applied before it returns.
+// Open opens the database named by url:
+//
+//   - "" for the embedded SQLite file DefaultFile in dataDir;
+//   - "sqlite:PATH" (relative paths are under dataDir);
+//   - "postgres://…" or "postgresql://…" for PostgreSQL (see postgres.Open
+//     for the accepted parameters; dataDir is not used).
+//
+// Migrations are applied before it returns. Any other scheme gives an error
+// wrapping ErrUnsupported. Errors never contain the URL's password.
 func Open(ctx context.Context, url, dataDir string) (DB, error) {
 	switch {
 	case url == "":
-		return sqlite.Open(ctx, filepath.Join(dataDir, DefaultFile))
+		return opened(sqlite.Open(ctx, filepath.Join(dataDir, DefaultFile)))
 	case strings.HasPrefix(url, "sqlite:"):
 		p := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(dataDir, p)
 		}
-		return sqlite.Open(ctx, p)
+		return opened(sqlite.Open(ctx, p))
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		return nil, fmt.Errorf("%w: PostgreSQL storage is not in this build yet; use the embedded SQLite (leave database_url empty or use sqlite:PATH)", ErrUnsupported)
+		return opened(postgres.Open(ctx, url))
 	default:
 		return nil, fmt.Errorf("%w: database_url must be empty, sqlite:PATH or postgres://…", ErrUnsupported)
 	}
+}
+
+// opened converts a backend's (*T, error) to (DB, error), so that a failed
+// open returns a nil DB rather than a non-nil interface holding a nil
+// pointer.
+func opened[T DB](db T, err error) (DB, error) {
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
 }
