@@ -118,11 +118,53 @@ func setModel(body []byte, model string) []byte {
 		return body
 	}
 	q, _ := json.Marshal(model) // marshalling a string cannot fail
-	out := make([]byte, 0, len(body)-(e-s)+len(q))
-	out = append(out, body[:s]...)
-	out = append(out, q...)
-	return append(out, body[e:]...)
+	return splice(body, s, e, q)
 }
 
 // clientGone reports whether ctx ended because the client left.
 func clientGone(ctx context.Context) bool { return errors.Is(ctx.Err(), context.Canceled) }
+
+// includesUsage reports whether an OpenAI body asks for the usage chunk
+// (stream_options.include_usage: true).
+func includesUsage(body []byte) bool {
+	s, e, ok := jsonscan.TopLevel(body, "stream_options")
+	if !ok {
+		return false
+	}
+	var so struct {
+		IncludeUsage bool `json:"include_usage"`
+	}
+	return json.Unmarshal(body[s:e], &so) == nil && so.IncludeUsage
+}
+
+// ensureIncludeUsage returns body asking for the usage chunk of a stream,
+// so that every stream's tokens are accounted for, and whether it had to
+// add the request (then the extra chunk is hidden from the client).
+func ensureIncludeUsage(body []byte) ([]byte, bool) {
+	if includesUsage(body) {
+		return body, false
+	}
+	so := map[string]any{}
+	s, e, ok := jsonscan.TopLevel(body, "stream_options")
+	if ok {
+		_ = json.Unmarshal(body[s:e], &so) // null or not an object: replaced
+	}
+	so["include_usage"] = true
+	v, _ := json.Marshal(so)
+	if ok {
+		return splice(body, s, e, v), true
+	}
+	i := firstNonSpace(body) + 1 // after the object's '{' (parseChat checked it)
+	ins := append(append([]byte(`"stream_options":`), v...), ',')
+	if j := firstNonSpace(body[i:]); j >= 0 && body[i+j] == '}' {
+		ins = ins[:len(ins)-1] // empty object: no comma
+	}
+	return splice(body, i, i, ins), true
+}
+
+func splice(b []byte, s, e int, v []byte) []byte {
+	out := make([]byte, 0, len(b)-(e-s)+len(v))
+	out = append(out, b[:s]...)
+	out = append(out, v...)
+	return append(out, b[e:]...)
+}

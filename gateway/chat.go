@@ -9,67 +9,125 @@ import (
 	"sync"
 	"time"
 
+	"github.com/memproxy/memproxy/gateway/api/anthropic"
 	"github.com/memproxy/memproxy/gateway/api/openai"
 	"github.com/memproxy/memproxy/gateway/llm"
 	"github.com/memproxy/memproxy/gateway/provider"
+	"github.com/memproxy/memproxy/gateway/translate"
 )
 
-// chatCompletions serves POST /v1/chat/completions.
-func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
-	st := stateFrom(r.Context())
-	body, aerr := readBody(w, r, s.maxBody)
-	if aerr != nil {
-		writeError(w, r, aerr)
-		return
+// defaultMaxTokens is sent to Anthropic (which requires max_tokens) when an
+// OpenAI-dialect client set none.
+const defaultMaxTokens = 8192
+
+// exchange is one completion request as the pipeline sees it: who speaks
+// what, and what the client asked for.
+type exchange struct {
+	client string // the client's dialect
+	dep    *provider.Deployment
+	model  string // the model the client asked for
+	stream bool
+	// clientUsage: an OpenAI client asked for the usage chunk; hideUsage:
+	// the gateway asked for it on its own account and hides it.
+	clientUsage bool
+	hideUsage   bool
+}
+
+func (x *exchange) translated() bool { return x.client != x.dep.Dialect }
+
+// completions serves a completion endpoint of a client dialect:
+// /v1/chat/completions (OpenAI) or /v1/messages (Anthropic).
+func (s *Server) completions(client string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		dep, body, head, ok := s.routeBody(w, r)
+		if !ok {
+			return
+		}
+		x := &exchange{client: client, dep: dep, model: head.Model, stream: head.Stream}
+		if client == dialectOpenAI {
+			x.clientUsage = includesUsage(body)
+		}
+		up, aerr := x.upstreamBody(body)
+		if aerr != nil {
+			writeError(w, r, aerr)
+			return
+		}
+		s.relay(w, r, x, &provider.Request{Op: opOf(dep.Dialect), Body: up, Stream: head.Stream, Header: passHeaders(r, dep)})
 	}
-	head, aerr := parseChat(body)
-	st.rec.Model, st.rec.Stream = head.Model, head.Stream
-	if aerr != nil {
-		writeError(w, r, aerr)
-		return
+}
+
+// upstreamBody turns the client's body into the deployment's dialect.
+func (x *exchange) upstreamBody(body []byte) ([]byte, *apiError) {
+	var out []byte
+	var err error
+	switch {
+	case !x.translated():
+		out = body
+		if x.model != x.dep.UpstreamModel {
+			out = setModel(body, x.dep.UpstreamModel)
+		}
+		if x.client == dialectOpenAI && x.stream {
+			out, x.hideUsage = ensureIncludeUsage(out)
+		}
+		return out, nil
+	case x.client == dialectOpenAI && x.dep.Dialect == dialectAnthropic:
+		out, err = translate.OpenAIChatToAnthropic(body, x.dep.UpstreamModel, defaultMaxTokens)
+	case x.client == dialectAnthropic && x.dep.Dialect == dialectOpenAI:
+		out, err = translate.AnthropicToOpenAIChat(body, x.dep.UpstreamModel)
+	default:
+		return nil, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "unsupported_dialect",
+			fmt.Sprintf("model %s is served by a %s deployment, which this gateway cannot yet reach from the %s API", x.model, x.dep.Dialect, x.client))
 	}
-	dep, ok := s.models.Lookup(head.Model)
-	if !ok {
-		writeError(w, r, newAPIError(http.StatusNotFound, llm.ErrNotFound, "model_not_found",
-			fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", head.Model)))
-		return
+	if err != nil {
+		return nil, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "untranslatable_request", err.Error())
 	}
-	st.rec.Provider, st.rec.UpstreamModel = dep.ProviderName, dep.UpstreamModel
-	if head.Model != dep.UpstreamModel {
-		body = setModel(body, dep.UpstreamModel)
+	return out, nil
+}
+
+// passHeaders are the client headers a deployment of the same family may
+// see: Anthropic's version and beta flags reach Anthropic unchanged.
+func passHeaders(r *http.Request, dep *provider.Deployment) http.Header {
+	if dep.Dialect != dialectAnthropic {
+		return nil
 	}
-	s.relay(w, r, dep, &provider.Request{Op: provider.OpChat, Body: body, Stream: head.Stream})
+	h := http.Header{}
+	for _, k := range []string{"Anthropic-Version", "Anthropic-Beta"} {
+		if v := r.Header.Values(k); len(v) > 0 {
+			h[k] = v
+		}
+	}
+	return h
 }
 
 // relay calls the deployment and forwards its answer to the client.
-func (s *Server) relay(w http.ResponseWriter, r *http.Request, dep *provider.Deployment, preq *provider.Request) {
+func (s *Server) relay(w http.ResponseWriter, r *http.Request, x *exchange, preq *provider.Request) {
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
-	resp, err := dep.Provider.Do(ctx, preq)
+	resp, err := x.dep.Provider.Do(ctx, preq)
 	if err != nil {
-		aerr := upstreamCallError(r.Context(), dep.ModelName, err)
+		aerr := upstreamCallError(r.Context(), x.model, err)
 		if aerr.kind != llm.ErrClientCancelled {
-			s.log.Warn("upstream call failed", "request_id", stateFrom(r.Context()).rec.RequestID, "model", dep.ModelName, "err", err)
+			s.log.Warn("upstream call failed", "request_id", stateFrom(r.Context()).rec.RequestID, "model", x.model, "err", err)
 		}
 		writeError(w, r, aerr)
 		return
 	}
 	defer resp.Body.Close()
 	if resp.Status >= 400 {
-		s.relayUpstreamError(w, r, resp)
+		s.relayUpstreamError(w, r, x, resp)
 		return
 	}
 	if preq.Stream {
-		s.relayStream(ctx, w, r, resp, dep, cancel)
+		s.relayStream(ctx, w, r, x, resp, cancel)
 		return
 	}
-	s.relayJSON(w, r, resp)
+	s.relayJSON(w, r, x, resp)
 }
 
 // maxUpstreamJSON bounds a non-streaming upstream answer held in memory.
 const maxUpstreamJSON = 64 << 20
 
-func (s *Server) relayJSON(w http.ResponseWriter, r *http.Request, resp *provider.Response) {
+func (s *Server) relayJSON(w http.ResponseWriter, r *http.Request, x *exchange, resp *provider.Response) {
 	st := stateFrom(r.Context())
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamJSON+1))
 	if err != nil || len(b) > maxUpstreamJSON {
@@ -81,21 +139,45 @@ func (s *Server) relayJSON(w http.ResponseWriter, r *http.Request, resp *provide
 			"the upstream's answer could not be read in full"))
 		return
 	}
-	if u, ok := openai.UsageOf(b); ok {
-		st.setUsage(u)
+	var u llm.Usage
+	switch {
+	case x.client == dialectOpenAI && x.dep.Dialect == dialectAnthropic:
+		b, u, err = translate.AnthropicResponseToOpenAIChat(b, x.model)
+	case x.client == dialectAnthropic && x.dep.Dialect == dialectOpenAI:
+		b, u, err = translate.OpenAIChatResponseToAnthropic(b, x.model)
+	case x.dep.Dialect == dialectAnthropic:
+		u, _ = anthropic.UsageOf(b)
+	default:
+		u, _ = openai.UsageOf(b)
 	}
-	copyHeader(w.Header(), resp.Header, "Content-Type")
+	if err != nil {
+		s.log.Warn("upstream answer could not be translated", "request_id", st.rec.RequestID, "err", err)
+		writeError(w, r, newAPIError(http.StatusBadGateway, llm.ErrUpstream, "upstream_bad_response",
+			"the upstream's answer could not be read: "+err.Error()))
+		return
+	}
+	st.setUsage(u)
+	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(resp.Status)
 	_, _ = w.Write(b)
 }
 
-// relayUpstreamError passes on the upstream's status with an error body in
+// relayUpstreamError passes on the upstream's status with its message, in
 // the client's dialect.
-func (s *Server) relayUpstreamError(w http.ResponseWriter, r *http.Request, resp *provider.Response) {
+func (s *Server) relayUpstreamError(w http.ResponseWriter, r *http.Request, x *exchange, resp *provider.Response) {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	d, ok := openai.ParseError(b)
-	msg := d.Message
-	if !ok {
+	msg, code := "", ""
+	if x.dep.Dialect == dialectAnthropic {
+		if d, ok := anthropic.ParseError(b); ok {
+			msg, code = d.Message, d.Type
+		}
+	} else if d, ok := openai.ParseError(b); ok {
+		msg = d.Message
+		if d.Code != nil {
+			code = *d.Code
+		}
+	}
+	if msg == "" {
 		msg = fmt.Sprintf("the upstream answered with status %d", resp.Status)
 	}
 	kind := llm.ErrUpstream
@@ -105,9 +187,8 @@ func (s *Server) relayUpstreamError(w http.ResponseWriter, r *http.Request, resp
 	case resp.Status < 500:
 		kind = llm.ErrInvalidRequest
 	}
-	code := ""
-	if d.Code != nil {
-		code = *d.Code
+	if ra := resp.Header.Get("Retry-After"); ra != "" {
+		w.Header().Set("Retry-After", ra)
 	}
 	writeError(w, r, newAPIError(resp.Status, kind, code, msg))
 }
@@ -116,49 +197,41 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 
 var errStreamIdle = errors.New("upstream stream idle timeout")
 
-// relayStream forwards an SSE stream as it arrives: each read is written and
-// flushed at once, and a copy feeds the observer that picks out usage. A
-// stream that ends without [DONE] was cut, and the client is told so with an
-// error event rather than a made-up normal ending.
-func (s *Server) relayStream(ctx context.Context, w http.ResponseWriter, r *http.Request, resp *provider.Response, dep *provider.Deployment, cancel context.CancelCauseFunc) {
+// relayStream forwards a stream as it arrives: every upstream read goes
+// through the exchange's sink (passthrough or translation) and is flushed
+// at once. An idle timer cuts a stream that goes silent.
+func (s *Server) relayStream(ctx context.Context, w http.ResponseWriter, r *http.Request, x *exchange, resp *provider.Response, cancel context.CancelCauseFunc) {
 	st := stateFrom(r.Context())
-	copyHeader(w.Header(), resp.Header, "Content-Type")
+	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(resp.Status)
 	rc := http.NewResponseController(w)
 	_ = rc.Flush()
+	sink := x.sink(flushWriter{w: w, rc: rc})
 
-	var idle *time.Timer
-	if dep.StreamIdle > 0 {
-		idle = time.AfterFunc(dep.StreamIdle, func() { cancel(errStreamIdle) })
-		defer idle.Stop()
+	idle := x.dep.StreamIdle
+	var timer *time.Timer
+	if idle > 0 {
+		timer = time.AfterFunc(idle, func() { cancel(errStreamIdle) })
+		defer timer.Stop()
 	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	var obs openai.StreamObserver
 	for {
 		n, err := resp.Body.Read(*bp)
 		if n > 0 {
-			if idle != nil {
-				idle.Reset(dep.StreamIdle)
+			if timer != nil {
+				timer.Reset(idle)
 			}
-			_, _ = obs.Write((*bp)[:n])
-			if _, werr := w.Write((*bp)[:n]); werr != nil {
+			if _, werr := sink.Write((*bp)[:n]); werr != nil {
 				st.setError(llm.ErrClientCancelled)
 				return
 			}
-			_ = rc.Flush()
 		}
 		if err != nil {
 			break
 		}
-	}
-	if obs.SawUsage {
-		st.setUsage(obs.Usage)
-	}
-	if obs.SawDone {
-		return
 	}
 	if clientGone(r.Context()) {
 		st.setError(llm.ErrClientCancelled)
@@ -166,25 +239,26 @@ func (s *Server) relayStream(ctx context.Context, w http.ResponseWriter, r *http
 	}
 	kind, msg := llm.ErrUpstreamCut, "the upstream stream ended before it was complete"
 	if errors.Is(context.Cause(ctx), errStreamIdle) {
-		kind, msg = llm.ErrUpstreamTimeout, fmt.Sprintf("the upstream sent nothing for %s", dep.StreamIdle)
+		kind, msg = llm.ErrUpstreamTimeout, fmt.Sprintf("the upstream sent nothing for %s", idle)
 	}
-	st.setError(kind)
-	s.log.Warn("upstream stream cut", "request_id", st.rec.RequestID, "model", dep.ModelName, "kind", kind)
-	writeStreamError(w, msg)
-	_ = rc.Flush()
+	u, complete := sink.finish(msg)
+	st.setUsage(u)
+	if !complete {
+		st.setError(kind)
+		s.log.Warn("upstream stream cut", "request_id", st.rec.RequestID, "model", x.model, "kind", kind)
+	}
 }
 
-// writeStreamError ends an OpenAI SSE stream with an error event, the form
-// OpenAI itself uses for errors raised mid-stream.
-func writeStreamError(w io.Writer, msg string) {
-	b := openai.MarshalStreamError("api_error", "stream_cut", msg)
-	_, _ = w.Write(b)
-}
-
-func copyHeader(dst, src http.Header, names ...string) {
-	for _, n := range names {
-		if v := src.Values(n); len(v) > 0 {
-			dst[n] = v
-		}
+// sink picks how the exchange's stream reaches the client.
+func (x *exchange) sink(out io.Writer) streamSink {
+	switch {
+	case x.client == dialectOpenAI && x.dep.Dialect == dialectAnthropic:
+		return translated{translate.NewAnthropicToOpenAIChatStream(out, x.model, x.clientUsage)}
+	case x.client == dialectAnthropic && x.dep.Dialect == dialectOpenAI:
+		return translated{translate.NewOpenAIChatToAnthropicStream(out, x.model)}
+	case x.dep.Dialect == dialectAnthropic:
+		return &anthropicPass{out: out}
+	default:
+		return &openAIPass{out: out, hideUsage: x.hideUsage}
 	}
 }

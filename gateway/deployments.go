@@ -8,6 +8,7 @@ import (
 	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/gateway/auth"
 	"github.com/memproxy/memproxy/gateway/provider"
+	"github.com/memproxy/memproxy/gateway/provider/anthropic"
 	"github.com/memproxy/memproxy/gateway/provider/mock"
 	"github.com/memproxy/memproxy/gateway/provider/openai"
 )
@@ -22,24 +23,43 @@ func buildDeployments(cfg *config.Gateway, hc *http.Client) (*provider.Table, er
 		}
 		deps = append(deps, &provider.Deployment{
 			ModelName: m.ModelName, UpstreamModel: m.UpstreamModel, ProviderName: m.ProviderName,
-			Provider: p, StreamIdle: m.Params.StreamTimeoutDuration(),
+			Dialect: dialectFor(m.Provider), Provider: p, StreamIdle: m.Params.StreamTimeoutDuration(),
 		})
 	}
 	return provider.NewTable(deps), nil
 }
 
+func dialectFor(p string) string {
+	switch p {
+	case config.ProviderAnthropic:
+		return provider.DialectAnthropic
+	case config.ProviderGemini:
+		return provider.DialectGemini
+	default:
+		return provider.DialectOpenAI
+	}
+}
+
 func newProvider(m config.Deployment, hc *http.Client) (provider.Provider, error) {
+	h := http.Header{}
+	for k, v := range m.Params.ExtraHeaders {
+		h.Set(k, v.Reveal())
+	}
 	switch m.Provider {
 	case config.ProviderMock:
 		return mock.Adapter{}, nil
-	case config.ProviderOpenAI, config.ProviderOpenAICompatible:
-		h := http.Header{}
-		for k, v := range m.Params.ExtraHeaders {
-			h.Set(k, v.Reveal())
-		}
+	case config.ProviderOpenAI:
 		return openai.New(openai.Options{
-			BaseURL: m.BaseURL, APIKey: m.Params.APIKey.Reveal(), Header: h,
-			Timeout: m.Params.TimeoutDuration(), Client: hc,
+			BaseURL: m.BaseURL, APIKey: m.Params.APIKey.Reveal(), Header: h, Timeout: m.Params.TimeoutDuration(), Client: hc,
+			Ops: []string{provider.OpChat, provider.OpCompletions, provider.OpEmbeddings, provider.OpResponses},
+		}), nil
+	case config.ProviderOpenAICompatible:
+		return openai.New(openai.Options{
+			BaseURL: m.BaseURL, APIKey: m.Params.APIKey.Reveal(), Header: h, Timeout: m.Params.TimeoutDuration(), Client: hc,
+		}), nil
+	case config.ProviderAnthropic:
+		return anthropic.New(anthropic.Options{
+			BaseURL: m.BaseURL, APIKey: m.Params.APIKey.Reveal(), Header: h, Timeout: m.Params.TimeoutDuration(), Client: hc,
 		}), nil
 	default:
 		return notYet{m.Provider}, nil

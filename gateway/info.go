@@ -45,8 +45,13 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// listModels serves GET /v1/models in OpenAI's list format.
+// listModels serves GET /v1/models in OpenAI's list format, or Anthropic's
+// when the request carries anthropic-version.
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Anthropic-Version") != "" {
+		s.anthropicModels(w)
+		return
+	}
 	list := openai.ModelList{Object: "list", Data: make([]openai.Model, 0, len(s.models.Names()))}
 	for _, name := range s.models.Names() {
 		d, _ := s.models.Lookup(name)

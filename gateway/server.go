@@ -181,7 +181,11 @@ func (s *Server) routes() http.Handler {
 			r.Handle(p, s.track(s.authenticate(h))).Methods(methods...)
 		}
 	}
-	api("/chat/completions", s.chatCompletions, http.MethodPost)
+	api("/chat/completions", s.completions(dialectOpenAI), http.MethodPost)
+	api("/messages", s.completions(dialectAnthropic), http.MethodPost)
+	api("/messages/count_tokens", s.countTokens, http.MethodPost)
+	api("/embeddings", s.openAIOnly(provider.OpEmbeddings), http.MethodPost)
+	api("/completions", s.openAIOnly(provider.OpCompletions), http.MethodPost)
 	for _, p := range []string{"/v1/models", "/models"} {
 		r.Handle(p, s.authenticate(http.HandlerFunc(s.listModels))).Methods(http.MethodGet)
 	}

@@ -23,9 +23,14 @@ type Request struct {
 	Header http.Header
 }
 
-// Operations a Provider may support.
+// Operations a Provider may support, named by their OpenAI-style path.
 const (
-	OpChat = "chat/completions"
+	OpChat        = "chat/completions"
+	OpCompletions = "completions"
+	OpEmbeddings  = "embeddings"
+	OpResponses   = "responses"
+	OpMessages    = "messages"              // Anthropic Messages API
+	OpCountTokens = "messages/count_tokens" // Anthropic token counting
 )
 
 // Response is the provider's answer. The caller must close Body. For a
@@ -52,13 +57,22 @@ var ErrUnsupported = errors.New("operation not supported by this provider")
 // within the deployment's timeout.
 var ErrTimeout = errors.New("upstream did not answer in time")
 
+// The API dialects deployments serve.
+const (
+	DialectOpenAI    = "openai"    // chat completions (OpenAI and compatibles, mock)
+	DialectAnthropic = "anthropic" // Messages API
+	DialectGemini    = "gemini"    // generateContent
+)
+
 // Deployment is one entry of the model list: the public name clients use,
 // the upstream model it maps to, and the adapter that reaches it.
 type Deployment struct {
 	ModelName     string
 	UpstreamModel string
 	ProviderName  string
-	Provider      Provider
+	// Dialect is the API the deployment speaks (a Dialect* constant).
+	Dialect  string
+	Provider Provider
 	// StreamIdle ends a stream that sends nothing for this long (0: never).
 	StreamIdle time.Duration
 }

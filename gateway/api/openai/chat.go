@@ -237,7 +237,7 @@ type ChatChoice struct {
 }
 
 // ResponseMessage is the assistant message of a choice. Content and
-// Refusal are null when nil; Annotations is written as given.
+// Refusal are null when nil; Annotations is omitted when empty.
 type ResponseMessage struct {
 	Role        string            `json:"role"`
 	Content     *string           `json:"content"`

@@ -4,21 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 
+	"github.com/memproxy/memproxy/gateway/api/sse"
 	"github.com/memproxy/memproxy/gateway/llm"
 )
-
-// maxLine bounds the bytes one SSE line may hold in a StreamObserver; a
-// longer line is skipped (content deltas are never that long, and usage
-// chunks are small), so a hostile upstream cannot grow the buffer.
-const maxLine = 1 << 20
 
 // StreamObserver reads a copy of a chat-completion SSE stream as it passes
 // and records what the gateway needs from it: the usage chunk, whether the
 // stream ended with `data: [DONE]`, and whether any finish_reason was seen.
 // Feed it with Write; it never modifies or holds back the bytes it is given.
 type StreamObserver struct {
-	line     []byte
-	skipping bool
+	lines sse.Lines
 
 	Usage        llm.Usage
 	SawUsage     bool
@@ -28,36 +23,13 @@ type StreamObserver struct {
 
 // Write implements io.Writer; it never fails.
 func (o *StreamObserver) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			o.buffer(p)
-			break
-		}
-		o.buffer(p[:i])
-		if !o.skipping {
-			o.onLine(bytes.TrimSuffix(o.line, []byte{'\r'}))
-		}
-		o.line, o.skipping = o.line[:0], false
-		p = p[i+1:]
+	if o.lines.OnLine == nil {
+		o.lines.OnLine = o.onLine
 	}
-	return n, nil
-}
-
-func (o *StreamObserver) buffer(p []byte) {
-	if o.skipping {
-		return
-	}
-	if len(o.line)+len(p) > maxLine {
-		o.skipping, o.line = true, o.line[:0]
-		return
-	}
-	o.line = append(o.line, p...)
+	return o.lines.Write(p)
 }
 
 var (
-	dataPrefix   = []byte("data:")
 	doneMarker   = []byte("[DONE]")
 	usageKey     = []byte(`"usage"`)
 	finishKey    = []byte(`"finish_reason"`)
@@ -66,7 +38,7 @@ var (
 )
 
 func (o *StreamObserver) onLine(line []byte) {
-	data, ok := bytes.CutPrefix(line, dataPrefix)
+	data, ok := sse.Data(line)
 	if !ok {
 		return
 	}

@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net/http"
 	"strings"
@@ -45,11 +46,15 @@ type message struct {
 
 // Do implements provider.Provider.
 func (Adapter) Do(ctx context.Context, req *provider.Request) (*provider.Response, error) {
-	if req.Op != provider.OpChat {
-		return nil, fmt.Errorf("%w: %s", provider.ErrUnsupported, req.Op)
-	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	switch req.Op {
+	case provider.OpChat:
+	case provider.OpEmbeddings:
+		return embeddings(req.Body), nil
+	default:
+		return nil, fmt.Errorf("%w: %s", provider.ErrUnsupported, req.Op)
 	}
 	var cr chatRequest
 	if err := json.Unmarshal(req.Body, &cr); err != nil {
@@ -126,4 +131,47 @@ func promptTokens(msgs []message) int64 {
 		n += 4 + tokens(text(m.Content)) // ~4 tokens of per-message framing, as OpenAI counts
 	}
 	return n + 3
+}
+
+// embeddings answers an embeddings request with a deterministic 8-value
+// vector per input, derived from a hash of its text.
+func embeddings(body []byte) *provider.Response {
+	var req struct {
+		Model string          `json:"model"`
+		Input json.RawMessage `json:"input"`
+	}
+	if json.Unmarshal(body, &req) != nil {
+		return errorResponse(http.StatusBadRequest, "invalid JSON")
+	}
+	var inputs []string
+	var one string
+	if json.Unmarshal(req.Input, &one) == nil {
+		inputs = []string{one}
+	} else if json.Unmarshal(req.Input, &inputs) != nil || len(inputs) == 0 {
+		return errorResponse(http.StatusBadRequest, "input: must be a string or an array of strings")
+	}
+	type item struct {
+		Object    string    `json:"object"`
+		Index     int       `json:"index"`
+		Embedding []float64 `json:"embedding"`
+	}
+	data := make([]item, len(inputs))
+	var n int64
+	for i, in := range inputs {
+		h := fnv.New64a()
+		h.Write([]byte(in))
+		seed := h.Sum64()
+		vec := make([]float64, 8)
+		for j := range vec {
+			seed = seed*6364136223846793005 + 1442695040888963407
+			vec[j] = float64(int64(seed>>11))/float64(1<<52) - 1
+		}
+		data[i] = item{Object: "embedding", Index: i, Embedding: vec}
+		n += tokens(in)
+	}
+	b, _ := json.Marshal(map[string]any{"object": "list", "data": data, "model": req.Model,
+		"usage": map[string]int64{"prompt_tokens": n, "total_tokens": n}})
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	return &provider.Response{Status: http.StatusOK, Header: h, Body: io.NopCloser(bytes.NewReader(b))}
 }

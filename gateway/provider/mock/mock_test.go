@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -334,7 +335,7 @@ func TestBadRequests(t *testing.T) {
 }
 
 func TestUnsupportedOp(t *testing.T) {
-	for _, op := range []string{"embeddings", "", "completions"} {
+	for _, op := range []string{provider.OpMessages, "", "completions"} {
 		resp, err := Adapter{}.Do(t.Context(), &provider.Request{Op: op, Body: []byte(`{}`)})
 		if resp != nil || !errors.Is(err, provider.ErrUnsupported) {
 			t.Errorf("Do(op %q) = %v, %v; want nil, ErrUnsupported", op, resp, err)
@@ -355,5 +356,25 @@ func TestStreamThroughObserver(t *testing.T) {
 	want := llm.Usage{PromptTokens: 13, CompletionTokens: 6}
 	if o.Usage != want || !o.SawUsage || !o.SawDone || o.FinishReason != "stop" {
 		t.Errorf("observer = %+v, want usage %+v, done, stop", o, want)
+	}
+}
+
+func TestEmbeddingsDeterministic(t *testing.T) {
+	get := func(input string) []float64 {
+		resp, err := Adapter{}.Do(t.Context(), &provider.Request{Op: provider.OpEmbeddings, Body: []byte(`{"model":"e","input":` + input + `}`)})
+		if err != nil || resp.Status != 200 {
+			t.Fatalf("Do: %v %v", resp, err)
+		}
+		var e struct {
+			Data []struct{ Embedding []float64 }
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&e); err != nil || len(e.Data) == 0 {
+			t.Fatalf("decode: %v", err)
+		}
+		return e.Data[0].Embedding
+	}
+	a, b, c := get(`"hello"`), get(`["hello"]`), get(`"other"`)
+	if len(a) != 8 || fmt.Sprint(a) != fmt.Sprint(b) || fmt.Sprint(a) == fmt.Sprint(c) {
+		t.Errorf("vectors: %v %v %v", a, b, c)
 	}
 }

@@ -217,7 +217,7 @@ func TestErrorStatusIsAResponse(t *testing.T) {
 
 func TestUnsupportedOp(t *testing.T) {
 	up := newUpstream(t, nil)
-	resp, err := New(Options{BaseURL: up.URL}).Do(t.Context(), &provider.Request{Op: "embeddings", Body: []byte(`{}`)})
+	resp, err := New(Options{BaseURL: up.URL}).Do(t.Context(), &provider.Request{Op: provider.OpMessages, Body: []byte(`{}`)})
 	if resp != nil || !errors.Is(err, provider.ErrUnsupported) {
 		t.Errorf("Do = %v, %v; want nil, ErrUnsupported", resp, err)
 	}

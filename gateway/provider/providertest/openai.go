@@ -39,6 +39,10 @@ type OpenAI struct {
 	// CutAfter, when > 0, drops the connection after that many stream
 	// events, without [DONE].
 	CutAfter int
+	// ToolCall, when non-nil, answers with this function call (finish
+	// reason tool_calls) unless the last message is a tool result, which
+	// gets the text answer: one round trip of a client's tool.
+	ToolCall *ToolCall
 
 	srv       *httptest.Server
 	mu        sync.Mutex
@@ -87,6 +91,13 @@ func (f *OpenAI) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.requests = append(f.requests, Recorded{Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
 	f.mu.Unlock()
+	if r.URL.Path == "/v1/embeddings" {
+		w.Header().Set("Content-Type", "application/json")
+		model, _ := body["model"].(string)
+		_, _ = fmt.Fprintf(w, `{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.0023064255,-0.009327292,0.015797347]}],`+
+			`"model":%q,"usage":{"prompt_tokens":%d,"total_tokens":%d}}`, model, PromptTokens, PromptTokens)
+		return
+	}
 	if r.URL.Path != "/v1/chat/completions" {
 		http.Error(w, `{"error":{"message":"unknown path","type":"invalid_request_error","param":null,"code":null}}`, http.StatusNotFound)
 		return
@@ -102,6 +113,15 @@ func (f *OpenAI) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	model, _ := body["model"].(string)
+	call := f.ToolCall
+	if call != nil && lastRole(body) == "tool" {
+		call = nil
+	}
+	if call != nil {
+		so, _ := body["stream_options"].(map[string]any)
+		f.toolCall(w, model, body["stream"] == true, so["include_usage"] == true, call)
+		return
+	}
 	if stream, _ := body["stream"].(bool); stream {
 		so, _ := body["stream_options"].(map[string]any)
 		inc, _ := so["include_usage"].(bool)
@@ -166,3 +186,47 @@ func (f *OpenAI) stream(w http.ResponseWriter, r *http.Request, model string, in
 }
 
 func (f *OpenAI) noteCancel() { f.once.Do(func() { close(f.cancelled) }) }
+
+// OpenAIToolCallID is the id of the fake's tool calls.
+const OpenAIToolCallID = "call_fake_1"
+
+func lastRole(body map[string]any) string {
+	msgs, _ := body["messages"].([]any)
+	if len(msgs) == 0 {
+		return ""
+	}
+	m, _ := msgs[len(msgs)-1].(map[string]any)
+	role, _ := m["role"].(string)
+	return role
+}
+
+// toolCall answers with one function call, as a message or as the
+// documented chunk sequence: the call's id, type and name first, then the
+// arguments in fragments, then finish_reason "tool_calls".
+func (f *OpenAI) toolCall(w http.ResponseWriter, model string, stream, includeUsage bool, c *ToolCall) {
+	if !stream {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = fmt.Fprintf(w, `{"id":"chatcmpl-fake2","object":"chat.completion","created":1700000000,"model":%q,`+
+			`"choices":[{"index":0,"message":{"role":"assistant","content":null,"refusal":null,"tool_calls":[`+
+			`{"id":%q,"type":"function","function":{"name":%s,"arguments":%s}}]},"logprobs":null,"finish_reason":"tool_calls"}],"usage":%s}`,
+			model, OpenAIToolCallID, quote(c.Name), quote(c.Input), usageJSON)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	chunk := func(delta, finish string) {
+		_, _ = fmt.Fprintf(w, `data: {"id":"chatcmpl-fake2","object":"chat.completion.chunk","created":1700000000,"model":%q,`+
+			`"choices":[{"index":0,"delta":%s,"logprobs":null,"finish_reason":%s}]}`+"\n\n", model, delta, finish)
+		w.(http.Flusher).Flush()
+	}
+	chunk(fmt.Sprintf(`{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":%q,"type":"function","function":{"name":%s,"arguments":""}}]}`,
+		OpenAIToolCallID, quote(c.Name)), "null")
+	half := len(c.Input) / 2
+	for _, part := range []string{c.Input[:half], c.Input[half:]} {
+		chunk(`{"tool_calls":[{"index":0,"function":{"arguments":`+quote(part)+`}}]}`, "null")
+	}
+	chunk(`{}`, `"tool_calls"`)
+	if includeUsage {
+		_, _ = fmt.Fprintf(w, `data: {"id":"chatcmpl-fake2","object":"chat.completion.chunk","created":1700000000,"model":%q,"choices":[],"usage":%s}`+"\n\n", model, usageJSON)
+	}
+	_, _ = io.WriteString(w, "data: [DONE]\n\n")
+}

@@ -1,0 +1,110 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/memproxy/memproxy/gateway/llm"
+	"github.com/memproxy/memproxy/gateway/provider"
+)
+
+// openAIOnly serves an OpenAI endpoint that has no counterpart in other
+// dialects (embeddings, legacy completions): it passes the body to an
+// OpenAI-dialect deployment unchanged but for the model.
+func (s *Server) openAIOnly(op string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		dep, body, head, ok := s.routeBody(w, r)
+		if !ok {
+			return
+		}
+		if dep.Dialect != dialectOpenAI {
+			writeError(w, r, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "unsupported_operation",
+				fmt.Sprintf("model %s is served by a %s deployment, which has no /%s endpoint", head.Model, dep.Dialect, op)))
+			return
+		}
+		x := &exchange{client: dialectOpenAI, dep: dep, model: head.Model, stream: head.Stream}
+		if head.Model != dep.UpstreamModel {
+			body = setModel(body, dep.UpstreamModel)
+		}
+		if head.Stream {
+			body, x.hideUsage = ensureIncludeUsage(body)
+		}
+		s.relay(w, r, x, &provider.Request{Op: op, Body: body, Stream: head.Stream})
+	}
+}
+
+// routeBody reads and checks a body and finds its deployment, answering
+// the client itself when any of that fails.
+func (s *Server) routeBody(w http.ResponseWriter, r *http.Request) (*provider.Deployment, []byte, chatHead, bool) {
+	st := stateFrom(r.Context())
+	body, aerr := readBody(w, r, s.maxBody)
+	if aerr != nil {
+		writeError(w, r, aerr)
+		return nil, nil, chatHead{}, false
+	}
+	head, aerr := parseChat(body)
+	st.rec.Model, st.rec.Stream = head.Model, head.Stream
+	if aerr != nil {
+		writeError(w, r, aerr)
+		return nil, nil, head, false
+	}
+	dep, ok := s.models.Lookup(head.Model)
+	if !ok {
+		writeError(w, r, newAPIError(http.StatusNotFound, llm.ErrNotFound, "model_not_found",
+			fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", head.Model)))
+		return nil, nil, head, false
+	}
+	st.rec.Provider, st.rec.UpstreamModel = dep.ProviderName, dep.UpstreamModel
+	return dep, body, head, true
+}
+
+// countTokens serves POST /v1/messages/count_tokens: exact from an
+// Anthropic deployment, otherwise estimated (about four bytes of text a
+// token) and marked so with the X-Memproxy-Token-Count: estimated header.
+func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
+	dep, body, head, ok := s.routeBody(w, r)
+	if !ok {
+		return
+	}
+	if dep.Dialect == dialectAnthropic {
+		x := &exchange{client: dialectAnthropic, dep: dep, model: head.Model}
+		if head.Model != dep.UpstreamModel {
+			body = setModel(body, dep.UpstreamModel)
+		}
+		s.relay(w, r, x, &provider.Request{Op: provider.OpCountTokens, Body: body, Header: passHeaders(r, dep)})
+		return
+	}
+	var req struct {
+		System   json.RawMessage `json:"system"`
+		Messages json.RawMessage `json:"messages"`
+		Tools    json.RawMessage `json:"tools"`
+	}
+	_ = json.Unmarshal(body, &req) // parseChat checked the JSON
+	n := (len(req.System) + len(req.Messages) + len(req.Tools) + 3) / 4
+	w.Header().Set("X-Memproxy-Token-Count", "estimated")
+	writeJSON(w, http.StatusOK, map[string]int{"input_tokens": n})
+}
+
+// anthropicModels renders /v1/models in Anthropic's list format, for
+// clients that send anthropic-version.
+func (s *Server) anthropicModels(w http.ResponseWriter) {
+	type model struct {
+		Type        string `json:"type"`
+		ID          string `json:"id"`
+		DisplayName string `json:"display_name"`
+		CreatedAt   string `json:"created_at"`
+	}
+	names := s.models.Names()
+	data := make([]model, 0, len(names))
+	created := time.Unix(startedAt, 0).UTC().Format(time.RFC3339)
+	for _, n := range names {
+		data = append(data, model{Type: "model", ID: n, DisplayName: n, CreatedAt: created})
+	}
+	out := map[string]any{"data": data, "has_more": false, "first_id": nil, "last_id": nil}
+	if len(names) > 0 {
+		out["first_id"], out["last_id"] = names[0], names[len(names)-1]
+	}
+	writeJSON(w, http.StatusOK, out)
+}
