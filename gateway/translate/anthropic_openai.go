@@ -71,9 +71,26 @@ func checkAnthropicField(k string, v json.RawMessage) error {
 	case "model", "messages", "max_tokens", "system", "metadata", "stop_sequences", "stream",
 		"temperature", "top_p", "tools", "tool_choice":
 		return nil
-	case "thinking", "top_k", "service_tier":
-		return nil // dropped: OpenAI has no counterpart; the answer keeps its shape
-	case "container", "mcp_servers", "context_management":
+	case "thinking", "top_k", "service_tier", "context_management":
+		// dropped: OpenAI has no counterpart; the answer keeps its shape
+		// (context_management only trims old tool results to save context,
+		// which Claude Code asks for on every request)
+		return nil
+	case "output_config":
+		// effort (Claude Code sends "high") only tunes how hard the model
+		// thinks: dropped. A structured-output format would change the
+		// answer's shape: refused.
+		var oc map[string]json.RawMessage
+		if json.Unmarshal(v, &oc) != nil && !isNull(v) {
+			return &Error{k, "must be an object"}
+		}
+		for ok := range oc {
+			if ok != "effort" {
+				return &Error{k + "." + ok, "has no OpenAI counterpart"}
+			}
+		}
+		return nil
+	case "container", "mcp_servers":
 		if isNull(v) {
 			return nil
 		}
@@ -166,6 +183,17 @@ func openAIMessages(m anthropic.Message, field string) ([]openai.ChatMessage, er
 			msg.Content = &openai.ChatContent{Parts: texts}
 		}
 		return []openai.ChatMessage{msg}, nil
+	case "system":
+		// A system turn inside messages (Claude Code sends them for
+		// mid-conversation instructions) stays a system message in place.
+		if m.Content.Blocks == nil {
+			return []openai.ChatMessage{{Role: "system", Content: &openai.ChatContent{Text: m.Content.Text}}}, nil
+		}
+		parts, err := textParts(m.Content.Blocks, field+".content")
+		if err != nil {
+			return nil, err
+		}
+		return []openai.ChatMessage{{Role: "system", Content: &openai.ChatContent{Parts: parts}}}, nil
 	}
 	return nil, &Error{field + ".role", "role " + quote(m.Role) + " has no OpenAI counterpart"}
 }

@@ -23,6 +23,8 @@ func TestAnthropicToOpenAIChat(t *testing.T) {
 		{name: "err_container", errField: "container"},
 		{name: "err_unknown_field", errField: "frobnicate"},
 		{name: "err_role", errField: "messages[0].role"},
+		{name: "system_turn"},
+		{name: "err_output_format", errField: "output_config.format"},
 		{name: "err_system_image", errField: "system[0].type"},
 		{name: "err_tool_choice", errField: "tool_choice.type"},
 		{name: "err_content_type", errField: "messages[0]"},

@@ -51,7 +51,9 @@
 // parallel_tool_calls false ⇄ disable_parallel_tool_use true. OpenAI
 // "strict" is dropped (Anthropic follows the schema without the
 // guarantee). Non-function tools (OpenAI "custom", Anthropic server and
-// versioned tools such as web_search or bash) are refused.
+// versioned tools such as web_search or bash) are refused. Without tools,
+// tool_choice and parallel_tool_calls change nothing and are not sent
+// (OpenAI refuses tool_choice without tools).
 //
 // Parameters. max_completion_tokens (preferred) or max_tokens ⇄
 // max_tokens; towards Anthropic, which requires it, defaultMaxTokens fills
@@ -73,9 +75,14 @@
 // response_format text, modalities ["text"]. JSON null counts as absent.
 //
 // Anthropic fields refused towards OpenAI: container, mcp_servers,
-// context_management, document and search_result blocks, images in
-// tool_result content, image file sources, server tool blocks. Dropped:
-// thinking, top_k, service_tier, cache_control, citations.
+// output_config.format (structured output), document and search_result
+// blocks, images in tool_result content or the system prompt, image file
+// sources, server tool blocks, a missing max_tokens (Anthropic requires
+// it). Dropped: thinking, top_k, service_tier, cache_control, citations,
+// context_management (it only trims old tool results and thinking to save
+// context) and output_config.effort — Claude Code sends both on every
+// request. A system turn inside messages (Claude Code's mid-conversation
+// instructions) stays a system message at its place.
 //
 // # Responses
 //

@@ -29,7 +29,7 @@ type upstreamCase struct {
 // it got, up to a cut.
 func postAnthropic(t testing.TB, f *providertest.Anthropic, stream bool, hdr map[string]string) (int, []byte) {
 	t.Helper()
-	body := fmt.Sprintf(`{"model":"claude-x","max_tokens":256,"stream":%v,"messages":[{"role":"user","content":"Hi"}]}`, stream)
+	body := fmt.Sprintf(`{"model":"claude-x","max_tokens":256,"stream":%v,"tools":[{"name":"get_weather","input_schema":{"type":"object"}}],"messages":[{"role":"user","content":"Hi"}]}`, stream)
 	req, err := http.NewRequest(http.MethodPost, f.URL+"/v1/messages", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

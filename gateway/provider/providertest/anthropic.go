@@ -22,7 +22,8 @@ type Anthropic struct {
 	// Words are the text pieces of the answer, streamed one per
 	// text_delta (default DefaultWords).
 	Words []string
-	// ToolCall, when non-nil, answers with a tool_use block instead of
+	// ToolCall, when non-nil, the request offers tools and its last
+	// message carries no tool_result, answers with a tool_use block instead of
 	// text, with stop_reason tool_use.
 	ToolCall *ToolCall
 	// Thinking, when non-nil, puts a thinking block before the answer.
@@ -134,8 +135,12 @@ func (f *Anthropic) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	model, _ := body["model"].(string)
+	call := f.ToolCall
+	if lastHasToolResult(body) || body["tools"] == nil {
+		call = nil // no tools offered, or the client ran the tool: answer in text
+	}
 	if stream, _ := body["stream"].(bool); stream {
-		f.stream(w, r, model)
+		f.stream(w, r, model, call)
 		return
 	}
 	var content []string
@@ -144,10 +149,10 @@ func (f *Anthropic) serve(w http.ResponseWriter, r *http.Request) {
 			quote(f.Thinking.Text), quote(f.Thinking.Signature)))
 	}
 	stop := "end_turn"
-	if f.ToolCall != nil {
+	if call != nil {
 		stop = "tool_use"
 		content = append(content, fmt.Sprintf(`{"type":"tool_use","id":%q,"name":%s,"input":%s}`,
-			AnthropicToolUseID, quote(f.ToolCall.Name), f.ToolCall.Input))
+			AnthropicToolUseID, quote(call.Name), call.Input))
 	} else {
 		content = append(content, `{"type":"text","text":`+quote(f.Answer())+`}`)
 	}
@@ -163,7 +168,7 @@ func anthropicUsage(output int) string {
 }
 
 // streamEvents is the documented event sequence of the fake's answer.
-func (f *Anthropic) streamEvents(model string) []string {
+func (f *Anthropic) streamEvents(model string, call *ToolCall) []string {
 	ev := func(name, data string) string { return "event: " + name + "\ndata: " + data + "\n\n" }
 	start := func(i int, block string) string {
 		return ev("content_block_start", fmt.Sprintf(`{"type":"content_block_start","index":%d,"content_block":%s}`, i, block))
@@ -186,7 +191,7 @@ func (f *Anthropic) streamEvents(model string) []string {
 		ping, i = "", i+1
 	}
 	reason := "end_turn"
-	if tc := f.ToolCall; tc != nil {
+	if tc := call; tc != nil {
 		reason = "tool_use"
 		out = append(out, start(i, fmt.Sprintf(`{"type":"tool_use","id":%q,"name":%s,"input":{}}`, AnthropicToolUseID, quote(tc.Name))))
 		if ping != "" {
@@ -227,12 +232,12 @@ func fragments(s string, n int) []string {
 	return append(out, string(rs))
 }
 
-func (f *Anthropic) stream(w http.ResponseWriter, r *http.Request, model string) {
+func (f *Anthropic) stream(w http.ResponseWriter, r *http.Request, model string, call *ToolCall) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	fl := w.(http.Flusher)
 	held := false
-	for i, ev := range f.streamEvents(model) {
+	for i, ev := range f.streamEvents(model, call) {
 		if f.CutAfter > 0 && i == f.CutAfter {
 			panic(http.ErrAbortHandler) // drop the connection mid-stream
 		}
@@ -254,3 +259,20 @@ func (f *Anthropic) stream(w http.ResponseWriter, r *http.Request, model string)
 }
 
 func (f *Anthropic) noteCancel() { f.once.Do(func() { close(f.cancelled) }) }
+
+// lastHasToolResult reports whether the last message holds a tool_result
+// block: the client ran the tool the fake asked for.
+func lastHasToolResult(body map[string]any) bool {
+	msgs, _ := body["messages"].([]any)
+	if len(msgs) == 0 {
+		return false
+	}
+	m, _ := msgs[len(msgs)-1].(map[string]any)
+	blocks, _ := m["content"].([]any)
+	for _, b := range blocks {
+		if bm, _ := b.(map[string]any); bm["type"] == "tool_result" {
+			return true
+		}
+	}
+	return false
+}

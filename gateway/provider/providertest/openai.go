@@ -39,9 +39,10 @@ type OpenAI struct {
 	// CutAfter, when > 0, drops the connection after that many stream
 	// events, without [DONE].
 	CutAfter int
-	// ToolCall, when non-nil, answers with this function call (finish
-	// reason tool_calls) unless the last message is a tool result, which
-	// gets the text answer: one round trip of a client's tool.
+	// ToolCall, when non-nil, answers requests that offer tools with this
+	// function call (finish reason tool_calls), unless the last message is
+	// a tool result, which gets the text answer: one round trip of a
+	// client's tool.
 	ToolCall *ToolCall
 
 	srv       *httptest.Server
@@ -114,7 +115,7 @@ func (f *OpenAI) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	model, _ := body["model"].(string)
 	call := f.ToolCall
-	if call != nil && lastRole(body) == "tool" {
+	if call != nil && (lastRole(body) == "tool" || body["tools"] == nil) {
 		call = nil
 	}
 	if call != nil {
@@ -230,3 +231,6 @@ func (f *OpenAI) toolCall(w http.ResponseWriter, model string, stream, includeUs
 	}
 	_, _ = io.WriteString(w, "data: [DONE]\n\n")
 }
+
+// Answer is the text every fake answers with by default (DefaultWords).
+func Answer() string { return strings.Join(DefaultWords, "") }
