@@ -11,7 +11,9 @@ import (
 
 	"github.com/memproxy/memproxy/gateway/api/anthropic"
 	"github.com/memproxy/memproxy/gateway/api/openai"
+	"github.com/memproxy/memproxy/gateway/inject"
 	"github.com/memproxy/memproxy/gateway/llm"
+	"github.com/memproxy/memproxy/gateway/memory"
 	"github.com/memproxy/memproxy/gateway/provider"
 	"github.com/memproxy/memproxy/gateway/translate"
 )
@@ -31,6 +33,12 @@ type exchange struct {
 	// the gateway asked for it on its own account and hides it.
 	clientUsage bool
 	hideUsage   bool
+	// For memory write-back: the scope retrieval used, the user's turn,
+	// and what the usage row knows of the request.
+	scope      memory.Scope
+	userText   string
+	requestID  string
+	clientName string
 }
 
 func (x *exchange) translated() bool { return x.client != x.dep.Dialect }
@@ -43,10 +51,16 @@ func (s *Server) completions(client string) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		x := &exchange{client: client, dep: dep, model: head.Model, stream: head.Stream}
+		st := stateFrom(r.Context())
+		x := &exchange{client: client, dep: dep, model: head.Model, stream: head.Stream,
+			requestID: st.rec.RequestID, clientName: st.rec.Client}
 		if client == dialectOpenAI {
 			x.clientUsage = includesUsage(body)
 		}
+		if s.opts.Memory.on(head.Model) {
+			x.userText = inject.LastUserText(body)
+		}
+		body, st.mem = s.recall(w, r, x, body)
 		up, aerr := x.upstreamBody(body)
 		if aerr != nil {
 			writeError(w, r, aerr)
@@ -159,7 +173,9 @@ func (s *Server) relayJSON(w http.ResponseWriter, r *http.Request, x *exchange, 
 	st.setUsage(u)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(resp.Status)
-	_, _ = w.Write(b)
+	if _, err := w.Write(b); err == nil && x.scope != "" {
+		s.rememberAfter(x, answerText(x.client, b))
+	}
 }
 
 // relayUpstreamError passes on the upstream's status with its message, in
@@ -208,7 +224,13 @@ func (s *Server) relayStream(ctx context.Context, w http.ResponseWriter, r *http
 	w.WriteHeader(resp.Status)
 	rc := http.NewResponseController(w)
 	_ = rc.Flush()
-	sink := x.sink(flushWriter{w: w, rc: rc})
+	var out io.Writer = flushWriter{w: w, rc: rc}
+	var fold *textFold
+	if x.scope != "" {
+		fold = newTextFold(x.client)
+		out = io.MultiWriter(out, fold)
+	}
+	sink := x.sink(out)
 
 	idle := x.dep.StreamIdle
 	var timer *time.Timer
@@ -246,6 +268,10 @@ func (s *Server) relayStream(ctx context.Context, w http.ResponseWriter, r *http
 	if !complete {
 		st.setError(kind)
 		s.log.Warn("upstream stream cut", "request_id", st.rec.RequestID, "model", x.model, "kind", kind)
+		return
+	}
+	if fold != nil {
+		s.rememberAfter(x, fold.String())
 	}
 }
 

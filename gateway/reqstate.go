@@ -19,6 +19,7 @@ type reqState struct {
 	start     time.Time
 	firstByte time.Time
 	rec       usage.Record
+	mem       receipt
 }
 
 type stateKey struct{}

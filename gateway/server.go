@@ -43,6 +43,8 @@ type Options struct {
 	UsageQueue usage.QueueOptions
 	// TLS, when set, serves both HTTP and gRPC over TLS with it.
 	TLS *tls.Config
+	// Memory, when set, overrides the config's context_retrieval.
+	Memory *MemoryOptions
 }
 
 // Server is one gateway process.
@@ -56,6 +58,12 @@ type Server struct {
 	usage    *usage.Queue
 	handler  http.Handler
 	maxBody  int64
+	// writes queues memory write-backs (nil when memory is off); closed,
+	// under writesMu, once the servers have stopped.
+	writes       chan writeJob
+	written      chan struct{}
+	writesMu     sync.RWMutex
+	writesClosed bool
 }
 
 // New builds a server: it opens the database (applying migrations) and
@@ -97,6 +105,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.handler = s.routes()
 	go s.usage.Run()
+	if m := opts.Memory; m != nil && m.Enabled && m.Backend != nil {
+		m.defaults()
+		s.writes, s.written = make(chan writeJob, 1024), make(chan struct{})
+		go func() { s.writeBack(s.log); close(s.written) }()
+	}
 	return s, nil
 }
 
@@ -163,6 +176,17 @@ func (s *Server) drain(hs *http.Server, gs *grpc.Server) {
 		_ = hs.Close()
 	}
 	<-stopped
+	if s.writes != nil {
+		s.writesMu.Lock()
+		s.writesClosed = true
+		close(s.writes)
+		s.writesMu.Unlock()
+		select {
+		case <-s.written:
+		case <-time.After(grace):
+			s.log.Warn("memory write-back not finished at shutdown")
+		}
+	}
 	qctx, qcancel := context.WithTimeout(context.Background(), grace)
 	defer qcancel()
 	if err := s.usage.Close(qctx); err != nil {

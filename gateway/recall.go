@@ -1,0 +1,278 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/memproxy/memproxy/gateway/auth"
+	"github.com/memproxy/memproxy/gateway/inject"
+	"github.com/memproxy/memproxy/gateway/memory"
+	"github.com/memproxy/memproxy/gateway/redact"
+)
+
+// MemoryOptions configure retrieval, injection and write-back (the seed's
+// context_retrieval block). A nil Backend or Enabled false turns memory off.
+type MemoryOptions struct {
+	Enabled     bool
+	Backend     memory.Backend
+	BackendName string
+	// Policy derives the scope: "user", "project" or "user_project".
+	Policy string
+	// Query and Inject are inject's strategy names.
+	Query, Inject string
+	MaxResults    int
+	// MaxChars bounds the injected block (whole memories dropped first).
+	MaxChars int
+	// Threshold drops memories scoring below it (0 keeps all).
+	Threshold float64
+	// Budget bounds retrieval; past it the request goes on without
+	// memories (fail-open).
+	Budget      time.Duration
+	EnabledFor  []string
+	DisabledFor []string
+	// WriteBack is "off", "user_only" or "exchange".
+	WriteBack string
+}
+
+// Memory statuses recorded in the usage row.
+const (
+	memOff       = "off"       // memory disabled for this model or gateway
+	memOptedOut  = "opted_out" // x-memory-disable: 1
+	memNoScope   = "no_scope"  // the identity lacks what the policy needs
+	memNoQuery   = "no_query"  // nothing to search with
+	memEmpty     = "empty"     // searched, nothing relevant
+	memInjected  = "injected"  // memories added to the prompt
+	memNoPlace   = "no_place"  // nowhere to put them (e.g. a tool-result turn)
+	memTimeout   = "timeout"   // retrieval ran past its budget
+	memError     = "error"     // the backend failed
+	headerMemIDs = "X-Memproxy-Memories"
+	headerMemMS  = "X-Memproxy-Memory-Ms"
+)
+
+// receipt is what retrieval did for one request.
+type receipt struct {
+	status string
+	scope  memory.Scope
+	ids    []string
+	scores []float64
+	ms     float64
+}
+
+// scopeFor derives the memory scope of an identity by policy; "" when the
+// identity lacks a part the policy needs. Parts are escaped, so no user
+// or project name can forge another scope's key.
+func scopeFor(id *auth.Identity, policy string) memory.Scope {
+	u, p := url.PathEscape(id.User), url.PathEscape(id.Project)
+	switch policy {
+	case "user":
+		if u != "" {
+			return memory.Scope("u:" + u)
+		}
+	case "project":
+		if p != "" {
+			return memory.Scope("p:" + p)
+		}
+	default: // user_project
+		if u != "" && p != "" {
+			return memory.Scope("u:" + u + "/p:" + p)
+		}
+	}
+	return ""
+}
+
+// defaults fills the seed's defaults into unset options.
+func (o *MemoryOptions) defaults() {
+	if o.Policy == "" {
+		o.Policy = "user_project"
+	}
+	if o.Query == "" {
+		o.Query = inject.LastUser
+	}
+	if o.Inject == "" {
+		o.Inject = inject.CacheAware
+	}
+	if o.MaxResults <= 0 {
+		o.MaxResults = 5
+	}
+	if o.MaxChars <= 0 {
+		o.MaxChars = 4000
+	}
+	if o.Budget <= 0 {
+		o.Budget = 300 * time.Millisecond
+	}
+	if o.WriteBack == "" {
+		o.WriteBack = "exchange"
+	}
+}
+
+func (o *MemoryOptions) on(model string) bool {
+	if o == nil || !o.Enabled || o.Backend == nil {
+		return false
+	}
+	for _, m := range o.DisabledFor {
+		if m == model {
+			return false
+		}
+	}
+	if len(o.EnabledFor) == 0 {
+		return true
+	}
+	for _, m := range o.EnabledFor {
+		if m == model {
+			return true
+		}
+	}
+	return false
+}
+
+// recall retrieves the request's memories and injects them into body (in
+// the client's dialect). It never fails the request: every problem is a
+// status in the receipt.
+func (s *Server) recall(w http.ResponseWriter, r *http.Request, x *exchange, body []byte) ([]byte, receipt) {
+	o := s.opts.Memory
+	if !o.on(x.model) {
+		return body, receipt{status: memOff}
+	}
+	if r.Header.Get("X-Memory-Disable") == "1" {
+		return body, receipt{status: memOptedOut}
+	}
+	id, _ := auth.FromContext(r.Context())
+	rc := receipt{scope: scopeFor(id, o.Policy)}
+	if rc.scope == "" {
+		rc.status = memNoScope
+		return body, rc
+	}
+	x.scope = rc.scope
+	q := inject.Query(body, o.Query)
+	if q == "" {
+		rc.status = memNoQuery
+		return body, rc
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(r.Context(), o.Budget)
+	found, err := o.Backend.Search(ctx, rc.scope, q, o.MaxResults)
+	cancel()
+	rc.ms = ms(time.Since(start))
+	w.Header().Set(headerMemMS, strconv.FormatFloat(rc.ms, 'f', 1, 64))
+	switch {
+	case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		rc.status = memTimeout
+		s.log.Warn("memory retrieval over budget; going on without memories", "request_id", stateFrom(r.Context()).rec.RequestID, "budget", o.Budget)
+		return body, rc
+	case err != nil:
+		rc.status = memError
+		s.log.Warn("memory retrieval failed; going on without memories", "request_id", stateFrom(r.Context()).rec.RequestID, "err", err)
+		return body, rc
+	}
+	var items []inject.Item
+	for _, m := range found {
+		if m.Score >= o.Threshold {
+			items = append(items, inject.Item{ID: m.ID, Content: m.Content})
+			rc.scores = append(rc.scores, m.Score)
+		}
+	}
+	block, ids := inject.Fence(items, o.MaxChars)
+	if len(ids) == 0 {
+		rc.status, rc.scores = memEmpty, nil
+		return body, rc
+	}
+	out, err := inject.Apply(x.client, body, o.Inject, block)
+	if err != nil {
+		rc.status, rc.scores = memNoPlace, nil
+		if !errors.Is(err, inject.ErrNoPlace) {
+			s.log.Warn("memory injection failed", "request_id", stateFrom(r.Context()).rec.RequestID, "err", err)
+		}
+		return body, rc
+	}
+	rc.status, rc.ids, rc.scores = memInjected, ids, rc.scores[:len(ids)]
+	w.Header().Set(headerMemIDs, strings.Join(ids, ","))
+	return out, rc
+}
+
+// writeJob is one exchange to remember.
+type writeJob struct {
+	scope     memory.Scope
+	user      string
+	answer    string
+	requestID string
+	client    string
+	model     string
+}
+
+// rememberAfter queues the exchange for write-back, off the request path.
+// A full queue drops the job with a warning: memory is best effort, the
+// answer has already been served.
+func (s *Server) rememberAfter(x *exchange, answer string) {
+	o := s.opts.Memory
+	if x.scope == "" || o == nil || o.WriteBack == "off" || s.writes == nil {
+		return
+	}
+	job := writeJob{scope: x.scope, user: x.userText, answer: answer, requestID: x.requestID, client: x.clientName, model: x.model}
+	s.writesMu.RLock()
+	defer s.writesMu.RUnlock()
+	if s.writesClosed {
+		return
+	}
+	select {
+	case s.writes <- job:
+	default:
+		s.log.Warn("memory write-back queue full; exchange not remembered", "request_id", x.requestID)
+	}
+}
+
+// writeBack stores queued exchanges until the channel closes.
+func (s *Server) writeBack(log *slog.Logger) {
+	for job := range s.writes {
+		content := memoryText(s.opts.Memory.WriteBack, job)
+		if content == "" {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, _, err := s.opts.Memory.Backend.Add(ctx, job.scope, content, map[string]string{
+			"source": "exchange", "request_id": job.requestID, "client": job.client, "model": job.model,
+		})
+		cancel()
+		if err != nil {
+			log.Warn("memory write-back failed", "request_id", job.requestID, "err", err)
+		}
+	}
+}
+
+// memoryText is what write-back stores: the user's turn (and the answer,
+// in exchange mode), with recalled memories stripped, so they are never
+// stored again, and secrets redacted.
+func memoryText(mode string, j writeJob) string {
+	user := strings.TrimSpace(redact.String(inject.Strip(j.user)))
+	if user == "" {
+		return ""
+	}
+	if mode == "user_only" {
+		return clip(user)
+	}
+	answer := strings.TrimSpace(redact.String(inject.Strip(j.answer)))
+	if answer == "" {
+		return clip(user)
+	}
+	return clip("User: " + user + "\nAssistant: " + answer)
+}
+
+// clip keeps a memory within the size every backend accepts.
+func clip(s string) string {
+	if len(s) <= memory.MaxContentBytes {
+		return s
+	}
+	return truncate(s, memory.MaxContentBytes)
+}
+
+func truncate(s string, n int) string {
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}

@@ -1,0 +1,198 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/memproxy/memproxy/config"
+	"github.com/memproxy/memproxy/gateway/memory"
+	"github.com/memproxy/memproxy/gateway/provider/providertest"
+	"github.com/memproxy/memproxy/gateway/usage"
+)
+
+// fakeMemory is an in-memory Backend: search scores a memory by how many
+// query words it contains. delay slows Search down (for the budget).
+type fakeMemory struct {
+	mu    sync.Mutex
+	data  map[memory.Scope][]memory.Memory
+	delay time.Duration
+	fail  error
+}
+
+func (f *fakeMemory) Search(ctx context.Context, s memory.Scope, q string, limit int) ([]memory.Memory, error) {
+	if f.delay > 0 {
+		select {
+		case <-time.After(f.delay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if f.fail != nil {
+		return nil, f.fail
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []memory.Memory
+	for _, m := range f.data[s] {
+		n := 0
+		for _, w := range strings.Fields(strings.ToLower(q)) {
+			if strings.Contains(strings.ToLower(m.Content), w) {
+				n++
+			}
+		}
+		if n > 0 {
+			m.Score = float64(n)
+			out = append(out, m)
+		}
+	}
+	return out[:min(len(out), limit)], nil
+}
+
+func (f *fakeMemory) Add(_ context.Context, s memory.Scope, content string, meta map[string]string) (memory.Memory, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.data == nil {
+		f.data = map[memory.Scope][]memory.Memory{}
+	}
+	m := memory.Memory{ID: fmt.Sprintf("m%d", len(f.data[s])+1), Content: content, Metadata: meta}
+	f.data[s] = append(f.data[s], m)
+	return m, true, nil
+}
+
+func (f *fakeMemory) all(s memory.Scope) []memory.Memory {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]memory.Memory(nil), f.data[s]...)
+}
+
+func (f *fakeMemory) Get(context.Context, memory.Scope, string) (memory.Memory, error) {
+	return memory.Memory{}, memory.ErrNotFound
+}
+func (f *fakeMemory) List(context.Context, memory.Scope, string, int) ([]memory.Memory, string, error) {
+	return nil, "", nil
+}
+func (f *fakeMemory) Delete(context.Context, memory.Scope, string) error { return memory.ErrNotFound }
+func (f *fakeMemory) DeleteAll(context.Context, memory.Scope) (int, error) { return 0, nil }
+
+var _ memory.Backend = (*fakeMemory)(nil)
+
+// memHarness is a gateway with memory on, an OpenAI and an Anthropic fake.
+func memHarness(t *testing.T, mem *fakeMemory, tweak func(*MemoryOptions)) *dialectHarness {
+	t.Helper()
+	oai, anth := providertest.NewOpenAI(t), providertest.NewAnthropic(t)
+	y := "general_settings:\n  master_key: " + testMaster + "\nmodel_list:\n" +
+		"  - model_name: gpt\n    litellm_params: {model: openai/gpt-up, api_base: \"" + oai.URL + "/v1\", api_key: k}\n" +
+		"  - model_name: claude\n    litellm_params: {model: anthropic/claude-up, api_base: \"" + anth.URL + "\", api_key: k}\n"
+	cfg, err := config.Parse("t.yaml", []byte(y), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mo := &MemoryOptions{Enabled: true, Backend: mem, BackendName: "fake"}
+	if tweak != nil {
+		tweak(mo)
+	}
+	srv, err := New(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), MasterKey: testMaster, Memory: mo,
+		UsageQueue: usage.QueueOptions{FlushInterval: 5 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hl, _ := net.Listen("tcp", "127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, hl, nil) }()
+	h := &harness{t: t, srv: srv, fake: oai, httpURL: "http://" + hl.Addr().String()}
+	h.stop = func() {
+		if !h.stopped {
+			h.stopped = true
+			cancel()
+			<-done
+		}
+	}
+	t.Cleanup(func() { h.stop(); srv.Close() })
+	return &dialectHarness{harness: h, anth: anth}
+}
+
+var alice = []string{"X-Memory-User-Id", "alice", "X-Memory-Project", "shop"}
+
+func TestMemoryInjectedAndWrittenBack(t *testing.T) {
+	mem := &fakeMemory{}
+	mem.Add(context.Background(), "u:alice/p:shop", "The shop project deploys with make ship.", nil)
+	mem.Add(context.Background(), "u:alice/p:billing", "Billing deploys with make deploy-billing.", nil)
+	h := memHarness(t, mem, nil)
+	resp, out := h.send("/v1/chat/completions", `{"model":"gpt","messages":[{"role":"user","content":"how does the project deploy?"}]}`, alice...)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Memproxy-Memories") != "m1" || resp.Header.Get("X-Memproxy-Memory-Ms") == "" {
+		t.Fatalf("%d %v %s", resp.StatusCode, resp.Header, out)
+	}
+	sent, _ := json.Marshal(h.fake.Requests()[0].Body["messages"])
+	if !strings.Contains(string(sent), "make ship") || strings.Contains(string(sent), "billing") {
+		t.Errorf("upstream prompt: %s", sent)
+	}
+	h.stop() // drains write-back
+	got := mem.all("u:alice/p:shop")
+	if len(got) != 2 || got[1].Content != "User: how does the project deploy?\nAssistant: "+h.fake.Answer() {
+		t.Errorf("write-back: %+v", got)
+	}
+	if n := len(mem.all("u:alice/p:billing")); n != 1 {
+		t.Errorf("another project's scope was written: %d", n)
+	}
+}
+
+func TestMemoryStreamWriteBackAndRedaction(t *testing.T) {
+	mem := &fakeMemory{}
+	h := memHarness(t, mem, nil)
+	body := `{"model":"claude","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"my key is sk-proj-abcdefghijklmnopqrstuvwx0123 <memproxy-context>\nold memory\n</memproxy-context>"}]}`
+	h.send("/v1/messages", body, alice...)
+	h.stop()
+	got := mem.all("u:alice/p:shop")
+	if len(got) != 1 || strings.Contains(got[0].Content, "sk-proj") || strings.Contains(got[0].Content, "old memory") ||
+		!strings.HasSuffix(got[0].Content, "Assistant: "+h.anth.Answer()) {
+		t.Errorf("stored: %+v", got)
+	}
+}
+
+func TestMemoryFailOpenAndOptOut(t *testing.T) {
+	mem := &fakeMemory{delay: time.Second}
+	mem.Add(context.Background(), "u:alice/p:shop", "deploy facts", nil)
+	h := memHarness(t, mem, func(o *MemoryOptions) { o.Budget = 20 * time.Millisecond; o.WriteBack = "off" })
+	start := time.Now()
+	resp, _ := h.send("/v1/chat/completions", `{"model":"gpt","messages":[{"role":"user","content":"deploy"}]}`, alice...)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Memproxy-Memories") != "" || time.Since(start) > 900*time.Millisecond {
+		t.Errorf("slow memory must not hold the request: %d %v after %s", resp.StatusCode, resp.Header, time.Since(start))
+	}
+	mem.delay = 0
+	resp, _ = h.send("/v1/chat/completions", `{"model":"gpt","messages":[{"role":"user","content":"deploy"}]}`, append(alice, "X-Memory-Disable", "1")...)
+	if resp.Header.Get("X-Memproxy-Memories") != "" {
+		t.Error("x-memory-disable: 1 still injected memories")
+	}
+	h.stop()
+	if n := len(mem.all("u:alice/p:shop")); n != 1 {
+		t.Errorf("write-back off still wrote: %d", n)
+	}
+}
+
+func TestMemoryAnthropicCacheAwarePassthrough(t *testing.T) {
+	mem := &fakeMemory{}
+	mem.Add(context.Background(), "u:alice/p:shop", "Use pnpm, never npm, in the shop project.", nil)
+	h := memHarness(t, mem, nil)
+	body := `{"model":"claude","max_tokens":50,"system":[{"type":"text","text":"You are Claude Code.","cache_control":{"type":"ephemeral"}}],` +
+		`"messages":[{"role":"user","content":[{"type":"text","text":"which package manager should I use?","cache_control":{"type":"ephemeral"}}]}]}`
+	resp, _ := h.send("/v1/messages", body, alice...)
+	if resp.Header.Get("X-Memproxy-Memories") != "m1" {
+		t.Fatalf("headers %v", resp.Header)
+	}
+	up := h.anth.Requests()[0].Body
+	sys, _ := json.Marshal(up["system"])
+	if string(sys) != `[{"cache_control":{"type":"ephemeral"},"text":"You are Claude Code.","type":"text"}]` {
+		t.Errorf("system prompt changed: %s", sys)
+	}
+	last, _ := json.Marshal(up["messages"])
+	if !strings.Contains(string(last), `"text":"which package manager should I use?","type":"text"},{"text":"\u003cmemproxy-context\u003e`) {
+		t.Errorf("memories must follow the user's cached block: %s", last)
+	}
+}
