@@ -120,3 +120,30 @@ func (h *harness) rows() []usage.Record {
 	}
 	return recs
 }
+
+type bodyResp struct {
+	*http.Response
+	body string
+}
+
+func newReq(method, url string, hdr []string) (*http.Request, error) {
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+testMaster)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	return req, nil
+}
+
+func httpDo(req *http.Request) (bodyResp, error) {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return bodyResp{}, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return bodyResp{resp, string(b)}, nil
+}

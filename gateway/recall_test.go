@@ -196,3 +196,43 @@ func TestMemoryAnthropicCacheAwarePassthrough(t *testing.T) {
 		t.Errorf("memories must follow the user's cached block: %s", last)
 	}
 }
+
+func TestMemoryAPIScoped(t *testing.T) {
+	mem := &fakeMemory{}
+	h := memHarness(t, mem, nil)
+	bob := []string{"X-Memory-User-Id", "bob", "X-Memory-Project", "shop"}
+	resp, out := h.send("/v1/memory", `{"content":"alice prefers tabs"}`, alice...)
+	if resp.StatusCode != 201 || !strings.Contains(out, `"created":true`) {
+		t.Fatalf("add: %d %s", resp.StatusCode, out)
+	}
+	if got := mem.all("u:alice/p:shop"); len(got) != 1 {
+		t.Fatalf("stored in alice's scope: %+v", got)
+	}
+	get := func(path string, hdr []string) (int, string) {
+		req, _ := newReq("GET", h.httpURL+path, hdr)
+		resp, err := httpDo(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, resp.body
+	}
+	if code, body := get("/v1/memory/search?q=tabs", alice); code != 200 || !strings.Contains(body, "alice prefers tabs") {
+		t.Errorf("alice's search: %d %s", code, body)
+	}
+	if code, body := get("/v1/memory/search?q=tabs", bob); code != 200 || strings.Contains(body, "tabs") {
+		t.Errorf("bob sees alice's memory: %d %s", code, body)
+	}
+	if code, _ := get("/v1/memory/m1", bob); code != 404 {
+		t.Errorf("bob got alice's memory by id: %d", code)
+	}
+	if code, body := get("/memory-routing/info", alice); code != 200 || !strings.Contains(body, `"scope":"u:alice/p:shop"`) || !strings.Contains(body, `"backend":"fake"`) {
+		t.Errorf("routing info: %d %s", code, body)
+	}
+	req, _ := newReq("DELETE", h.httpURL+"/v1/memory", alice)
+	if resp, _ := httpDo(req); resp.StatusCode != 400 {
+		t.Errorf("delete-all without ?all=true: %d", resp.StatusCode)
+	}
+	if code, _ := get("/v1/memory/search?q=x", []string{"X-Memory-User-Id", "carol"}); code != 400 {
+		t.Errorf("no project under user_project policy: %d", code)
+	}
+}

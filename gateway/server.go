@@ -214,6 +214,8 @@ func (s *Server) routes() http.Handler {
 		r.Handle(p, s.authenticate(http.HandlerFunc(s.listModels))).Methods(http.MethodGet)
 	}
 	r.Handle("/v1/usage", s.authenticate(http.HandlerFunc(s.queryUsage))).Methods(http.MethodGet)
+	r.Handle("/memory-routing/info", s.authenticate(http.HandlerFunc(s.routingInfo))).Methods(http.MethodGet)
+	s.memoryRoutes(r)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, newAPIError(http.StatusNotFound, "not_found_error", "unknown_url", "no such endpoint: "+r.Method+" "+r.URL.Path))
 	})

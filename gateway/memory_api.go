@@ -1,0 +1,183 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/memproxy/memproxy/gateway/auth"
+	"github.com/memproxy/memproxy/gateway/llm"
+	"github.com/memproxy/memproxy/gateway/memory"
+)
+
+// The memory API: the caller's own scope only (derived from its identity
+// exactly as retrieval derives it), whatever the request says.
+//
+//	GET    /v1/memory/search?q=…&limit=N   search
+//	POST   /v1/memory                      add {"content","metadata"}
+//	GET    /v1/memory?cursor=…&limit=N     list, newest first
+//	GET    /v1/memory/{id}                 get
+//	DELETE /v1/memory/{id}                 delete
+//	DELETE /v1/memory?all=true             delete every memory of the scope
+func (s *Server) memoryRoutes(r *mux.Router) {
+	h := func(f func(http.ResponseWriter, *http.Request, memory.Scope)) http.Handler {
+		return s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			sc, ok := s.memoryScope(w, r)
+			if ok {
+				f(w, r, sc)
+			}
+		}))
+	}
+	for _, p := range []string{"/v1/memory", "/memory"} {
+		r.Handle(p+"/search", h(s.memSearch)).Methods(http.MethodGet)
+		r.Handle(p, h(s.memAdd)).Methods(http.MethodPost)
+		r.Handle(p, h(s.memList)).Methods(http.MethodGet)
+		r.Handle(p, h(s.memDeleteAll)).Methods(http.MethodDelete)
+		r.Handle(p+"/{id}", h(s.memGet)).Methods(http.MethodGet)
+		r.Handle(p+"/{id}", h(s.memDelete)).Methods(http.MethodDelete)
+	}
+}
+
+// memoryScope is the caller's scope, or an answer saying why there is none.
+func (s *Server) memoryScope(w http.ResponseWriter, r *http.Request) (memory.Scope, bool) {
+	o := s.opts.Memory
+	if o == nil || !o.Enabled || o.Backend == nil {
+		writeError(w, r, newAPIError(http.StatusNotFound, llm.ErrNotFound, "memory_disabled", "memory is not enabled on this gateway (context_retrieval.enabled)"))
+		return "", false
+	}
+	id, _ := auth.FromContext(r.Context())
+	sc := scopeFor(id, o.Policy)
+	if sc == "" {
+		writeError(w, r, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "no_scope",
+			"the request has no memory scope: the "+o.Policy+" policy needs a user and a project (x-memory-project over plain HTTP)"))
+		return "", false
+	}
+	return sc, true
+}
+
+// memoryJSON is a memory as the API shows it.
+type memoryJSON struct {
+	ID        string            `json:"id"`
+	Content   string            `json:"content"`
+	Metadata  map[string]string `json:"metadata,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	Score     *float64          `json:"score,omitempty"`
+}
+
+func toJSON(ms []memory.Memory, scored bool) []memoryJSON {
+	out := make([]memoryJSON, len(ms))
+	for i, m := range ms {
+		out[i] = memoryJSON{ID: m.ID, Content: m.Content, Metadata: m.Metadata, CreatedAt: m.CreatedAt}
+		if scored {
+			sc := m.Score
+			out[i].Score = &sc
+		}
+	}
+	return out
+}
+
+func (s *Server) memError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, memory.ErrNotFound):
+		writeError(w, r, newAPIError(http.StatusNotFound, llm.ErrNotFound, "memory_not_found", "no such memory in your scope"))
+	case errors.Is(err, memory.ErrInvalidContent), errors.Is(err, memory.ErrInvalidMetadata), errors.Is(err, memory.ErrInvalidCursor):
+		writeError(w, r, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_memory", err.Error()))
+	default:
+		s.log.Warn("memory backend failed", "err", err)
+		writeError(w, r, newAPIError(http.StatusServiceUnavailable, llm.ErrUnavailable, "memory_unavailable", "the memory store could not be reached"))
+	}
+}
+
+func limitParam(r *http.Request) int {
+	n, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	return memory.ClampLimit(n)
+}
+
+func (s *Server) memSearch(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
+	ms, err := s.opts.Memory.Backend.Search(r.Context(), sc, r.URL.Query().Get("q"), limitParam(r))
+	if err != nil {
+		s.memError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "scope": sc, "data": toJSON(ms, true)})
+}
+
+func (s *Server) memAdd(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
+	var in struct {
+		Content  string            `json:"content"`
+		Metadata map[string]string `json:"metadata"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, memory.MaxContentBytes+64<<10)).Decode(&in); err != nil {
+		writeError(w, r, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_json", "body must be {\"content\": \"…\", \"metadata\": {…}}"))
+		return
+	}
+	m, created, err := s.opts.Memory.Backend.Add(r.Context(), sc, in.Content, in.Metadata)
+	if err != nil {
+		s.memError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, map[string]any{"memory": toJSON([]memory.Memory{m}, false)[0], "created": created})
+}
+
+func (s *Server) memList(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
+	ms, next, err := s.opts.Memory.Backend.List(r.Context(), sc, r.URL.Query().Get("cursor"), limitParam(r))
+	if err != nil {
+		s.memError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "scope": sc, "data": toJSON(ms, false), "next_cursor": next})
+}
+
+func (s *Server) memGet(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
+	m, err := s.opts.Memory.Backend.Get(r.Context(), sc, mux.Vars(r)["id"])
+	if err != nil {
+		s.memError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toJSON([]memory.Memory{m}, false)[0])
+}
+
+func (s *Server) memDelete(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
+	if err := s.opts.Memory.Backend.Delete(r.Context(), sc, mux.Vars(r)["id"]); err != nil {
+		s.memError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deleted": mux.Vars(r)["id"]})
+}
+
+func (s *Server) memDeleteAll(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
+	if r.URL.Query().Get("all") != "true" {
+		writeError(w, r, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "confirm_required", "deleting every memory of your scope needs ?all=true"))
+		return
+	}
+	n, err := s.opts.Memory.Backend.DeleteAll(r.Context(), sc)
+	if err != nil {
+		s.memError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deleted": n, "scope": sc})
+}
+
+// routingInfo serves GET /memory-routing/info (the seed's endpoint,
+// extended): who the gateway takes the caller to be, and where its
+// memories live.
+func (s *Server) routingInfo(w http.ResponseWriter, r *http.Request) {
+	id, _ := auth.FromContext(r.Context())
+	info := map[string]any{
+		"user": id.User, "project": id.Project, "client": id.Client, "matched_pattern": id.ClientPattern,
+		"user_rule": id.UserRule, "ingress": id.Ingress, "memory_enabled": false,
+	}
+	if o := s.opts.Memory; o != nil && o.Enabled && o.Backend != nil {
+		info["memory_enabled"], info["scope"], info["scope_policy"], info["backend"] = true, scopeFor(id, o.Policy), o.Policy, o.BackendName
+	}
+	writeJSON(w, http.StatusOK, info)
+}
