@@ -77,7 +77,7 @@ func (f *fakeMemory) Get(context.Context, memory.Scope, string) (memory.Memory, 
 func (f *fakeMemory) List(context.Context, memory.Scope, string, int) ([]memory.Memory, string, error) {
 	return nil, "", nil
 }
-func (f *fakeMemory) Delete(context.Context, memory.Scope, string) error { return memory.ErrNotFound }
+func (f *fakeMemory) Delete(context.Context, memory.Scope, string) error   { return memory.ErrNotFound }
 func (f *fakeMemory) DeleteAll(context.Context, memory.Scope) (int, error) { return 0, nil }
 
 var _ memory.Backend = (*fakeMemory)(nil)
