@@ -45,6 +45,9 @@ func (s *stubGateway) Forward(stream pb.Gateway_ForwardServer) error {
 		return err
 	}
 	md, _ := metadata.FromIncomingContext(stream.Context())
+	if s.forward == nil {
+		return status.Error(codes.Unimplemented, "stub has no Forward")
+	}
 	return s.forward(first.GetHead(), body, md, stream)
 }
 

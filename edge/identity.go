@@ -3,6 +3,9 @@ package edge
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -32,12 +35,57 @@ func (p *project) identity(r *http.Request) *pb.Identity {
 // send for this request, without forwarding anything.
 func (p *project) routingInfo(w http.ResponseWriter, r *http.Request) {
 	id := p.identity(r)
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(mustJSON(map[string]any{
+	info := map[string]any{
 		"user": id.User, "project": id.Project, "client": id.Client, "matched_pattern": id.ClientPattern,
 		"hostname": id.Hostname, "edge_id": id.EdgeId, "git_remote": id.GitRemote, "git_branch": id.GitBranch,
 		"gateway": p.d.opts.Gateway, "user_agent": r.Header.Get("User-Agent"),
-	}))
+	}
+	// The gateway's view (the user it accepts, the memory scope and
+	// backend), when it answers within a moment.
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if b, err := p.roundTrip(ctx, http.MethodGet, "/memory-routing/info", id); err == nil {
+		var gv map[string]any
+		if json.Unmarshal(b, &gv) == nil {
+			info["gateway_view"] = gv
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(mustJSON(info))
+}
+
+// roundTrip makes one small body-less call through the tunnel and returns
+// the answer's body when its status is 2xx.
+func (p *project) roundTrip(ctx context.Context, method, path string, id *pb.Identity) ([]byte, error) {
+	stream, err := p.d.client.Forward(ctx)
+	if err != nil {
+		return nil, err
+	}
+	head := &pb.RequestHead{Method: method, Path: path, Identity: id}
+	if err := stream.Send(&pb.ForwardRequest{Msg: &pb.ForwardRequest_Head{Head: head}}); err != nil {
+		return nil, err
+	}
+	_ = stream.CloseSend()
+	first, err := stream.Recv()
+	if err != nil {
+		return nil, err
+	}
+	if st := first.GetHead().GetStatus(); st < 200 || st > 299 {
+		return nil, fmt.Errorf("gateway answered %d", st)
+	}
+	var b []byte
+	for {
+		m, err := stream.Recv()
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if b = append(b, m.GetBody()...); len(b) > 1<<20 {
+			return nil, errors.New("answer too large")
+		}
+	}
 }
 
 func mustJSON(v any) []byte {
