@@ -123,6 +123,8 @@ func want(t reflect.Type) string {
 		return "a whole number"
 	case reflect.Float32, reflect.Float64:
 		return "a number"
+	case reflect.Pointer:
+		return want(t.Elem())
 	}
 	return t.String()
 }
@@ -205,7 +207,7 @@ func (d *decoder) structValue(n *yaml.Node, v reflect.Value, p keyPath) {
 	fields := yamlFields(v.Type())
 	d.pairs(n, p, func(k, val *yaml.Node, cp keyPath) {
 		if i, ok := fields[k.Value]; ok {
-			d.value(val, v.Field(i), cp)
+			d.value(val, v.FieldByIndex(i), cp)
 			return
 		}
 		d.extra(k, val, cp, func() []string {
@@ -301,9 +303,13 @@ func (d *decoder) scalarValue(n *yaml.Node, v reflect.Value, p keyPath) {
 	if fromEnv {
 		tmp.Tag = "" // let YAML infer the type of the variable's text
 	}
+	base := t
+	if t.Kind() == reflect.Pointer { // an optional scalar: YAML allocates it
+		base = t.Elem()
+	}
 	ptr := reflect.New(t)
 	err := tmp.Decode(ptr.Interface())
-	if err == nil && v.CanInt() && tmp.ShortTag() != "!!int" {
+	if err == nil && reflect.Zero(base).CanInt() && tmp.ShortTag() != "!!int" {
 		err = errors.New("not an integer") // YAML would truncate 1.5 to 1
 	}
 	if err != nil {
@@ -348,20 +354,27 @@ func (d *decoder) anyValue(n *yaml.Node, p keyPath) any {
 	return nil
 }
 
-// yamlFields maps a struct's yaml tag names to field indexes, skipping
-// unexported fields and fields tagged "-".
-func yamlFields(t reflect.Type) map[string]int {
-	m := make(map[string]int, t.NumField())
+// yamlFields maps a struct's yaml tag names to field index paths, skipping
+// unexported fields and fields tagged "-". An embedded struct tagged
+// `yaml:",inline"` contributes its fields as if they were the outer's.
+func yamlFields(t reflect.Type) map[string][]int {
+	m := make(map[string][]int, t.NumField())
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.IsExported() {
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		name, opt, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if f.Anonymous && name == "" && opt == "inline" && f.Type.Kind() == reflect.Struct {
+			for k, idx := range yamlFields(f.Type) {
+				m[k] = append([]int{i}, idx...)
+			}
+			continue
+		}
 		if name == "-" || name == "" {
 			continue
 		}
-		m[name] = i
+		m[name] = []int{i}
 	}
 	return m
 }

@@ -9,6 +9,8 @@ import (
 // mockModel is a valid model_list so a case can focus on one mistake.
 const mockModel = "model_list:\n  - model_name: m\n    litellm_params:\n      model: mock/echo\n"
 
+const sameDeployment = "entries sharing a model_name are load-balanced and must differ in one of these"
+
 const knownList = "anthropic, deepseek, fireworks_ai, gemini, groq, hosted_vllm, lm_studio, mistral, mock, ollama, ollama_chat, openai, openrouter, together_ai, vllm, xai"
 
 // TestParseErrors checks each class of config error: the message must name
@@ -37,8 +39,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{`gw.yaml:3: model_list[0].litellm_params.model: required: "provider/model", e.g. openai/gpt-4o`}},
 		{"missing model_name", "model_list:\n  - litellm_params:\n      model: mock/x\n",
 			[]string{"gw.yaml:2: model_list[0].model_name: required"}},
-		{"duplicate model name", mockModel + "  - model_name: other\n    litellm_params: {model: mock/x}\n  - model_name: m\n    litellm_params: {model: mock/y}\n",
-			[]string{`gw.yaml:7: model_list[2].model_name: duplicate model_name "m" (first defined on line 2, model_list[0])`}},
+		{"identical deployments of one name", mockModel + "  - model_name: other\n    litellm_params: {model: mock/x}\n  - model_name: m\n    litellm_params: {model: mock/echo}\n",
+			[]string{`gw.yaml:7: model_list[2]: same model "mock/echo", api_base and api_key as model_list[0] (line 2) under model_name "m": ` + sameDeployment}},
 		{"vllm needs api_base", "model_list:\n  - model_name: a\n    litellm_params:\n      model: hosted_vllm/llama\n",
 			[]string{`gw.yaml:3: model_list[0].litellm_params.api_base: required for provider "hosted_vllm" (it has no well-known address)`}},
 		{"openai needs a key", "model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/gpt-4o\n",
@@ -94,17 +96,18 @@ func TestParseErrors(t *testing.T) {
 			}},
 		{"missing key env var is not also 'required'", "model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      api_key: os.environ/NOPE\n",
 			[]string{"gw.yaml:5: model_list[0].litellm_params.api_key: environment variable NOPE is not set (referenced as os.environ/NOPE)"}},
-		{"decode and semantic errors together", "model_list:\n  - model_name: a\n    litellm_params: {model: mock/x, rpm: many}\n  - model_name: a\n    litellm_parms: {}\n",
+		{"decode and semantic errors together", "model_list:\n  - model_name: a\n    litellm_params: {model: mock/x, rpm: many}\n  - model_name: a\n    litellm_params: {model: mock/x}\n  - model_name: b\n    litellm_parms: {}\n",
 			[]string{
 				`gw.yaml:3: model_list[0].litellm_params.rpm: expected a whole number, got "many"`,
-				`gw.yaml:4: model_list[1].model_name: duplicate model_name "a" (first defined on line 2, model_list[0])`,
-				`gw.yaml:5: model_list[1].litellm_parms: unknown key (did you mean "litellm_params"?)`,
+				`gw.yaml:4: model_list[1]: same model "mock/x", api_base and api_key as model_list[0] (line 2) under model_name "a": ` + sameDeployment,
+				`gw.yaml:7: model_list[2].litellm_parms: unknown key (did you mean "litellm_params"?)`,
 			}},
-		{"semantic errors together", "model_list:\n  - model_name: a\n    litellm_params: {model: foo/x}\n  - model_name: a\n    litellm_params: {model: vllm/x}\n",
+		{"semantic errors together", "model_list:\n  - model_name: a\n    litellm_params: {model: foo/x}\n  - model_name: a\n    litellm_params: {model: vllm/x}\n" +
+			"  - model_name: a\n    litellm_params: {model: openai/x, api_key: k}\n  - model_name: a\n    litellm_params: {model: openai/x, api_key: k}\n",
 			[]string{
 				`gw.yaml:3: model_list[0].litellm_params.model: unknown provider prefix "foo" (known: ` + knownList + ")",
-				`gw.yaml:4: model_list[1].model_name: duplicate model_name "a" (first defined on line 2, model_list[0])`,
 				`gw.yaml:5: model_list[1].litellm_params.api_base: required for provider "vllm" (it has no well-known address)`,
+				`gw.yaml:8: model_list[3]: same model "openai/x", api_base and api_key as model_list[2] (line 6) under model_name "a": ` + sameDeployment,
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -139,12 +142,12 @@ func TestIgnoredKeysAreNotResolved(t *testing.T) {
 	src := mockModel + "      thinking: {type: enabled, budget_tokens: os.environ/UNSET_A}\n" +
 		"context_retrieval:\n  api_key: os.environ/UNSET_B\n" +
 		"litellm_settings:\n  cache_params:\n    password: os.environ/UNSET_C\n" +
-		"router_settings:\n  redis_password: os.environ/UNSET_D\n  anything: goes\n"
+		"router_settings:\n  redis_password: os.environ/UNSET_D\n  num_retries: 1\n"
 	g, err := Parse("gw.yaml", []byte(src), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"context_retrieval.api_key", "litellm_settings.cache_params", "model_list[].litellm_params.thinking", "router_settings"}
+	want := []string{"context_retrieval.api_key", "litellm_settings.cache_params", "model_list[].litellm_params.thinking", "router_settings.redis_password"}
 	if strings.Join(g.Ignored, ",") != strings.Join(want, ",") {
 		t.Errorf("Ignored = %v, want %v", g.Ignored, want)
 	}

@@ -36,6 +36,9 @@ type Gateway struct {
 	General        GeneralSettings `yaml:"general_settings"`
 	Models         []Deployment    `yaml:"model_list"`
 	UserIDMappings UserIDMappings  `yaml:"user_id_mappings"`
+	// Router is router_settings (and litellm_settings' routing keys),
+	// defaults applied; see RouterSettings.
+	Router RouterSettings `yaml:"-"`
 
 	// Source is the path the config was read from; "" for Default().
 	Source string `yaml:"-"`
@@ -87,6 +90,10 @@ type Deployment struct {
 	// BaseURL is the effective api_base without a trailing slash: the
 	// configured one or the provider's default; "" for the mock provider.
 	BaseURL string `yaml:"-"`
+	// Price is the deployment's configured price, from the LiteLLM cost
+	// keys in litellm_params or model_info (see Price); nil when none is
+	// configured and the gateway's own price table applies.
+	Price *Price `yaml:"-"`
 }
 
 // LiteLLMParams is a deployment's litellm_params.
@@ -100,6 +107,13 @@ type LiteLLMParams struct {
 	StreamTimeout     float64           `yaml:"stream_timeout"` // seconds; 0 = caller's default
 	RPM               int               `yaml:"rpm"`
 	TPM               int               `yaml:"tpm"`
+
+	// LiteLLM's custom pricing, USD per token; nil when not set. Read
+	// Deployment.Price, which also takes them from model_info.
+	InputCostPerToken           *float64 `yaml:"input_cost_per_token"`
+	OutputCostPerToken          *float64 `yaml:"output_cost_per_token"`
+	CacheReadInputTokenCost     *float64 `yaml:"cache_read_input_token_cost"`
+	CacheCreationInputTokenCost *float64 `yaml:"cache_creation_input_token_cost"`
 }
 
 // TimeoutDuration returns Timeout as a Duration (0 when unset).
@@ -150,6 +164,7 @@ func defaults() *Gateway {
 	return &Gateway{
 		General:        GeneralSettings{MaxRequestSizeMB: DefaultMaxRequestSizeMB},
 		UserIDMappings: UserIDMappings{CustomHeader: DefaultUserIDHeader, DefaultUserID: DefaultUserID},
+		Router:         defaultRouter(),
 	}
 }
 
@@ -172,10 +187,12 @@ func Parse(path string, data []byte, env func(string) (string, bool)) (*Gateway,
 		env = func(string) (string, bool) { return "", false }
 	}
 	d := newDecoder(path, env, gatewayKeys())
-	g := defaults()
+	f := &gatewayFile{Gateway: *defaults()}
+	g := &f.Gateway
 	if top := d.root(data); top != nil {
-		d.value(top, reflect.ValueOf(g).Elem(), keyPath{})
+		d.value(top, reflect.ValueOf(f).Elem(), keyPath{})
 		g.validate(d)
+		g.Router = d.resolveRouter(f)
 	}
 	if err := d.err(); err != nil {
 		return nil, err
@@ -210,7 +227,6 @@ func (g *Gateway) validate(d *decoder) {
 	if len(g.Models) == 0 {
 		d.fail("model_list", "no models configured; add at least one model_list entry")
 	}
-	first := map[string]int{}
 	for i := range g.Models {
 		m := &g.Models[i]
 		p := fmt.Sprintf("model_list[%d]", i)
@@ -219,15 +235,9 @@ func (g *Gateway) validate(d *decoder) {
 			d.fail(p+".model_name", "required")
 		case name != m.ModelName:
 			d.fail(p+".model_name", "must not start or end with spaces")
-		default:
-			if j, dup := first[name]; dup {
-				d.fail(p+".model_name", "duplicate model_name %q (first defined on line %d, model_list[%d])",
-					name, d.lineOf(fmt.Sprintf("model_list[%d].model_name", j)), j)
-			} else {
-				first[name] = i
-			}
 		}
 		d.resolveProvider(m, p)
+		d.resolvePrice(m, p)
 		lp := &m.Params
 		for _, n := range []struct {
 			key string
@@ -246,6 +256,7 @@ func (g *Gateway) validate(d *decoder) {
 			}
 		}
 	}
+	d.checkDeployments(g.Models)
 
 	um := &g.UserIDMappings
 	if um.CustomHeader == "" {
@@ -298,8 +309,19 @@ func (g *Gateway) Redacted() *Gateway {
 			m.Params.ExtraHeaders = h
 		}
 		m.ModelInfo = maps.Clone(m.ModelInfo)
+		m.Params.InputCostPerToken = clonePtr(m.Params.InputCostPerToken)
+		m.Params.OutputCostPerToken = clonePtr(m.Params.OutputCostPerToken)
+		m.Params.CacheReadInputTokenCost = clonePtr(m.Params.CacheReadInputTokenCost)
+		m.Params.CacheCreationInputTokenCost = clonePtr(m.Params.CacheCreationInputTokenCost)
+		m.Price = clonePtr(m.Price)
 	}
 	c.UserIDMappings.HeaderPatterns = slices.Clone(g.UserIDMappings.HeaderPatterns)
+	if g.Router.Fallbacks != nil {
+		c.Router.Fallbacks = make(map[string][]string, len(g.Router.Fallbacks))
+		for k, v := range g.Router.Fallbacks {
+			c.Router.Fallbacks[k] = slices.Clone(v)
+		}
+	}
 	c.Ignored = slices.Clone(g.Ignored)
 	return &c
 }

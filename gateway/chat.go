@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/memproxy/memproxy/gateway/api/anthropic"
+	"github.com/memproxy/memproxy/gateway/api/gemini"
 	"github.com/memproxy/memproxy/gateway/api/openai"
 	"github.com/memproxy/memproxy/gateway/inject"
 	"github.com/memproxy/memproxy/gateway/llm"
 	"github.com/memproxy/memproxy/gateway/memory"
 	"github.com/memproxy/memproxy/gateway/provider"
-	"github.com/memproxy/memproxy/gateway/translate"
 )
 
 // defaultMaxTokens is sent to Anthropic (which requires max_tokens) when an
@@ -61,41 +61,14 @@ func (s *Server) completions(client string) http.HandlerFunc {
 			x.userText = inject.LastUserText(body)
 		}
 		body, st.mem = s.recall(w, r, x, body)
-		up, aerr := x.upstreamBody(body)
-		if aerr != nil {
-			writeError(w, r, aerr)
-			return
-		}
-		s.relay(w, r, x, &provider.Request{Op: opOf(dep.Dialect), Body: up, Stream: head.Stream, Header: passHeaders(r, dep)})
+		s.relay(w, r, x, func(x *exchange) (*provider.Request, *apiError) {
+			up, aerr := x.upstreamBody(body)
+			if aerr != nil {
+				return nil, aerr
+			}
+			return &provider.Request{Op: opOf(x.wire()), Body: up, Stream: x.stream, Header: passHeaders(r, x.dep)}, nil
+		})
 	}
-}
-
-// upstreamBody turns the client's body into the deployment's dialect.
-func (x *exchange) upstreamBody(body []byte) ([]byte, *apiError) {
-	var out []byte
-	var err error
-	switch {
-	case !x.translated():
-		out = body
-		if x.model != x.dep.UpstreamModel {
-			out = setModel(body, x.dep.UpstreamModel)
-		}
-		if x.client == dialectOpenAI && x.stream {
-			out, x.hideUsage = ensureIncludeUsage(out)
-		}
-		return out, nil
-	case x.client == dialectOpenAI && x.dep.Dialect == dialectAnthropic:
-		out, err = translate.OpenAIChatToAnthropic(body, x.dep.UpstreamModel, defaultMaxTokens)
-	case x.client == dialectAnthropic && x.dep.Dialect == dialectOpenAI:
-		out, err = translate.AnthropicToOpenAIChat(body, x.dep.UpstreamModel)
-	default:
-		return nil, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "unsupported_dialect",
-			fmt.Sprintf("model %s is served by a %s deployment, which this gateway cannot yet reach from the %s API", x.model, x.dep.Dialect, x.client))
-	}
-	if err != nil {
-		return nil, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "untranslatable_request", err.Error())
-	}
-	return out, nil
 }
 
 // passHeaders are the client headers a deployment of the same family may
@@ -113,15 +86,40 @@ func passHeaders(r *http.Request, dep *provider.Deployment) http.Header {
 	return h
 }
 
-// relay calls the deployment and forwards its answer to the client.
-func (s *Server) relay(w http.ResponseWriter, r *http.Request, x *exchange, preq *provider.Request) {
+// relay calls the model through the router (retries, other deployments,
+// fallbacks: all before the first byte reaches the client) and forwards
+// the answer. build makes the request for the deployment tried, since
+// its dialect decides the body.
+func (s *Server) relay(w http.ResponseWriter, r *http.Request, x *exchange, build func(*exchange) (*provider.Request, *apiError)) {
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
-	resp, err := x.dep.Provider.Do(ctx, preq)
+	st := stateFrom(r.Context())
+	var last exchange // the attempt that gave the answer (attempts run one after another)
+	var preq *provider.Request
+	var buildErr *apiError
+	resp, dep, n, err := s.router.Call(ctx, x.model, func(ctx context.Context, d *provider.Deployment) (*provider.Response, error) {
+		last = *x
+		last.dep = d
+		if preq, buildErr = build(&last); buildErr != nil {
+			return nil, provider.ErrUnsupported // not retried, not held against the deployment
+		}
+		return d.Provider.Do(ctx, preq)
+	})
+	if buildErr != nil {
+		writeError(w, r, buildErr)
+		return
+	}
+	if dep != nil {
+		*x = last
+		st.rec.Provider, st.rec.UpstreamModel = dep.ProviderName, dep.UpstreamModel
+	}
+	if n > 1 {
+		s.log.Info("upstream retried", "request_id", st.rec.RequestID, "model", x.model, "deployment", x.dep.UpstreamModel, "attempts", n)
+	}
 	if err != nil {
 		aerr := upstreamCallError(r.Context(), x.model, err)
 		if aerr.kind != llm.ErrClientCancelled {
-			s.log.Warn("upstream call failed", "request_id", stateFrom(r.Context()).rec.RequestID, "model", x.model, "err", err)
+			s.log.Warn("upstream call failed", "request_id", st.rec.RequestID, "model", x.model, "attempts", n, "err", err)
 		}
 		writeError(w, r, aerr)
 		return
@@ -153,17 +151,7 @@ func (s *Server) relayJSON(w http.ResponseWriter, r *http.Request, x *exchange, 
 			"the upstream's answer could not be read in full"))
 		return
 	}
-	var u llm.Usage
-	switch {
-	case x.client == dialectOpenAI && x.dep.Dialect == dialectAnthropic:
-		b, u, err = translate.AnthropicResponseToOpenAIChat(b, x.model)
-	case x.client == dialectAnthropic && x.dep.Dialect == dialectOpenAI:
-		b, u, err = translate.OpenAIChatResponseToAnthropic(b, x.model)
-	case x.dep.Dialect == dialectAnthropic:
-		u, _ = anthropic.UsageOf(b)
-	default:
-		u, _ = openai.UsageOf(b)
-	}
+	b, u, err := x.clientBody(b)
 	if err != nil {
 		s.log.Warn("upstream answer could not be translated", "request_id", st.rec.RequestID, "err", err)
 		writeError(w, r, newAPIError(http.StatusBadGateway, llm.ErrUpstream, "upstream_bad_response",
@@ -183,7 +171,9 @@ func (s *Server) relayJSON(w http.ResponseWriter, r *http.Request, x *exchange, 
 func (s *Server) relayUpstreamError(w http.ResponseWriter, r *http.Request, x *exchange, resp *provider.Response) {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	msg, code := "", ""
-	if x.dep.Dialect == dialectAnthropic {
+	if wire := x.wire(); wire == dialectGemini {
+		msg, code, _ = gemini.ParseError(b)
+	} else if wire == dialectAnthropic {
 		if d, ok := anthropic.ParseError(b); ok {
 			msg, code = d.Message, d.Type
 		}
@@ -272,19 +262,5 @@ func (s *Server) relayStream(ctx context.Context, w http.ResponseWriter, r *http
 	}
 	if fold != nil {
 		s.rememberAfter(x, fold.String())
-	}
-}
-
-// sink picks how the exchange's stream reaches the client.
-func (x *exchange) sink(out io.Writer) streamSink {
-	switch {
-	case x.client == dialectOpenAI && x.dep.Dialect == dialectAnthropic:
-		return translated{translate.NewAnthropicToOpenAIChatStream(out, x.model, x.clientUsage)}
-	case x.client == dialectAnthropic && x.dep.Dialect == dialectOpenAI:
-		return translated{translate.NewOpenAIChatToAnthropicStream(out, x.model)}
-	case x.dep.Dialect == dialectAnthropic:
-		return &anthropicPass{out: out}
-	default:
-		return &openAIPass{out: out, hideUsage: x.hideUsage}
 	}
 }

@@ -1,14 +1,17 @@
 package gateway
 
 import (
-	"context"
 	"fmt"
 	"net/http"
+	"net/url"
+	"time"
 
 	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/gateway/auth"
+	"github.com/memproxy/memproxy/gateway/pricing"
 	"github.com/memproxy/memproxy/gateway/provider"
 	"github.com/memproxy/memproxy/gateway/provider/anthropic"
+	"github.com/memproxy/memproxy/gateway/provider/gemini"
 	"github.com/memproxy/memproxy/gateway/provider/mock"
 	"github.com/memproxy/memproxy/gateway/provider/openai"
 )
@@ -17,13 +20,13 @@ import (
 func buildDeployments(cfg *config.Gateway, hc *http.Client) (*provider.Table, error) {
 	deps := make([]*provider.Deployment, 0, len(cfg.Models))
 	for _, m := range cfg.Models {
-		p, err := newProvider(m, hc)
+		p, err := newProvider(m, hc, cfg.Router.Timeout)
 		if err != nil {
 			return nil, fmt.Errorf("model %s: %w", m.ModelName, err)
 		}
 		deps = append(deps, &provider.Deployment{
 			ModelName: m.ModelName, UpstreamModel: m.UpstreamModel, ProviderName: m.ProviderName,
-			Dialect: dialectFor(m.Provider), Provider: p, StreamIdle: m.Params.StreamTimeoutDuration(),
+			Dialect: dialectFor(m.Provider), Responses: nativeResponses(m), Provider: p, StreamIdle: m.Params.StreamTimeoutDuration(),
 		})
 	}
 	return provider.NewTable(deps), nil
@@ -40,7 +43,11 @@ func dialectFor(p string) string {
 	}
 }
 
-func newProvider(m config.Deployment, hc *http.Client) (provider.Provider, error) {
+func newProvider(m config.Deployment, hc *http.Client, defTimeout time.Duration) (provider.Provider, error) {
+	timeout := m.Params.TimeoutDuration()
+	if timeout == 0 {
+		timeout = defTimeout
+	}
 	h := http.Header{}
 	for k, v := range m.Params.ExtraHeaders {
 		h.Set(k, v.Reveal())
@@ -50,29 +57,25 @@ func newProvider(m config.Deployment, hc *http.Client) (provider.Provider, error
 		return mock.Adapter{}, nil
 	case config.ProviderOpenAI:
 		return openai.New(openai.Options{
-			BaseURL: m.BaseURL, APIKey: m.Params.APIKey.Reveal(), Header: h, Timeout: m.Params.TimeoutDuration(), Client: hc,
+			BaseURL: m.BaseURL, APIKey: m.Params.APIKey.Reveal(), Header: h, Timeout: timeout, Client: hc,
 			Ops: []string{provider.OpChat, provider.OpCompletions, provider.OpEmbeddings, provider.OpResponses},
 		}), nil
 	case config.ProviderOpenAICompatible:
 		return openai.New(openai.Options{
-			BaseURL: m.BaseURL, APIKey: m.Params.APIKey.Reveal(), Header: h, Timeout: m.Params.TimeoutDuration(), Client: hc,
+			BaseURL: m.BaseURL, APIKey: m.Params.APIKey.Reveal(), Header: h, Timeout: timeout, Client: hc,
+		}), nil
+	case config.ProviderGemini:
+		return gemini.New(gemini.Options{
+			BaseURL: m.BaseURL, Model: m.UpstreamModel, APIKey: m.Params.APIKey.Reveal(), Header: h,
+			Timeout: timeout, Client: hc,
 		}), nil
 	case config.ProviderAnthropic:
 		return anthropic.New(anthropic.Options{
-			BaseURL: m.BaseURL, APIKey: m.Params.APIKey.Reveal(), Header: h, Timeout: m.Params.TimeoutDuration(), Client: hc,
+			BaseURL: m.BaseURL, APIKey: m.Params.APIKey.Reveal(), Header: h, Timeout: timeout, Client: hc,
 		}), nil
 	default:
-		return notYet{m.Provider}, nil
+		return nil, fmt.Errorf("no adapter for provider %q", m.Provider)
 	}
-}
-
-// notYet stands for a provider whose adapter is not in this build: the
-// model is listed, and a request to it is refused with a clear message
-// instead of failing at start on a config that is otherwise valid.
-type notYet struct{ name string }
-
-func (n notYet) Do(context.Context, *provider.Request) (*provider.Response, error) {
-	return nil, fmt.Errorf("%w: the %s provider is not implemented in this build yet", provider.ErrUnsupported, n.name)
 }
 
 func buildResolver(cfg *config.Gateway) (*auth.Resolver, error) {
@@ -92,4 +95,25 @@ func buildResolver(cfg *config.Gateway) (*auth.Resolver, error) {
 		r.Rules = append(r.Rules, auth.HeaderRule{Header: hp.Header, Pattern: hp.Regexp(), UserID: hp.UserID})
 	}
 	return r, nil
+}
+
+// buildPrices is the embedded price table with the config's per-model
+// prices on top. Deployments sharing a name share one price: the first
+// configured one.
+func buildPrices(cfg *config.Gateway) *pricing.Table {
+	ov := map[string]pricing.Price{}
+	for _, m := range cfg.Models {
+		if _, seen := ov[m.ModelName]; !seen && m.Price != nil {
+			ov[m.ModelName] = pricing.Price(*m.Price)
+		}
+	}
+	return pricing.Default().With(ov)
+}
+
+// nativeResponses reports a deployment that serves the Responses API
+// itself: OpenAI's own API. Compatible servers (vLLM, Ollama, …) mostly
+// do not, so Responses requests reach them translated to chat.
+func nativeResponses(m config.Deployment) bool {
+	u, err := url.Parse(m.BaseURL)
+	return m.Provider == config.ProviderOpenAI && err == nil && u.Hostname() == "api.openai.com"
 }

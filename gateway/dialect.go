@@ -17,15 +17,11 @@ import (
 const (
 	dialectOpenAI    = provider.DialectOpenAI
 	dialectAnthropic = provider.DialectAnthropic
+	dialectGemini    = provider.DialectGemini
+	// dialectResponses is OpenAI's Responses API (Codex): a client
+	// dialect, and a wire dialect of deployments that serve it natively.
+	dialectResponses = "responses"
 )
-
-// opOf is the provider operation that serves a dialect's completions.
-func opOf(d string) string {
-	if d == dialectAnthropic {
-		return provider.OpMessages
-	}
-	return provider.OpChat
-}
 
 // streamSink receives an upstream stream's bytes and writes what the
 // client must see. finish is called at the upstream's end: it reports the
@@ -113,6 +109,20 @@ type translated struct{ translate.Stream }
 func (t translated) finish(string) (llm.Usage, bool) {
 	err := t.Close()
 	return t.Usage(), err == nil
+}
+
+// chained runs two translations in a row (upstream → hub → client); the
+// outer one writes into the inner one.
+type chained struct {
+	outer, inner translate.Stream
+}
+
+func (c chained) Write(p []byte) (int, error) { return c.outer.Write(p) }
+
+func (c chained) finish(string) (llm.Usage, bool) {
+	errOuter := c.outer.Close() // flushes (or writes its error event) into inner
+	errInner := c.inner.Close()
+	return c.outer.Usage(), errOuter == nil && errInner == nil
 }
 
 // eventSplitter regroups stream bytes into whole events (ending in a blank

@@ -25,13 +25,20 @@ func (s *Server) openAIOnly(op string) http.HandlerFunc {
 			return
 		}
 		x := &exchange{client: dialectOpenAI, dep: dep, model: head.Model, stream: head.Stream}
-		if head.Model != dep.UpstreamModel {
-			body = setModel(body, dep.UpstreamModel)
-		}
-		if head.Stream {
-			body, x.hideUsage = ensureIncludeUsage(body)
-		}
-		s.relay(w, r, x, &provider.Request{Op: op, Body: body, Stream: head.Stream})
+		s.relay(w, r, x, func(x *exchange) (*provider.Request, *apiError) {
+			if x.dep.Dialect != dialectOpenAI {
+				return nil, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "unsupported_operation",
+					fmt.Sprintf("model %s is served by a %s deployment, which has no /%s endpoint", head.Model, x.dep.Dialect, op))
+			}
+			up := body
+			if head.Model != x.dep.UpstreamModel {
+				up = setModel(up, x.dep.UpstreamModel)
+			}
+			if head.Stream {
+				up, x.hideUsage = ensureIncludeUsage(up)
+			}
+			return &provider.Request{Op: op, Body: up, Stream: head.Stream}, nil
+		})
 	}
 }
 
@@ -46,6 +53,7 @@ func (s *Server) routeBody(w http.ResponseWriter, r *http.Request) (*provider.De
 	}
 	head, aerr := parseChat(body)
 	st.rec.Model, st.rec.Stream = head.Model, head.Stream
+	st.rec.SessionID = sessionID(r.Header, body)
 	if aerr != nil {
 		writeError(w, r, aerr)
 		return nil, nil, head, false
@@ -56,7 +64,7 @@ func (s *Server) routeBody(w http.ResponseWriter, r *http.Request) (*provider.De
 			fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", head.Model)))
 		return nil, nil, head, false
 	}
-	st.rec.Provider, st.rec.UpstreamModel = dep.ProviderName, dep.UpstreamModel
+	st.rec.Provider, st.rec.UpstreamModel, st.routed = dep.ProviderName, dep.UpstreamModel, true
 	return dep, body, head, true
 }
 
@@ -70,10 +78,13 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 	}
 	if dep.Dialect == dialectAnthropic {
 		x := &exchange{client: dialectAnthropic, dep: dep, model: head.Model}
-		if head.Model != dep.UpstreamModel {
-			body = setModel(body, dep.UpstreamModel)
-		}
-		s.relay(w, r, x, &provider.Request{Op: provider.OpCountTokens, Body: body, Header: passHeaders(r, dep)})
+		s.relay(w, r, x, func(x *exchange) (*provider.Request, *apiError) {
+			up := body
+			if head.Model != x.dep.UpstreamModel {
+				up = setModel(up, x.dep.UpstreamModel)
+			}
+			return &provider.Request{Op: provider.OpCountTokens, Body: up, Header: passHeaders(r, x.dep)}, nil
+		})
 		return
 	}
 	var req struct {

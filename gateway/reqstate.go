@@ -20,6 +20,8 @@ type reqState struct {
 	firstByte time.Time
 	rec       usage.Record
 	mem       receipt
+	usage     llm.Usage
+	routed    bool // a deployment was chosen: the row gets a cost
 }
 
 type stateKey struct{}
@@ -41,7 +43,9 @@ func (st *reqState) setError(kind llm.ErrorKind) {
 }
 
 func (st *reqState) setUsage(u llm.Usage) {
+	st.usage = u
 	st.rec.PromptTokens, st.rec.CompletionTokens, st.rec.CachedTokens = u.PromptTokens, u.CompletionTokens, u.CachedTokens
+	st.rec.CacheWriteTokens, st.rec.ReasoningTokens = u.CacheWriteTokens, u.ReasoningTokens
 }
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
@@ -85,6 +89,9 @@ func (s *Server) finish(r *http.Request, tw *trackingWriter, st *reqState) {
 	}
 	if st.rec.ErrorType == string(llm.ErrClientCancelled) {
 		st.rec.Status = statusClientClosed
+	}
+	if st.routed {
+		st.rec.SetCost(s.prices.Cost(st.rec.Model, st.rec.Provider, st.rec.UpstreamModel, st.usage))
 	}
 	s.usage.Enqueue(st.rec)
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/gateway/auth"
+	"github.com/memproxy/memproxy/gateway/pricing"
 	"github.com/memproxy/memproxy/gateway/provider"
 	"github.com/memproxy/memproxy/gateway/store"
 	"github.com/memproxy/memproxy/gateway/usage"
@@ -58,6 +59,8 @@ type Server struct {
 	usage    *usage.Queue
 	handler  http.Handler
 	maxBody  int64
+	prices   *pricing.Table
+	router   *provider.Router
 	// writes queues memory write-backs (nil when memory is off); closed,
 	// under writesMu, once the servers have stopped.
 	writes       chan writeJob
@@ -103,6 +106,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		usage:    usage.NewQueue(db, qopts),
 		maxBody:  cfg.General.MaxRequestBytes(),
 	}
+	s.prices = buildPrices(cfg)
+	s.router = provider.NewRouter(models, provider.RouterOptions{
+		Retries: cfg.Router.NumRetries, Backoff: cfg.Router.RetryAfter, Cooldown: cfg.Router.CooldownTime,
+		AllowedFails: cfg.Router.AllowedFails, Strategy: cfg.Router.RoutingStrategy, Fallbacks: cfg.Router.Fallbacks,
+	})
 	s.handler = s.routes()
 	go s.usage.Run()
 	if m := opts.Memory; m != nil && m.Enabled && m.Backend != nil {
@@ -207,6 +215,7 @@ func (s *Server) routes() http.Handler {
 	}
 	api("/chat/completions", s.completions(dialectOpenAI), http.MethodPost)
 	api("/messages", s.completions(dialectAnthropic), http.MethodPost)
+	api("/responses", s.completions(dialectResponses), http.MethodPost)
 	api("/messages/count_tokens", s.countTokens, http.MethodPost)
 	api("/embeddings", s.openAIOnly(provider.OpEmbeddings), http.MethodPost)
 	api("/completions", s.openAIOnly(provider.OpCompletions), http.MethodPost)

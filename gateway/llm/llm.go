@@ -9,6 +9,14 @@ type Usage struct {
 	// CachedTokens is the part of PromptTokens read from the provider's
 	// prompt cache.
 	CachedTokens int64
+	// CacheWriteTokens is the part of PromptTokens written to the
+	// provider's prompt cache (Anthropic's cache_creation_input_tokens),
+	// which some providers bill above the plain input price.
+	CacheWriteTokens int64
+	// ReasoningTokens is the part of CompletionTokens the model spent
+	// thinking (OpenAI's completion_tokens_details.reasoning_tokens,
+	// Gemini's thoughtsTokenCount). It is billed as output.
+	ReasoningTokens int64
 }
 
 // Add folds u2 into u (used when a request spans several provider calls).
@@ -16,6 +24,8 @@ func (u *Usage) Add(u2 Usage) {
 	u.PromptTokens += u2.PromptTokens
 	u.CompletionTokens += u2.CompletionTokens
 	u.CachedTokens += u2.CachedTokens
+	u.CacheWriteTokens += u2.CacheWriteTokens
+	u.ReasoningTokens += u2.ReasoningTokens
 }
 
 // ErrorKind classifies a failed request. The set is closed: the usage log,

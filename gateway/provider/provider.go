@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -71,35 +72,47 @@ type Deployment struct {
 	UpstreamModel string
 	ProviderName  string
 	// Dialect is the API the deployment speaks (a Dialect* constant).
-	Dialect  string
-	Provider Provider
+	Dialect string
+	// Responses is true when the deployment also serves OpenAI's
+	// Responses API natively (OpenAI itself).
+	Responses bool
+	Provider  Provider
 	// StreamIdle ends a stream that sends nothing for this long (0: never).
 	StreamIdle time.Duration
 }
 
-// Table finds deployments by public model name.
+// Table finds deployments by public model name. Several deployments may
+// share a name (the router spreads calls over them). A Table is immutable
+// once built and safe for concurrent use.
 type Table struct {
-	byName map[string]*Deployment
+	byName map[string][]*Deployment
 	names  []string
 }
 
-// NewTable builds a table; the order of deps is the order Names reports.
+// NewTable builds a table; the order of deps is the order Names and All
+// report.
 func NewTable(deps []*Deployment) *Table {
-	t := &Table{byName: make(map[string]*Deployment, len(deps))}
+	t := &Table{byName: make(map[string][]*Deployment, len(deps))}
 	for _, d := range deps {
 		if _, dup := t.byName[d.ModelName]; !dup {
 			t.names = append(t.names, d.ModelName)
 		}
-		t.byName[d.ModelName] = d
+		t.byName[d.ModelName] = append(t.byName[d.ModelName], d)
 	}
 	return t
 }
 
-// Lookup returns the deployment serving model, if any.
+// Lookup returns the first deployment serving model, if any.
 func (t *Table) Lookup(model string) (*Deployment, bool) {
-	d, ok := t.byName[model]
-	return d, ok
+	if ds := t.byName[model]; len(ds) > 0 {
+		return ds[0], true
+	}
+	return nil, false
 }
 
-// Names lists the public model names in config order.
+// All returns every deployment serving model in config order (a copy);
+// nil if none does.
+func (t *Table) All(model string) []*Deployment { return slices.Clone(t.byName[model]) }
+
+// Names lists the public model names in config order, each once.
 func (t *Table) Names() []string { return t.names }

@@ -51,7 +51,7 @@ func TestOpenAIChatToAnthropic(t *testing.T) {
 
 func TestAnthropicResponseToOpenAIChat(t *testing.T) {
 	cases := []goldenCase{
-		{name: "text", usage: llm.Usage{PromptTokens: 2095, CompletionTokens: 503, CachedTokens: 1800}},
+		{name: "text", usage: llm.Usage{PromptTokens: 2095, CompletionTokens: 503, CachedTokens: 1800, CacheWriteTokens: 200}},
 		{name: "tool_use", usage: llm.Usage{PromptTokens: 472, CompletionTokens: 89}},
 		{name: "tool_only", usage: llm.Usage{PromptTokens: 30, CompletionTokens: 12, CachedTokens: 10}},
 		{name: "max_tokens", usage: llm.Usage{PromptTokens: 10, CompletionTokens: 16}},

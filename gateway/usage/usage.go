@@ -23,17 +23,32 @@ type Record struct {
 	Path      string    `json:"path"`
 	// Model is the name the client asked for; UpstreamModel what the
 	// provider was sent.
-	Model            string  `json:"model"`
-	UpstreamModel    string  `json:"upstream_model,omitempty"`
-	Provider         string  `json:"provider,omitempty"`
-	Stream           bool    `json:"stream"`
-	Status           int     `json:"status"`
-	ErrorType        string  `json:"error_type,omitempty"`
-	PromptTokens     int64   `json:"prompt_tokens"`
-	CompletionTokens int64   `json:"completion_tokens"`
+	Model            string `json:"model"`
+	UpstreamModel    string `json:"upstream_model,omitempty"`
+	Provider         string `json:"provider,omitempty"`
+	Stream           bool   `json:"stream"`
+	Status           int    `json:"status"`
+	ErrorType        string `json:"error_type,omitempty"`
+	PromptTokens     int64  `json:"prompt_tokens"`
+	CompletionTokens int64  `json:"completion_tokens"`
+	// CachedTokens and CacheWriteTokens are the parts of PromptTokens read
+	// from and written to the provider's prompt cache; ReasoningTokens is
+	// the part of CompletionTokens spent thinking.
 	CachedTokens     int64   `json:"cached_tokens"`
+	CacheWriteTokens int64   `json:"cache_write_tokens"`
+	ReasoningTokens  int64   `json:"reasoning_tokens"`
 	LatencyMS        float64 `json:"latency_ms"`
 	TTFBMS           float64 `json:"ttfb_ms"`
+	// Cost is what the request cost in US dollars at the gateway's prices;
+	// nil (JSON null) when it is not known, which is not the same as 0.
+	Cost *float64 `json:"cost"`
+	// Unpriced marks a request for a model the gateway has no price for:
+	// Cost is then nil. A nil Cost without Unpriced is a request that
+	// reached no model (rejected before routing).
+	Unpriced bool `json:"unpriced,omitempty"`
+	// SessionID is the client's coding-session id (Claude Code, Codex),
+	// "" when the client sent none.
+	SessionID string `json:"session_id,omitempty"`
 }
 
 // Sink stores records. WriteUsage must be idempotent on RequestID: writing a
@@ -47,11 +62,23 @@ type Sink interface {
 // reader's default.
 type Filter struct {
 	User, Project, Client, Model string
-	Since, Until                 time.Time
-	Limit                        int
+	// Session matches Record.SessionID.
+	Session      string
+	Since, Until time.Time
+	Limit        int
 }
 
 // Reader queries stored records, newest first.
 type Reader interface {
 	QueryUsage(ctx context.Context, f Filter) ([]Record, error)
+}
+
+// SetCost records the outcome of a price lookup, as pricing.Table.Cost
+// returns it: the cost when ok, otherwise no cost and Unpriced.
+func (r *Record) SetCost(cost float64, ok bool) {
+	if !ok {
+		r.Cost, r.Unpriced = nil, true
+		return
+	}
+	r.Cost, r.Unpriced = &cost, false
 }

@@ -261,21 +261,25 @@ type Usage struct {
 }
 
 // LLM returns the neutral usage: every prompt token, cached or not, counts
-// in PromptTokens, and cache reads are the CachedTokens.
+// in PromptTokens; cache reads are the CachedTokens and cache writes the
+// CacheWriteTokens.
 func (u Usage) LLM() llm.Usage {
 	return llm.Usage{
 		PromptTokens:     u.InputTokens + u.CacheCreationInputTokens + u.CacheReadInputTokens,
 		CompletionTokens: u.OutputTokens,
 		CachedTokens:     u.CacheReadInputTokens,
+		CacheWriteTokens: u.CacheCreationInputTokens,
 	}
 }
 
-// UsageFromLLM is the inverse of Usage.LLM for providers that do not report
-// cache writes: cache reads come out of the input tokens.
+// UsageFromLLM is the inverse of Usage.LLM: cache reads and writes come out
+// of the input tokens (providers that do not report cache writes leave
+// CacheWriteTokens zero).
 func UsageFromLLM(u llm.Usage) Usage {
 	return Usage{
-		InputTokens:          u.PromptTokens - u.CachedTokens,
-		CacheReadInputTokens: u.CachedTokens,
-		OutputTokens:         u.CompletionTokens,
+		InputTokens:              u.PromptTokens - u.CachedTokens - u.CacheWriteTokens,
+		CacheCreationInputTokens: u.CacheWriteTokens,
+		CacheReadInputTokens:     u.CachedTokens,
+		OutputTokens:             u.CompletionTokens,
 	}
 }

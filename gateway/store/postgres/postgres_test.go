@@ -277,7 +277,7 @@ func TestSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"(request_id)", "USING btree (\"time\")", "USING btree (project, \"time\")", "USING btree (user_id, \"time\")"} {
+	for _, want := range []string{"(request_id)", "USING btree (\"time\")", "USING btree (project, \"time\")", "USING btree (user_id, \"time\")", "USING btree (session_id, \"time\")"} {
 		if !slices.ContainsFunc(defs, func(d string) bool { return strings.HasSuffix(d, want) }) {
 			t.Errorf("no index ending in %s among %q", want, defs)
 		}

@@ -18,7 +18,8 @@ var _ usage.Reader = (*DB)(nil)
 
 const usageColumns = `request_id, time, user_id, project, client, hostname, edge_id, ingress,
 	method, path, model, upstream_model, provider, stream, status, error_type,
-	prompt_tokens, completion_tokens, cached_tokens, latency_ms, ttfb_ms`
+	prompt_tokens, completion_tokens, cached_tokens, latency_ms, ttfb_ms,
+	cache_write_tokens, reasoning_tokens, cost, unpriced, session_id`
 
 // insertUsage writes a whole batch as one statement: each column travels
 // as one array parameter and unnest zips them back into rows. That is one
@@ -28,7 +29,8 @@ const insertUsage = `INSERT INTO usage (` + usageColumns + `)
 	SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[],
 		$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
 		$13::text[], $14::boolean[], $15::integer[], $16::text[], $17::bigint[], $18::bigint[],
-		$19::bigint[], $20::double precision[], $21::double precision[])
+		$19::bigint[], $20::double precision[], $21::double precision[], $22::bigint[], $23::bigint[],
+		$24::double precision[], $25::boolean[], $26::text[])
 	ON CONFLICT (request_id) DO NOTHING`
 
 // defaultLimit is the number of rows QueryUsage returns when the filter
@@ -61,10 +63,14 @@ func (s *DB) WriteUsage(ctx context.Context, recs []usage.Record) error {
 	var (
 		ids, users, projects, clients, hosts, edges, ingresses = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		methods, paths, models, upstreams, providers, errTypes = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		sessions                                               = make([]string, n)
 		times                                                  = make([]time.Time, n)
 		streams                                                = make([]bool, n)
 		statuses                                               = make([]int32, n)
 		prompt, completion, cached                             = make([]int64, n), make([]int64, n), make([]int64, n)
+		cacheWrite, reasoning                                  = make([]int64, n), make([]int64, n)
+		costs                                                  = make([]*float64, n) // nil is NULL
+		unpriced                                               = make([]bool, n)
 		latency, ttfb                                          = make([]float64, n), make([]float64, n)
 	)
 	for i, j := range order {
@@ -77,10 +83,12 @@ func (s *DB) WriteUsage(ctx context.Context, recs []usage.Record) error {
 		streams[i], statuses[i], errTypes[i] = r.Stream, int32(r.Status), clean(r.ErrorType)
 		prompt[i], completion[i], cached[i] = r.PromptTokens, r.CompletionTokens, r.CachedTokens
 		latency[i], ttfb[i] = r.LatencyMS, r.TTFBMS
+		cacheWrite[i], reasoning[i], costs[i], unpriced[i] = r.CacheWriteTokens, r.ReasoningTokens, r.Cost, r.Unpriced
+		sessions[i] = clean(r.SessionID)
 	}
 	if _, err := s.pool.Exec(ctx, insertUsage, ids, times, users, projects, clients, hosts, edges,
 		ingresses, methods, paths, models, upstreams, providers, streams, statuses, errTypes,
-		prompt, completion, cached, latency, ttfb); err != nil {
+		prompt, completion, cached, latency, ttfb, cacheWrite, reasoning, costs, unpriced, sessions); err != nil {
 		return fmt.Errorf("writing %d usage rows: %w", n, err)
 	}
 	return nil
@@ -105,6 +113,7 @@ func (s *DB) QueryUsage(ctx context.Context, f usage.Filter) ([]usage.Record, er
 	eq("project", f.Project)
 	eq("client", f.Client)
 	eq("model", f.Model)
+	eq("session_id", f.Session)
 	if !f.Since.IsZero() {
 		where = append(where, "time >= "+arg(f.Since))
 	}
@@ -133,7 +142,8 @@ func (s *DB) QueryUsage(ctx context.Context, f usage.Filter) ([]usage.Record, er
 		if err := rows.Scan(&r.RequestID, &r.Time, &r.User, &r.Project, &r.Client, &r.Hostname, &r.EdgeID,
 			&r.Ingress, &r.Method, &r.Path, &r.Model, &r.UpstreamModel, &r.Provider, &r.Stream,
 			&status, &r.ErrorType, &r.PromptTokens, &r.CompletionTokens, &r.CachedTokens,
-			&r.LatencyMS, &r.TTFBMS); err != nil {
+			&r.LatencyMS, &r.TTFBMS, &r.CacheWriteTokens, &r.ReasoningTokens, &r.Cost, &r.Unpriced,
+			&r.SessionID); err != nil {
 			return nil, fmt.Errorf("querying usage: %w", err)
 		}
 		r.Status = int(status)

@@ -114,7 +114,7 @@ func TestOpenCreatesAndMigrates(t *testing.T) {
 	if got, want := versions(t, db), embeddedVersions(t); !slices.Equal(got, want) || want[0] != 1 {
 		t.Errorf("schema_migrations %v, want %v", got, want)
 	}
-	for _, name := range []string{"schema_migrations", "usage", "usage_project_time", "usage_time", "usage_user_time"} {
+	for _, name := range []string{"schema_migrations", "usage", "usage_project_time", "usage_session_time", "usage_time", "usage_user_time"} {
 		if !slices.Contains(schema(t, db), name) {
 			t.Errorf("schema %v lacks %s", schema(t, db), name)
 		}

@@ -14,7 +14,8 @@ var _ usage.Reader = (*DB)(nil)
 
 const usageColumns = `request_id, time_ns, user_id, project, client, hostname, edge_id, ingress,
 	method, path, model, upstream_model, provider, stream, status, error_type,
-	prompt_tokens, completion_tokens, cached_tokens, latency_ms, ttfb_ms`
+	prompt_tokens, completion_tokens, cached_tokens, latency_ms, ttfb_ms,
+	cache_write_tokens, reasoning_tokens, cost, unpriced, session_id`
 
 // WriteUsage implements usage.Sink: one transaction per batch; a row whose
 // request id is already stored is left as it is.
@@ -25,7 +26,7 @@ func (s *DB) WriteUsage(ctx context.Context, recs []usage.Record) error {
 	}
 	defer tx.Rollback()
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO usage (`+usageColumns+`)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (request_id) DO NOTHING`)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (request_id) DO NOTHING`)
 	if err != nil {
 		return fmt.Errorf("writing usage: %w", err)
 	}
@@ -34,7 +35,8 @@ func (s *DB) WriteUsage(ctx context.Context, recs []usage.Record) error {
 		if _, err := stmt.ExecContext(ctx, r.RequestID, r.Time.UnixNano(), r.User, r.Project, r.Client,
 			r.Hostname, r.EdgeID, r.Ingress, r.Method, r.Path, r.Model, r.UpstreamModel, r.Provider,
 			r.Stream, r.Status, r.ErrorType, r.PromptTokens, r.CompletionTokens, r.CachedTokens,
-			r.LatencyMS, r.TTFBMS); err != nil {
+			r.LatencyMS, r.TTFBMS, r.CacheWriteTokens, r.ReasoningTokens, r.Cost, r.Unpriced,
+			r.SessionID); err != nil {
 			return fmt.Errorf("writing usage row %s: %w", r.RequestID, err)
 		}
 	}
@@ -59,6 +61,7 @@ func (s *DB) QueryUsage(ctx context.Context, f usage.Filter) ([]usage.Record, er
 	add("project", f.Project)
 	add("client", f.Client)
 	add("model", f.Model)
+	add("session_id", f.Session)
 	if !f.Since.IsZero() {
 		where, args = append(where, "time_ns >= ?"), append(args, f.Since.UnixNano())
 	}
@@ -87,7 +90,8 @@ func (s *DB) QueryUsage(ctx context.Context, f usage.Filter) ([]usage.Record, er
 		if err := rows.Scan(&r.RequestID, &ns, &r.User, &r.Project, &r.Client, &r.Hostname, &r.EdgeID,
 			&r.Ingress, &r.Method, &r.Path, &r.Model, &r.UpstreamModel, &r.Provider, &r.Stream,
 			&r.Status, &r.ErrorType, &r.PromptTokens, &r.CompletionTokens, &r.CachedTokens,
-			&r.LatencyMS, &r.TTFBMS); err != nil {
+			&r.LatencyMS, &r.TTFBMS, &r.CacheWriteTokens, &r.ReasoningTokens, &r.Cost, &r.Unpriced,
+			&r.SessionID); err != nil {
 			return nil, fmt.Errorf("querying usage: %w", err)
 		}
 		r.Time = time.Unix(0, ns).UTC()

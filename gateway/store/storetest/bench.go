@@ -18,6 +18,7 @@ const BenchBatch = 512
 // BenchmarkWriteUsage.
 func BenchmarkWriteUsage(b *testing.B, sink usage.Sink) {
 	recs := make([]usage.Record, BenchBatch)
+	cost := 0.0045
 	start := time.Now()
 	n := 0
 	for b.Loop() {
@@ -29,6 +30,7 @@ func BenchmarkWriteUsage(b *testing.B, sink usage.Sink) {
 				Ingress: "tunnel", Method: "POST", Path: "/v1/chat/completions", Model: "gpt-4o",
 				UpstreamModel: "gpt-4o-2024-08-06", Provider: "openai", Stream: true, Status: 200,
 				PromptTokens: 1200, CompletionTokens: 300, CachedTokens: 1024, LatencyMS: 812.5, TTFBMS: 95.25,
+				ReasoningTokens: 120, Cost: &cost, SessionID: "0b6f1c1e-5a4e-4f7e-9d3b-6c1d2e3f4a5b",
 			}
 			n++
 		}

@@ -6,12 +6,15 @@
 // relies on:
 //   - times come back in UTC and equal to what was written to within a
 //     microsecond;
+//   - a nil Cost comes back nil and a zero Cost zero: "unknown" and
+//     "free" stay apart;
 //   - WriteUsage is idempotent on RequestID: the first row written for an id
 //     (also within one batch) is the one kept;
 //   - a write whose context is already cancelled fails and stores nothing;
 //   - QueryUsage returns newest first, rows with equal times ordered by
 //     RequestID in byte order; Since is inclusive, Until exclusive; a
-//     Limit of zero or less is the reader's default;
+//     Limit of zero or less is the reader's default; Session matches
+//     SessionID exactly, like the other text filters;
 //   - filter values are data, never SQL;
 //   - text a database cannot hold (NUL bytes, invalid UTF-8) may be stored
 //     with U+FFFD in its place but never fails the batch;
@@ -40,6 +43,8 @@ func Run(t *testing.T, open func(t *testing.T) store.DB) {
 		{"Empty", testEmpty},
 		{"Cancelled", testCancelled},
 		{"RoundTrip", testRoundTrip},
+		{"Cost", testCost},
+		{"SessionFilter", testSessionFilter},
 		{"Idempotent", testIdempotent},
 		{"Filters", testFilters},
 		{"Order", testOrder},

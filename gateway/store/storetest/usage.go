@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -14,91 +13,6 @@ import (
 	"github.com/memproxy/memproxy/gateway/store"
 	"github.com/memproxy/memproxy/gateway/usage"
 )
-
-// base is the time the suite's records are built around. It has a
-// nanosecond part, and is not in UTC, to check both are handled.
-var base = time.Date(2026, 3, 14, 15, 9, 26, 535897932, time.FixedZone("UTC+5:30", 5*3600+1800))
-
-// all asks for every row the suite ever writes.
-var all = usage.Filter{Limit: 100_000}
-
-// full returns a record with every field set, distinct for each i.
-func full(i int) usage.Record {
-	return usage.Record{
-		Time:             base.Add(time.Duration(i) * time.Second),
-		RequestID:        fmt.Sprintf("req-%06d", i),
-		User:             fmt.Sprintf("user-%d", i),
-		Project:          fmt.Sprintf("project-%d", i),
-		Client:           "Zoë's IDE ✓",
-		Hostname:         fmt.Sprintf("host-%d.example", i),
-		EdgeID:           fmt.Sprintf("edge-%d", i),
-		Ingress:          "edge",
-		Method:           "POST",
-		Path:             "/v1/chat/completions",
-		Model:            "gpt-4o",
-		UpstreamModel:    "gpt-4o-2024-08-06",
-		Provider:         "openai",
-		Stream:           true,
-		Status:           429,
-		ErrorType:        "provider_rate_limited",
-		PromptTokens:     1_234_567_890_123 + int64(i),
-		CompletionTokens: 456,
-		CachedTokens:     78,
-		LatencyMS:        1234.5625,
-		TTFBMS:           0.015625,
-	}
-}
-
-func write(t *testing.T, db store.DB, recs ...usage.Record) {
-	t.Helper()
-	if err := db.WriteUsage(t.Context(), recs); err != nil {
-		t.Fatalf("WriteUsage(%d rows): %v", len(recs), err)
-	}
-}
-
-func query(t *testing.T, db store.DB, f usage.Filter) []usage.Record {
-	t.Helper()
-	got, err := db.QueryUsage(t.Context(), f)
-	if err != nil {
-		t.Fatalf("QueryUsage(%+v): %v", f, err)
-	}
-	return got
-}
-
-func ids(recs []usage.Record) []string {
-	out := make([]string, len(recs))
-	for i, r := range recs {
-		out[i] = r.RequestID
-	}
-	return out
-}
-
-// sameRecord reports how got differs from want ("" if it does not): times
-// to within a microsecond and in UTC, every other field exactly.
-func sameRecord(got, want usage.Record) string {
-	var diffs []string
-	if got.Time.Location() != time.UTC {
-		diffs = append(diffs, fmt.Sprintf("Time location %v, want UTC", got.Time.Location()))
-	}
-	if d := got.Time.Sub(want.Time); d <= -time.Microsecond || d >= time.Microsecond {
-		diffs = append(diffs, fmt.Sprintf("Time %v, want %v", got.Time, want.Time))
-	}
-	got.Time, want.Time = time.Time{}, time.Time{}
-	if got != want {
-		diffs = append(diffs, fmt.Sprintf("got  %+v\nwant %+v", got, want))
-	}
-	return strings.Join(diffs, "\n")
-}
-
-// newestFirst sorts recs as QueryUsage must return them.
-func newestFirst(recs []usage.Record) {
-	slices.SortFunc(recs, func(a, b usage.Record) int {
-		if c := b.Time.Compare(a.Time); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.RequestID, b.RequestID)
-	})
-}
 
 func testEmpty(t *testing.T, db store.DB) {
 	if err := db.WriteUsage(t.Context(), nil); err != nil {
@@ -163,22 +77,6 @@ func testIdempotent(t *testing.T, db store.DB) {
 	}
 }
 
-// dataset is 48 records spread over two users, three projects, two
-// clients and two models, one minute apart, with some times shared.
-func dataset() []usage.Record {
-	var recs []usage.Record
-	for i := range 48 {
-		r := full(i)
-		r.User = []string{"alice", "bob"}[i%2]
-		r.Project = []string{"p1", "p2", "p3"}[i%3]
-		r.Client = []string{"cursor", "claude-code"}[(i/2)%2]
-		r.Model = []string{"gpt-4o", "claude-sonnet"}[(i/4)%2]
-		r.Time = base.Add(time.Duration(i/4*4+i%2) * time.Minute) // pairs share a time
-		recs = append(recs, r)
-	}
-	return recs
-}
-
 func testFilters(t *testing.T, db store.DB) {
 	recs := dataset()
 	write(t, db, recs...)
@@ -201,6 +99,8 @@ func testFilters(t *testing.T, db store.DB) {
 		{"negative limit is the default", usage.Filter{Limit: -1}},
 		{"user and project", usage.Filter{User: "bob", Project: "p3"}},
 		{"client and model", usage.Filter{Client: "cursor", Model: "gpt-4o"}},
+		{"session", usage.Filter{Session: "sess-b"}},
+		{"session and user, limited", usage.Filter{Session: "sess-a", User: "bob", Limit: 3}},
 		{"all fields", usage.Filter{User: "alice", Project: "p1", Client: "cursor", Model: "gpt-4o", Since: at(4), Until: at(40), Limit: 100}},
 		{"all fields, limited", usage.Filter{User: "bob", Project: "p2", Client: "claude-code", Model: "claude-sonnet", Since: at(1), Limit: 1}},
 		{"matches nothing", usage.Filter{User: "carol"}},
@@ -215,24 +115,6 @@ func testFilters(t *testing.T, db store.DB) {
 			}
 		})
 	}
-}
-
-// expect is the reference for QueryUsage (with a limit of its own when the
-// filter sets none; the suite never stores more than a default of 1000).
-func expect(recs []usage.Record, f usage.Filter) []usage.Record {
-	var out []usage.Record
-	for _, r := range recs {
-		if (f.User == "" || r.User == f.User) && (f.Project == "" || r.Project == f.Project) &&
-			(f.Client == "" || r.Client == f.Client) && (f.Model == "" || r.Model == f.Model) &&
-			(f.Since.IsZero() || !r.Time.Before(f.Since)) && (f.Until.IsZero() || r.Time.Before(f.Until)) {
-			out = append(out, r)
-		}
-	}
-	newestFirst(out)
-	if f.Limit > 0 && len(out) > f.Limit {
-		out = out[:f.Limit]
-	}
-	return out
 }
 
 func testOrder(t *testing.T, db store.DB) {
@@ -266,7 +148,7 @@ func testFilterValuesAreNotSQL(t *testing.T, db store.DB) {
 	write(t, db, full(2), full(3), hostile)
 	for _, v := range []string{injection, `" OR ""="`, "x'; DROP TABLE usage; --", "%", "_", `\`, "*"} {
 		// (User gets a suffix: the hostile row is stored with that user.)
-		for _, f := range []usage.Filter{{User: v + "x"}, {Project: v}, {Client: v}, {Model: v}} {
+		for _, f := range []usage.Filter{{User: v + "x"}, {Project: v}, {Client: v}, {Model: v}, {Session: v}} {
 			if got := query(t, db, f); len(got) != 0 {
 				t.Errorf("QueryUsage(%+v) = %q; want nothing", f, ids(got))
 			}
