@@ -1,0 +1,59 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/memproxy/memproxy/gateway/provider/providertest"
+)
+
+// TestCodexCLI runs Codex CLI (`codex exec`) with a custom provider whose
+// base_url is an edge port: against an OpenAI-compatible upstream and an
+// Anthropic one, both reached through the Responses → chat translation.
+func TestCodexCLI(t *testing.T) {
+	dir := clientsDir(t)
+	codex := filepath.Join(dir, "node_modules", ".bin", "codex")
+	oai, anth := providertest.NewOpenAI(t), providertest.NewAnthropic(t)
+	g := startGateway(t, twoProviders(oai, anth))
+	url := newEdge(t, g, "codex-user").start("cx")
+	for _, c := range []struct {
+		model string
+		reqs  func() []providertest.Recorded
+	}{{"gpt-e2e", oai.Requests}, {"claude-e2e", anth.Requests}} {
+		t.Run(c.model, func(t *testing.T) {
+			home := t.TempDir()
+			cfg := fmt.Sprintf("model = %q\nmodel_provider = \"memproxy\"\n\n[model_providers.memproxy]\nname = \"memproxy\"\nbase_url = %q\nwire_api = \"responses\"\n", c.model, url+"/v1")
+			if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, codex, "exec", "--skip-git-repo-check", "Say hello")
+			cmd.Dir = t.TempDir()
+			cmd.Env = append(os.Environ(), "CODEX_HOME="+home, "HOME="+home, "OPENAI_API_KEY=dummy")
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("codex: %v\n%s", err, out)
+			}
+			if !strings.Contains(string(out), providertest.Answer()) {
+				t.Errorf("codex printed %q, want the model's answer %q", out, providertest.Answer())
+			}
+			if len(c.reqs()) == 0 {
+				t.Fatal("the upstream received nothing")
+			}
+		})
+	}
+	var rows []map[string]any
+	waitFor(t, "usage rows", func() bool { rows = g.usage("project=cx"); return len(rows) >= 2 })
+	for _, r := range rows {
+		if r["client"] != "codex" || r["path"] != "/v1/responses" {
+			t.Errorf("row %v", r)
+		}
+	}
+}
