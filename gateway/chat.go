@@ -12,6 +12,7 @@ import (
 	"github.com/memproxy/memproxy/gateway/api/anthropic"
 	"github.com/memproxy/memproxy/gateway/api/gemini"
 	"github.com/memproxy/memproxy/gateway/api/openai"
+	"github.com/memproxy/memproxy/gateway/auth"
 	"github.com/memproxy/memproxy/gateway/inject"
 	"github.com/memproxy/memproxy/gateway/llm"
 	"github.com/memproxy/memproxy/gateway/memory"
@@ -66,9 +67,32 @@ func (s *Server) completions(client string) http.HandlerFunc {
 			if aerr != nil {
 				return nil, aerr
 			}
-			return &provider.Request{Op: opOf(x.wire()), Body: up, Stream: x.stream, Header: passHeaders(r, x.dep)}, nil
+			return &provider.Request{Op: opOf(x.wire()), Body: up, Stream: x.stream, Header: s.upstreamHeaders(r, x)}, nil
 		})
 	}
+}
+
+// upstreamHeaders are the request headers a deployment sees besides its
+// own credentials: the client's Anthropic headers for Anthropic, and for
+// the Supermemory router the memory scope as x-sm-user-id (the scope
+// retrieval used, or the default user_project one).
+func (s *Server) upstreamHeaders(r *http.Request, x *exchange) http.Header {
+	h := passHeaders(r, x.dep)
+	if !x.dep.Supermemory {
+		return h
+	}
+	sc := x.scope
+	if sc == "" {
+		id, _ := auth.FromContext(r.Context())
+		sc = scopeFor(id, "user_project")
+	}
+	if sc != "" {
+		if h == nil {
+			h = http.Header{}
+		}
+		h.Set("X-Sm-User-Id", string(sc))
+	}
+	return h
 }
 
 // passHeaders are the client headers a deployment of the same family may

@@ -26,7 +26,7 @@ func buildDeployments(cfg *config.Gateway, hc *http.Client) (*provider.Table, er
 		}
 		deps = append(deps, &provider.Deployment{
 			ModelName: m.ModelName, UpstreamModel: m.UpstreamModel, ProviderName: m.ProviderName,
-			Dialect: dialectFor(m.Provider), Responses: nativeResponses(m), Provider: p, StreamIdle: m.Params.StreamTimeoutDuration(),
+			Dialect: dialectFor(m.Provider), Responses: nativeResponses(m), Supermemory: supermemoryRouter(m), Provider: p, StreamIdle: m.Params.StreamTimeoutDuration(),
 		})
 	}
 	return provider.NewTable(deps), nil
@@ -111,9 +111,24 @@ func buildPrices(cfg *config.Gateway) *pricing.Table {
 }
 
 // nativeResponses reports a deployment that serves the Responses API
-// itself: OpenAI's own API. Compatible servers (vLLM, Ollama, …) mostly
-// do not, so Responses requests reach them translated to chat.
+// itself: OpenAI's own API, or an OpenAI-style server whose model_info says
+// native_responses: true. Compatible servers (vLLM, Ollama, …) mostly do
+// not, so Responses requests reach them translated to chat.
 func nativeResponses(m config.Deployment) bool {
+	if m.Provider != config.ProviderOpenAI && m.Provider != config.ProviderOpenAICompatible {
+		return false
+	}
+	if v, ok := m.ModelInfo["native_responses"].(bool); ok {
+		return v
+	}
 	u, err := url.Parse(m.BaseURL)
 	return m.Provider == config.ProviderOpenAI && err == nil && u.Hostname() == "api.openai.com"
+}
+
+// supermemoryRouter reports a deployment behind the Supermemory memory
+// router (api_base https://api.supermemory.ai/v3/<provider host>), which
+// keeps memories per x-sm-user-id.
+func supermemoryRouter(m config.Deployment) bool {
+	u, err := url.Parse(m.BaseURL)
+	return err == nil && u.Hostname() == "api.supermemory.ai"
 }

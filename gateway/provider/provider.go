@@ -76,7 +76,10 @@ type Deployment struct {
 	// Responses is true when the deployment also serves OpenAI's
 	// Responses API natively (OpenAI itself).
 	Responses bool
-	Provider  Provider
+	// Supermemory is true behind the Supermemory memory router, which
+	// needs the memory scope as x-sm-user-id.
+	Supermemory bool
+	Provider    Provider
 	// StreamIdle ends a stream that sends nothing for this long (0: never).
 	StreamIdle time.Duration
 }
