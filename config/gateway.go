@@ -36,6 +36,8 @@ type Gateway struct {
 	General        GeneralSettings `yaml:"general_settings"`
 	Models         []Deployment    `yaml:"model_list"`
 	UserIDMappings UserIDMappings  `yaml:"user_id_mappings"`
+	// Memory is context_retrieval, defaults applied.
+	Memory ContextRetrieval `yaml:"context_retrieval"`
 	// Router is router_settings (and litellm_settings' routing keys),
 	// defaults applied; see RouterSettings.
 	Router RouterSettings `yaml:"-"`
@@ -165,6 +167,7 @@ func defaults() *Gateway {
 		General:        GeneralSettings{MaxRequestSizeMB: DefaultMaxRequestSizeMB},
 		UserIDMappings: UserIDMappings{CustomHeader: DefaultUserIDHeader, DefaultUserID: DefaultUserID},
 		Router:         defaultRouter(),
+		Memory:         defaultContextRetrieval(),
 	}
 }
 
@@ -227,6 +230,7 @@ func (g *Gateway) validate(d *decoder) {
 	if len(g.Models) == 0 {
 		d.fail("model_list", "no models configured; add at least one model_list entry")
 	}
+	g.Memory.validate(d, g.Models)
 	for i := range g.Models {
 		m := &g.Models[i]
 		p := fmt.Sprintf("model_list[%d]", i)

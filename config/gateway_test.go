@@ -117,10 +117,6 @@ func TestSeedConfig(t *testing.T) {
 	}
 
 	wantIgnored := []string{
-		"context_retrieval.api_key", "context_retrieval.base_url", "context_retrieval.container_tag",
-		"context_retrieval.enabled", "context_retrieval.enabled_for_models", "context_retrieval.injection_strategy",
-		"context_retrieval.max_context_length", "context_retrieval.max_results", "context_retrieval.query_strategy",
-		"context_retrieval.timeout",
 		"general_settings.database_connection_pool_limit", "general_settings.forward_client_headers_to_llm_api",
 		"general_settings.forward_openai_org_id", "general_settings.store_model_in_db",
 		"general_settings.store_prompts_in_spend_logs",
@@ -134,6 +130,12 @@ func TestSeedConfig(t *testing.T) {
 		"model_list[].litellm_params.reasoning_effort", "model_list[].litellm_params.thinking",
 		"tool_execution.enabled", "tool_execution.max_iterations", "tool_execution.max_results",
 		"tool_execution.supermemory_api_key", "tool_execution.supermemory_base_url", "tool_execution.timeout_per_tool",
+	}
+	cr := g.Memory
+	if !cr.Enabled || cr.MemoryBackend() != "supermemory" || cr.APIKey.Reveal() == "" || cr.QueryStrategy != "all_user" ||
+		cr.InjectionStrategy != "dual" || cr.MaxResults != 5 || cr.MaxContextLength != 4000 || len(cr.EnabledForModels) != 4 ||
+		cr.WriteBack != "exchange" || cr.RetrievalBudgetMS != 300 || cr.ScopePolicy != "user_project" {
+		t.Errorf("context_retrieval = %+v", cr)
 	}
 	if !slices.Equal(g.Ignored, wantIgnored) {
 		t.Errorf("Ignored =\n%s\nwant\n%s", strings.Join(g.Ignored, "\n"), strings.Join(wantIgnored, "\n"))

@@ -26,17 +26,6 @@ var knownUnimplemented = []string{
 
 	// Seed sections (litellm-memory-proxy config.yaml).
 	"mcp_servers",
-	"context_retrieval.api_key",
-	"context_retrieval.base_url",
-	"context_retrieval.container_tag",
-	"context_retrieval.disabled_for_models",
-	"context_retrieval.enabled",
-	"context_retrieval.enabled_for_models",
-	"context_retrieval.injection_strategy",
-	"context_retrieval.max_context_length",
-	"context_retrieval.max_results",
-	"context_retrieval.query_strategy",
-	"context_retrieval.timeout",
 	"tool_execution.enabled",
 	"tool_execution.max_iterations",
 	"tool_execution.max_results",

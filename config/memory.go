@@ -1,0 +1,112 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ContextRetrieval is the seed's context_retrieval block: memory retrieval,
+// injection and write-back. With Enabled and nothing else, memory works on
+// the gateway's own database; an APIKey (the seed's Supermemory key)
+// selects Supermemory; Backend overrides both.
+type ContextRetrieval struct {
+	Enabled bool `yaml:"enabled"`
+	// Backend is "local" (the gateway's database: SQLite FTS5, or Postgres
+	// full-text when database_url is Postgres), "postgres", or
+	// "supermemory"; "" chooses as described above.
+	Backend string `yaml:"backend"`
+	// APIKey and BaseURL reach Supermemory.
+	APIKey  Secret `yaml:"api_key"`
+	BaseURL string `yaml:"base_url"`
+	// ScopePolicy derives the memory scope: user, project, user_project.
+	ScopePolicy       string `yaml:"scope_policy"`
+	QueryStrategy     string `yaml:"query_strategy"`
+	InjectionStrategy string `yaml:"injection_strategy"`
+	// ContainerTag is accepted for the seed's sake: memproxy uses the
+	// scope as the Supermemory container tag, so no scope can read
+	// another's memories.
+	ContainerTag      string   `yaml:"container_tag"`
+	MaxContextLength  int      `yaml:"max_context_length"`
+	MaxResults        int      `yaml:"max_results"`
+	Timeout           float64  `yaml:"timeout"`             // seconds, Supermemory HTTP calls
+	RetrievalBudgetMS int      `yaml:"retrieval_budget_ms"` // past it a request goes on without memories
+	Threshold         float64  `yaml:"threshold"`
+	EnabledForModels  []string `yaml:"enabled_for_models"`
+	DisabledForModels []string `yaml:"disabled_for_models"`
+	// WriteBack is off, user_only or exchange (default).
+	WriteBack string `yaml:"write_back"`
+}
+
+// Choices and defaults of context_retrieval.
+var (
+	memoryBackends   = []string{"local", "postgres", "supermemory"}
+	scopePolicies    = []string{"user", "project", "user_project"}
+	queryStrategies  = []string{"last_user", "first_user", "all_user", "last_assistant"}
+	injectStrategies = []string{"cache_aware", "system", "user_prefix", "user_suffix", "dual"}
+	writeBackModes   = []string{"off", "user_only", "exchange"}
+)
+
+func defaultContextRetrieval() ContextRetrieval {
+	return ContextRetrieval{
+		BaseURL: "https://api.supermemory.ai", ScopePolicy: "user_project", QueryStrategy: "last_user",
+		InjectionStrategy: "cache_aware", MaxContextLength: 4000, MaxResults: 5, Timeout: 10,
+		RetrievalBudgetMS: 300, WriteBack: "exchange",
+	}
+}
+
+// MemoryBackend is the backend context_retrieval selects.
+func (c ContextRetrieval) MemoryBackend() string {
+	switch {
+	case c.Backend != "":
+		return c.Backend
+	case c.APIKey != "":
+		return "supermemory"
+	default:
+		return "local"
+	}
+}
+
+// validate checks context_retrieval against the model names.
+func (c ContextRetrieval) validate(d *decoder, models []Deployment) {
+	const p = "context_retrieval."
+	oneOf := func(key, v string, allowed []string) {
+		if v != "" && !slices.Contains(allowed, v) {
+			d.fail(p+key, "must be one of %s, got %q", strings.Join(allowed, ", "), v)
+		}
+	}
+	oneOf("backend", c.Backend, memoryBackends)
+	oneOf("scope_policy", c.ScopePolicy, scopePolicies)
+	oneOf("query_strategy", c.QueryStrategy, queryStrategies)
+	oneOf("injection_strategy", c.InjectionStrategy, injectStrategies)
+	oneOf("write_back", c.WriteBack, writeBackModes)
+	if c.MaxContextLength < 100 || c.MaxContextLength > 100000 {
+		d.fail(p+"max_context_length", "must be between 100 and 100000 characters, got %d", c.MaxContextLength)
+	}
+	if c.MaxResults < 1 || c.MaxResults > 20 {
+		d.fail(p+"max_results", "must be between 1 and 20, got %d", c.MaxResults)
+	}
+	if c.Timeout < 1 || c.Timeout > 60 {
+		d.fail(p+"timeout", "must be between 1 and 60 seconds, got %v", c.Timeout)
+	}
+	if c.RetrievalBudgetMS < 10 || c.RetrievalBudgetMS > 60000 {
+		d.fail(p+"retrieval_budget_ms", "must be between 10 and 60000, got %d", c.RetrievalBudgetMS)
+	}
+	if c.MemoryBackend() == "supermemory" && c.APIKey == "" {
+		d.fail(p+"api_key", "the supermemory backend needs an API key")
+	}
+	if len(c.EnabledForModels) > 0 && len(c.DisabledForModels) > 0 {
+		d.fail(p+"disabled_for_models", "cannot be used together with enabled_for_models")
+	}
+	names := map[string]bool{}
+	for _, m := range models {
+		names[m.ModelName] = true
+	}
+	for key, list := range map[string][]string{"enabled_for_models": c.EnabledForModels, "disabled_for_models": c.DisabledForModels} {
+		for i, n := range list {
+			if !names[n] {
+				d.fail(fmt.Sprintf("%s%s[%d]", p, key, i), "unknown model_name %q: not in model_list", n)
+			}
+		}
+	}
+}

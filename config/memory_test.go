@@ -1,0 +1,30 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestContextRetrieval(t *testing.T) {
+	g, err := Parse("gw.yaml", []byte(mockModel+"context_retrieval:\n  enabled: true\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := g.Memory; !m.Enabled || m.MemoryBackend() != "local" || m.InjectionStrategy != "cache_aware" || m.WriteBack != "exchange" {
+		t.Errorf("defaults: %+v", m)
+	}
+	bad := []struct{ yaml, key, msg string }{
+		{"  injection_strategy: sideways\n", "context_retrieval.injection_strategy", "must be one of"},
+		{"  backend: supermemory\n", "context_retrieval.api_key", "needs an API key"},
+		{"  enabled_for_models: [m]\n  disabled_for_models: [m]\n", "context_retrieval.disabled_for_models", "cannot be used together"},
+		{"  enabled_for_models: [nope]\n", "context_retrieval.enabled_for_models[0]", `unknown model_name "nope"`},
+		{"  max_results: 50\n", "context_retrieval.max_results", "between 1 and 20"},
+		{"  scope_policy: everyone\n", "context_retrieval.scope_policy", "must be one of"},
+	}
+	for _, b := range bad {
+		_, err := Parse("gw.yaml", []byte(mockModel+"context_retrieval:\n  enabled: true\n"+b.yaml), nil)
+		if err == nil || !strings.Contains(err.Error(), b.key) || !strings.Contains(err.Error(), b.msg) || !strings.Contains(err.Error(), "gw.yaml:") {
+			t.Errorf("%q: error %v, want %s: %s", b.yaml, err, b.key, b.msg)
+		}
+	}
+}
