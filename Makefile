@@ -1,4 +1,12 @@
 # memproxy build. `make help` lists the targets.
+
+# FTS5 (go-sqlite3 build tag) for the memory store's full-text index; exported
+# so every go command make runs (build, test, vet, bench) compiles it in. The
+# flags already set for go (environment or `go env -w`) are kept.
+GOFLAGS ?= $(shell go env GOFLAGS)
+GOFLAGS += -tags=sqlite_fts5
+export GOFLAGS
+
 GO        ?= go
 GO_TOOL   := $(GO) tool -modfile=tools/go.mod
 BIN       := bin

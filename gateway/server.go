@@ -94,6 +94,12 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the database: %w", err)
 	}
+	if opts.Memory == nil {
+		if opts.Memory, err = buildMemory(cfg.Memory, db, opts.HTTPClient); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	qopts := opts.UsageQueue
 	qopts.Logger = opts.Logger
 	s := &Server{

@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	build := exec.Command("go", "build", "-o", dir+"/", "github.com/memproxy/memproxy/cmd/memgateway", "github.com/memproxy/memproxy/cmd/memedge")
+	build := exec.Command("go", "build", "-tags", "sqlite_fts5", "-o", dir+"/", "github.com/memproxy/memproxy/cmd/memgateway", "github.com/memproxy/memproxy/cmd/memedge")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building binaries:", err)

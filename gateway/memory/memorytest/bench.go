@@ -1,0 +1,99 @@
+package memorytest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/memproxy/memproxy/gateway/memory"
+)
+
+// BenchScopes is how many scopes BenchmarkSearch fills: more than one, so
+// that a backend whose index is shared by all scopes pays for it.
+const BenchScopes = 3
+
+// BenchmarkSearch fills BenchScopes scopes ("u:memproxy-bench/p:N") with
+// perScope memories each, then searches one of them with the QualitySet
+// queries in turn (limit 10) and reports the latency of one Search as
+// p50-µs and p99-µs besides ns/op. The memories are generated from the
+// quality data set's vocabulary, so queries match many of them, as in a
+// real scope. The scopes are emptied before and after.
+func BenchmarkSearch(b *testing.B, be memory.Backend, perScope int) {
+	ctx := context.Background()
+	scopes := make([]memory.Scope, BenchScopes)
+	for i := range scopes {
+		scopes[i] = memory.Scope(fmt.Sprintf("u:memproxy-bench/p:%d", i))
+	}
+	empty := func() {
+		for _, s := range scopes {
+			if _, err := be.DeleteAll(ctx, s); err != nil {
+				b.Fatalf("emptying %s: %v", s, err)
+			}
+		}
+	}
+	empty()
+	b.Cleanup(empty)
+	fill(b, be, scopes, perScope)
+
+	var queries []string
+	for _, p := range QualitySet {
+		for _, q := range p.Queries {
+			queries = append(queries, q.Text)
+		}
+	}
+	lat := make([]time.Duration, 0, 1024)
+	i := 0
+	for b.Loop() {
+		start := time.Now()
+		if _, err := be.Search(ctx, scopes[0], queries[i%len(queries)], 10); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+		i++
+	}
+	slices.Sort(lat)
+	pct := func(p int) float64 { return float64(lat[min(len(lat)-1, len(lat)*p/100)].Nanoseconds()) / 1e3 }
+	b.ReportMetric(pct(50), "p50-µs")
+	b.ReportMetric(pct(99), "p99-µs")
+}
+
+// fill adds perScope generated memories to each scope, from a few
+// goroutines (backends that can take concurrent writes load faster).
+func fill(b *testing.B, be memory.Backend, scopes []memory.Scope, perScope int) {
+	var vocab []string
+	for _, p := range QualitySet {
+		for _, m := range p.Memories {
+			vocab = append(vocab, strings.Fields(m)...)
+		}
+	}
+	const workers = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 42))
+			for n := w; n < perScope*len(scopes); n += workers {
+				s, k := scopes[n%len(scopes)], n/len(scopes)
+				words := make([]string, 12+rng.IntN(16))
+				for j := range words {
+					words[j] = vocab[rng.IntN(len(vocab))]
+				}
+				content := fmt.Sprintf("Note %d: %s", k, strings.Join(words, " "))
+				if _, _, err := be.Add(context.Background(), s, content, map[string]string{"n": fmt.Sprint(k)}); err != nil {
+					errs <- fmt.Errorf("loading %s #%d: %w", s, k, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+}

@@ -1,0 +1,54 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/memproxy/memproxy/config"
+	"github.com/memproxy/memproxy/gateway/memory"
+	"github.com/memproxy/memproxy/gateway/memory/supermemory"
+	"github.com/memproxy/memproxy/gateway/store"
+)
+
+// buildMemory turns context_retrieval into MemoryOptions; nil when memory
+// is off. "local" is the gateway's own database (SQLite FTS5, or Postgres
+// full-text when the database is Postgres); "postgres" insists on the
+// latter; "supermemory" calls the Supermemory API.
+func buildMemory(c config.ContextRetrieval, db store.DB, hc *http.Client) (*MemoryOptions, error) {
+	if !c.Enabled {
+		return nil, nil
+	}
+	name := c.MemoryBackend()
+	var b memory.Backend
+	switch name {
+	case "local", "postgres":
+		mb, ok := db.(memory.Backend)
+		if !ok {
+			return nil, errors.New("context_retrieval: this database cannot store memories")
+		}
+		if name == "postgres" && !strings.HasPrefix(db.Describe(), "postgres") {
+			return nil, errors.New("context_retrieval.backend postgres needs general_settings.database_url to be a postgres:// URL")
+		}
+		b = mb
+		name = strings.SplitN(db.Describe(), ":", 2)[0] // sqlite or postgres: what /memory-routing/info shows
+	case "supermemory":
+		sm, err := supermemory.New(supermemory.Options{
+			BaseURL: c.BaseURL, APIKey: c.APIKey.Reveal(), Timeout: time.Duration(c.Timeout * float64(time.Second)), Client: hc,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("context_retrieval: %w", err)
+		}
+		b = sm
+	default:
+		return nil, fmt.Errorf("context_retrieval.backend %q is not supported", name)
+	}
+	return &MemoryOptions{
+		Enabled: true, Backend: b, BackendName: name, Policy: c.ScopePolicy,
+		Query: c.QueryStrategy, Inject: c.InjectionStrategy, MaxResults: c.MaxResults, MaxChars: c.MaxContextLength,
+		Threshold: c.Threshold, Budget: time.Duration(c.RetrievalBudgetMS) * time.Millisecond,
+		EnabledFor: c.EnabledForModels, DisabledFor: c.DisabledForModels, WriteBack: c.WriteBack,
+	}, nil
+}

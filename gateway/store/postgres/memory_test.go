@@ -1,0 +1,46 @@
+package postgres_test
+
+// The memorytest conformance suite on PostgreSQL, each subtest in a fresh
+// schema, the quality evaluation and the search benchmark.
+
+import (
+	"testing"
+
+	"github.com/memproxy/memproxy/gateway/memory"
+	"github.com/memproxy/memproxy/gateway/memory/memorytest"
+	"github.com/memproxy/memproxy/gateway/store/postgres"
+)
+
+func memoryDB(t testing.TB) *postgres.DB {
+	t.Helper()
+	db := open(t, freshSchema(t))
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestMemory(t *testing.T) {
+	memorytest.Run(t, func(t *testing.T) memory.Backend { return memoryDB(t) })
+}
+
+// TestMemoryOneDB runs the suite with every subtest sharing one database,
+// as the gateway does.
+func TestMemoryOneDB(t *testing.T) {
+	db := memoryDB(t)
+	memorytest.Run(t, func(t *testing.T) memory.Backend { return db })
+}
+
+func TestMemoryQuality(t *testing.T) {
+	r5, mrr, err := memorytest.Evaluate(t.Context(), memoryDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r5 < 0 || r5 > 1 || mrr < 0 || mrr > 1 {
+		t.Fatalf("recall@5 %v, MRR %v; want both in [0,1]", r5, mrr)
+	}
+	t.Logf("recall@5 %.3f, MRR %.3f", r5, mrr)
+}
+
+// BenchmarkSearch: 10k memories in each of memorytest.BenchScopes scopes.
+func BenchmarkSearch(b *testing.B) {
+	memorytest.BenchmarkSearch(b, memoryDB(b), 10_000)
+}

@@ -1,0 +1,105 @@
+package sqlite
+
+// The memorytest conformance suite on the SQLite store, and what is
+// particular to it: the FTS5 query it builds from user text, the index
+// created on first use, and a build without FTS5.
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/memproxy/memproxy/gateway/memory"
+	"github.com/memproxy/memproxy/gateway/memory/memorytest"
+)
+
+// memoryDB opens a fresh store, skipping the test when this build's SQLite
+// has no FTS5 (go-sqlite3 needs -tags sqlite_fts5; make sets it).
+func memoryDB(t testing.TB) *DB {
+	t.Helper()
+	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "memproxy.db"))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.MemorySupported(t.Context()); errors.Is(err, ErrNoFTS5) {
+		t.Skipf("memory store needs FTS5, which this build lacks: run with -tags sqlite_fts5 (make test sets it): %v", err)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func TestMemory(t *testing.T) {
+	memorytest.Run(t, func(t *testing.T) memory.Backend { return memoryDB(t) })
+}
+
+// TestMemoryOneDB runs the suite with every subtest sharing one database,
+// as the gateway does.
+func TestMemoryOneDB(t *testing.T) {
+	db := memoryDB(t)
+	memorytest.Run(t, func(t *testing.T) memory.Backend { return db })
+}
+
+func TestMemoryQuality(t *testing.T) {
+	r5, mrr, err := memorytest.Evaluate(t.Context(), memoryDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r5 < 0 || r5 > 1 || mrr < 0 || mrr > 1 {
+		t.Fatalf("recall@5 %v, MRR %v; want both in [0,1]", r5, mrr)
+	}
+	t.Logf("recall@5 %.3f, MRR %.3f", r5, mrr)
+}
+
+func TestFTSQuery(t *testing.T) {
+	for in, want := range map[string]string{
+		"deploy billing":               `"deploy" OR "billing"`,
+		`"quoted" NEAR(a b) -x col:y*`: `"quoted" OR "NEAR" OR "b" OR "x" OR "col" OR "y"`,
+		"AND OR NOT":                   ``, // stop words
+		"deploy AND helm OR NOT x":     `"deploy" OR "helm" OR "x"`,
+		"how do I deploy":              `"deploy"`,
+		"Café Café café":               `"Café"`,
+		"go-sqlite3 v1.2":              `"go" OR "sqlite3" OR "v1" OR "2"`,
+		`^{}[]()*:+-"'.,;!?&|<>@#$%\`:  ``,
+		"":                             ``,
+		"日本語のメモ":                       `"日本語のメモ"`,
+	} {
+		if got := ftsQuery(in); got != want {
+			t.Errorf("ftsQuery(%q) = %s; want %s", in, got, want)
+		}
+	}
+	if n := strings.Count(ftsQuery(strings.Repeat("w ", 10)+strings.Repeat("x", 3)+" "+wordList(100)), " OR "); n != maxQueryTerms-1 {
+		t.Errorf("a long query gives %d terms; want at most %d", n+1, maxQueryTerms)
+	}
+}
+
+func wordList(n int) string {
+	var b strings.Builder
+	for i := range n {
+		b.WriteString("w")
+		b.WriteString(strings.Repeat("a", i+1))
+		b.WriteString(" ")
+	}
+	return b.String()
+}
+
+// TestMemoryIndexBackfill checks the index is built from rows already in
+// memories when it is created (a database first written by a build that
+// created the table but not the index).
+func TestMemoryIndexBackfill(t *testing.T) {
+	db := memoryDB(t)
+	if _, err := db.db.ExecContext(t.Context(), `INSERT INTO memories (id, scope, hash, content, created_ns) VALUES ('mem_old', 'u:a/p:b', 'h', 'legacy row about kubernetes', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	r, err := db.Search(t.Context(), "u:a/p:b", "kubernetes", 5)
+	if err != nil || len(r) != 1 || r[0].ID != "mem_old" {
+		t.Fatalf("Search = %+v, %v; want the row written before the index existed", r, err)
+	}
+}
+
+// BenchmarkSearch: 10k memories in each of memorytest.BenchScopes scopes.
+func BenchmarkSearch(b *testing.B) {
+	memorytest.BenchmarkSearch(b, memoryDB(b), 10_000)
+}
