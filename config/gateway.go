@@ -38,6 +38,8 @@ type Gateway struct {
 	UserIDMappings UserIDMappings  `yaml:"user_id_mappings"`
 	// Memory is context_retrieval, defaults applied.
 	Memory ContextRetrieval `yaml:"context_retrieval"`
+	// Tools is tool_execution, defaults applied.
+	Tools ToolExecution `yaml:"tool_execution"`
 	// Router is router_settings (and litellm_settings' routing keys),
 	// defaults applied; see RouterSettings.
 	Router RouterSettings `yaml:"-"`
@@ -168,6 +170,7 @@ func defaults() *Gateway {
 		UserIDMappings: UserIDMappings{CustomHeader: DefaultUserIDHeader, DefaultUserID: DefaultUserID},
 		Router:         defaultRouter(),
 		Memory:         defaultContextRetrieval(),
+		Tools:          defaultToolExecution(),
 	}
 }
 
@@ -231,6 +234,7 @@ func (g *Gateway) validate(d *decoder) {
 		d.fail("model_list", "no models configured; add at least one model_list entry")
 	}
 	g.Memory.validate(d, g.Models)
+	g.Tools.validate(d, g.Memory.Enabled)
 	for i := range g.Models {
 		m := &g.Models[i]
 		p := fmt.Sprintf("model_list[%d]", i)

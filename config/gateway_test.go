@@ -128,14 +128,15 @@ func TestSeedConfig(t *testing.T) {
 		"litellm_settings.set_verbose", "litellm_settings.store_model_in_db", "litellm_settings.success_callback",
 		"mcp_servers",
 		"model_list[].litellm_params.reasoning_effort", "model_list[].litellm_params.thinking",
-		"tool_execution.enabled", "tool_execution.max_iterations", "tool_execution.max_results",
-		"tool_execution.supermemory_api_key", "tool_execution.supermemory_base_url", "tool_execution.timeout_per_tool",
 	}
 	cr := g.Memory
 	if !cr.Enabled || cr.MemoryBackend() != "supermemory" || cr.APIKey.Reveal() == "" || cr.QueryStrategy != "all_user" ||
 		cr.InjectionStrategy != "dual" || cr.MaxResults != 5 || cr.MaxContextLength != 4000 || len(cr.EnabledForModels) != 4 ||
 		cr.WriteBack != "exchange" || cr.RetrievalBudgetMS != 300 || cr.ScopePolicy != "user_project" {
 		t.Errorf("context_retrieval = %+v", cr)
+	}
+	if te := g.Tools; !te.Enabled || te.MaxIterations != 10 || te.TimeoutPerTool != 30 || te.MaxResults != 5 {
+		t.Errorf("tool_execution = %+v", te)
 	}
 	if !slices.Equal(g.Ignored, wantIgnored) {
 		t.Errorf("Ignored =\n%s\nwant\n%s", strings.Join(g.Ignored, "\n"), strings.Join(wantIgnored, "\n"))

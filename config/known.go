@@ -26,12 +26,6 @@ var knownUnimplemented = []string{
 
 	// Seed sections (litellm-memory-proxy config.yaml).
 	"mcp_servers",
-	"tool_execution.enabled",
-	"tool_execution.max_iterations",
-	"tool_execution.max_results",
-	"tool_execution.supermemory_api_key",
-	"tool_execution.supermemory_base_url",
-	"tool_execution.timeout_per_tool",
 
 	// general_settings.
 	"general_settings.alert_types",

@@ -114,7 +114,9 @@ func startEdgeWith(t *testing.T, opts Options) (*Daemon, string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Run(ctx, ctl); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	// Projects of consecutive tests reuse the range's first port: drop the
+	// client's keep-alive connections to the stopped server with it.
+	t.Cleanup(func() { cancel(); <-done; http.DefaultClient.CloseIdleConnections() })
 	st, err := d.Start(StartRequest{Project: "shop"})
 	if err != nil {
 		t.Fatal(err)

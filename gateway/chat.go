@@ -62,6 +62,10 @@ func (s *Server) completions(client string) http.HandlerFunc {
 			x.userText = inject.LastUserText(body)
 		}
 		body, st.mem = s.recall(w, r, x, body)
+		if s.toolsOn(x) {
+			s.toolLoop(w, r, x, body)
+			return
+		}
 		s.relay(w, r, x, func(x *exchange) (*provider.Request, *apiError) {
 			up, aerr := x.upstreamBody(body)
 			if aerr != nil {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/memproxy/memproxy/gateway/auth"
 	"github.com/memproxy/memproxy/gateway/llm"
 	"github.com/memproxy/memproxy/gateway/provider"
 )
@@ -56,6 +57,13 @@ func (s *Server) routeBody(w http.ResponseWriter, r *http.Request) (*provider.De
 	st.rec.SessionID = sessionID(r.Header, body)
 	if aerr != nil {
 		writeError(w, r, aerr)
+		return nil, nil, head, false
+	}
+	// A key's model allow list is checked before the lookup, so that it
+	// cannot tell which other models exist.
+	if id, _ := auth.FromContext(r.Context()); id == nil || !id.Key.AllowsModel(head.Model) {
+		writeError(w, r, newAPIError(http.StatusForbidden, llm.ErrPermission, "model_not_allowed",
+			fmt.Sprintf("This API key may not use the model `%s`.", head.Model)))
 		return nil, nil, head, false
 	}
 	dep, ok := s.models.Lookup(head.Model)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -13,6 +14,7 @@ import (
 	"github.com/memproxy/memproxy/gateway/auth"
 	"github.com/memproxy/memproxy/gateway/llm"
 	"github.com/memproxy/memproxy/gateway/memory"
+	"github.com/memproxy/memproxy/gateway/usage"
 )
 
 // The memory API: the caller's own scope only (derived from its identity
@@ -24,6 +26,7 @@ import (
 //	GET    /v1/memory/{id}                 get
 //	DELETE /v1/memory/{id}                 delete
 //	DELETE /v1/memory?all=true             delete every memory of the scope
+//	GET    /v1/memory/why/{request_id}     what memory did for a request
 func (s *Server) memoryRoutes(r *mux.Router) {
 	h := func(f func(http.ResponseWriter, *http.Request, memory.Scope)) http.Handler {
 		return s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -35,6 +38,7 @@ func (s *Server) memoryRoutes(r *mux.Router) {
 	}
 	for _, p := range []string{"/v1/memory", "/memory"} {
 		r.Handle(p+"/search", h(s.memSearch)).Methods(http.MethodGet)
+		r.Handle(p+"/why/{request_id}", h(s.memoryWhy)).Methods(http.MethodGet)
 		r.Handle(p, h(s.memAdd)).Methods(http.MethodPost)
 		r.Handle(p, h(s.memList)).Methods(http.MethodGet)
 		r.Handle(p, h(s.memDeleteAll)).Methods(http.MethodDelete)
@@ -180,4 +184,64 @@ func (s *Server) routingInfo(w http.ResponseWriter, r *http.Request) {
 		info["memory_enabled"], info["scope"], info["scope_policy"], info["backend"] = true, scopeFor(id, o.Policy), o.Policy, o.BackendName
 	}
 	writeJSON(w, http.StatusOK, info)
+}
+
+// memoryWhy serves GET /v1/memory/why/{request_id}: what memory did for a
+// request of the caller's scope — its status, the memories injected (as
+// they are now; deleted ones are named) and the retrieval time.
+func (s *Server) memoryWhy(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
+	reqID := mux.Vars(r)["request_id"]
+	id, _ := auth.FromContext(r.Context())
+	recs, err := s.db.QueryUsage(r.Context(), usage.Filter{RequestID: reqID, Limit: 1})
+	if err != nil {
+		s.memError(w, r, err)
+		return
+	}
+	if len(recs) == 0 || (!id.Admin && recs[0].User != id.User) || scopeFor(&auth.Identity{User: recs[0].User, Project: recs[0].Project}, s.opts.Memory.Policy) != sc {
+		writeError(w, r, newAPIError(http.StatusNotFound, llm.ErrNotFound, "request_not_found", "no request "+reqID+" in your scope (rows are written a moment after the answer)"))
+		return
+	}
+	rec := recs[0]
+	type shown struct {
+		ID      string `json:"id"`
+		Content string `json:"content,omitempty"`
+		Deleted bool   `json:"deleted,omitempty"`
+	}
+	var ms []shown
+	for _, mid := range strings.Split(rec.MemoryIDs, ",") {
+		if mid == "" {
+			continue
+		}
+		m, err := s.opts.Memory.Backend.Get(r.Context(), sc, mid)
+		ms = append(ms, shown{ID: mid, Content: m.Content, Deleted: err != nil})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"request_id": rec.RequestID, "scope": sc, "status": rec.MemoryStatus, "retrieval_ms": rec.MemoryMS,
+		"strategy": map[string]string{"query": s.opts.Memory.Query, "injection": s.opts.Memory.Inject},
+		"memories": ms, "explanation": whyText(rec.MemoryStatus),
+	})
+}
+
+// whyText says in words what a memory status means.
+func whyText(status string) string {
+	switch status {
+	case memInjected:
+		return "these memories matched the request's query and were injected, fenced as data"
+	case memEmpty:
+		return "retrieval ran but no memory of the scope matched well enough"
+	case memTimeout:
+		return "retrieval ran past its time budget; the request went on without memories"
+	case memError:
+		return "the memory backend failed; the request went on without memories"
+	case memOptedOut:
+		return "the client asked for no memories (x-memory-disable: 1)"
+	case memNoQuery:
+		return "the request had no text to search with"
+	case memNoPlace:
+		return "memories matched but the request had no place for them (e.g. a tool-result turn)"
+	case memOff, "":
+		return "memory was off for this model or request"
+	default:
+		return status
+	}
 }

@@ -71,7 +71,12 @@ func (f *fakeMemory) all(s memory.Scope) []memory.Memory {
 	return append([]memory.Memory(nil), f.data[s]...)
 }
 
-func (f *fakeMemory) Get(context.Context, memory.Scope, string) (memory.Memory, error) {
+func (f *fakeMemory) Get(_ context.Context, s memory.Scope, id string) (memory.Memory, error) {
+	for _, m := range f.all(s) {
+		if m.ID == id {
+			return m, nil
+		}
+	}
 	return memory.Memory{}, memory.ErrNotFound
 }
 func (f *fakeMemory) List(context.Context, memory.Scope, string, int) ([]memory.Memory, string, error) {
@@ -84,6 +89,10 @@ var _ memory.Backend = (*fakeMemory)(nil)
 
 // memHarness is a gateway with memory on, an OpenAI and an Anthropic fake.
 func memHarness(t *testing.T, mem *fakeMemory, tweak func(*MemoryOptions)) *dialectHarness {
+	return memToolsHarness(t, mem, tweak, nil)
+}
+
+func memToolsHarness(t *testing.T, mem *fakeMemory, tweak func(*MemoryOptions), to *ToolOptions) *dialectHarness {
 	t.Helper()
 	oai, anth := providertest.NewOpenAI(t), providertest.NewAnthropic(t)
 	y := "general_settings:\n  master_key: " + testMaster + "\nmodel_list:\n" +
@@ -97,7 +106,10 @@ func memHarness(t *testing.T, mem *fakeMemory, tweak func(*MemoryOptions)) *dial
 	if tweak != nil {
 		tweak(mo)
 	}
-	srv, err := New(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), MasterKey: testMaster, Memory: mo,
+	if to == nil {
+		to = &ToolOptions{}
+	}
+	srv, err := New(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), MasterKey: testMaster, Memory: mo, Tools: to,
 		UsageQueue: usage.QueueOptions{FlushInterval: 5 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
@@ -234,5 +246,37 @@ func TestMemoryAPIScoped(t *testing.T) {
 	}
 	if code, _ := get("/v1/memory/search?q=x", []string{"X-Memory-User-Id", "carol"}); code != 400 {
 		t.Errorf("no project under user_project policy: %d", code)
+	}
+}
+
+func TestMemoryWhy(t *testing.T) {
+	mem := &fakeMemory{}
+	mem.Add(context.Background(), "u:alice/p:shop", "The shop project deploys with make ship.", nil)
+	h := memHarness(t, mem, func(o *MemoryOptions) { o.WriteBack = "off" })
+	resp, _ := h.send("/v1/chat/completions", `{"model":"gpt","messages":[{"role":"user","content":"how does the project deploy?"}]}`, alice...)
+	id := resp.Header.Get("X-Request-Id")
+	var body string
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		req, _ := newReq("GET", h.httpURL+"/v1/memory/why/"+id, alice)
+		r, err := httpDo(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.StatusCode == 200 {
+			body = r.body
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("why: %d %s", r.StatusCode, r.body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(body, `"status":"injected"`) || !strings.Contains(body, "make ship") || !strings.Contains(body, `"id":"m1"`) {
+		t.Errorf("why: %s", body)
+	}
+	req, _ := newReq("GET", h.httpURL+"/v1/memory/why/"+id, []string{"X-Memory-User-Id", "bob", "X-Memory-Project", "shop"})
+	if r, _ := httpDo(req); r.StatusCode != 404 {
+		t.Errorf("bob read alice's request explanation: %d %s", r.StatusCode, r.body)
 	}
 }

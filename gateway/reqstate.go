@@ -6,6 +6,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/memproxy/memproxy/gateway/auth"
@@ -89,6 +90,10 @@ func (s *Server) finish(r *http.Request, tw *trackingWriter, st *reqState) {
 	}
 	if st.rec.ErrorType == string(llm.ErrClientCancelled) {
 		st.rec.Status = statusClientClosed
+	}
+	if m := st.mem; m.status != "" {
+		st.rec.MemoryStatus, st.rec.MemoryCount, st.rec.MemoryMS = m.status, len(m.ids), m.ms
+		st.rec.MemoryIDs = strings.Join(m.ids, ",")
 	}
 	if st.routed {
 		st.rec.SetCost(s.prices.Cost(st.rec.Model, st.rec.Provider, st.rec.UpstreamModel, st.usage))

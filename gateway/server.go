@@ -22,6 +22,7 @@ import (
 	"github.com/memproxy/memproxy/gateway/pricing"
 	"github.com/memproxy/memproxy/gateway/provider"
 	"github.com/memproxy/memproxy/gateway/store"
+	"github.com/memproxy/memproxy/gateway/ui"
 	"github.com/memproxy/memproxy/gateway/usage"
 	pb "github.com/memproxy/memproxy/proto/memproxy/v1"
 )
@@ -46,6 +47,8 @@ type Options struct {
 	TLS *tls.Config
 	// Memory, when set, overrides the config's context_retrieval.
 	Memory *MemoryOptions
+	// Tools, when set, overrides the config's tool_execution.
+	Tools *ToolOptions
 }
 
 // Server is one gateway process.
@@ -100,8 +103,16 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	if opts.Tools == nil {
+		t := cfg.Tools
+		opts.Tools = &ToolOptions{Enabled: t.Enabled, MaxIterations: t.MaxIterations,
+			TimeoutPerTool: time.Duration(t.TimeoutPerTool * float64(time.Second)), MaxResults: t.MaxResults}
+	}
 	qopts := opts.UsageQueue
 	qopts.Logger = opts.Logger
+	if qopts.JournalDir == "" {
+		qopts.JournalDir = opts.DataDir // rows the database cannot take wait here, on disk
+	}
 	s := &Server{
 		opts:     opts,
 		log:      opts.Logger,
@@ -117,6 +128,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		Retries: cfg.Router.NumRetries, Backoff: cfg.Router.RetryAfter, Cooldown: cfg.Router.CooldownTime,
 		AllowedFails: cfg.Router.AllowedFails, Strategy: cfg.Router.RoutingStrategy, Fallbacks: cfg.Router.Fallbacks,
 	})
+	s.keys.Attach(db, auth.CacheOptions{Logger: opts.Logger})
 	s.handler = s.routes()
 	go s.usage.Run()
 	if m := opts.Memory; m != nil && m.Enabled && m.Backend != nil {
@@ -229,6 +241,8 @@ func (s *Server) routes() http.Handler {
 		r.Handle(p, s.authenticate(http.HandlerFunc(s.listModels))).Methods(http.MethodGet)
 	}
 	r.Handle("/v1/usage", s.authenticate(http.HandlerFunc(s.queryUsage))).Methods(http.MethodGet)
+	r.Handle("/v1/usage/summary", s.authenticate(http.HandlerFunc(s.usageSummary))).Methods(http.MethodGet)
+	r.PathPrefix("/ui").Handler(ui.Handler()).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/memory-routing/info", s.authenticate(http.HandlerFunc(s.routingInfo))).Methods(http.MethodGet)
 	s.memoryRoutes(r)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -41,15 +42,20 @@ func (s *Server) newGRPCServer() *grpc.Server {
 	return gs
 }
 
-// principal checks the edge's key from the call's metadata.
+// principal checks the edge's key from the call's metadata: the master key
+// or a per-user key. A refused key is codes.Unauthenticated; a key that
+// could not be checked (database down) codes.Unavailable.
 func (t *tunnelService) principal(ctx context.Context) (auth.Principal, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	var key string
 	if v := md.Get("authorization"); len(v) > 0 {
 		key, _ = strings.CutPrefix(v[0], "Bearer ")
 	}
-	p, err := t.s.keys.Check(key)
-	if err != nil {
+	p, err := t.s.checkKey(ctx, key)
+	switch {
+	case errors.Is(err, auth.ErrUnavailable):
+		return p, status.Error(codes.Unavailable, err.Error())
+	case err != nil:
 		return p, status.Error(codes.Unauthenticated, err.Error())
 	}
 	return p, nil
@@ -81,7 +87,11 @@ func (t *tunnelService) Forward(stream pb.Gateway_ForwardServer) error {
 	}
 	ctx := stream.Context()
 	if p, err := t.principal(ctx); err != nil {
-		ctx = tunnelAuthFailed(ctx)
+		cause := auth.ErrBadKey
+		if status.Code(err) == codes.Unavailable {
+			cause = auth.ErrUnavailable
+		}
+		ctx = tunnelAuthFailed(ctx, cause)
 	} else {
 		ctx = auth.WithIdentity(ctx, tunnelIdentity(head.GetIdentity(), p))
 	}
@@ -95,10 +105,12 @@ func (t *tunnelService) Forward(stream pb.Gateway_ForwardServer) error {
 }
 
 // tunnelIdentity builds the identity of a tunnelled request. The user comes
-// from the credential; only the master key may name another user.
+// from the credential; only the master key may name another user. The
+// project is the tag's, or the key's when the tag is empty; a tag naming a
+// project the key may not act for is refused by authenticate.
 func tunnelIdentity(tags *pb.Identity, p auth.Principal) *auth.Identity {
 	id := &auth.Identity{
-		Project: tags.GetProject(), Client: tags.GetClient(), ClientPattern: tags.GetClientPattern(),
+		Project: auth.DefaultProject(tags.GetProject(), p), Key: p, Client: tags.GetClient(), ClientPattern: tags.GetClientPattern(),
 		Hostname: tags.GetHostname(), EdgeID: tags.GetEdgeId(), GitRemote: tags.GetGitRemote(),
 		GitBranch: tags.GetGitBranch(), Ingress: auth.IngressTunnel, Admin: p.Admin,
 		User: p.User, UserRule: "key",

@@ -37,5 +37,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(serveCmd(stdout, stderr))
+	root.AddCommand(keysCmd(stdout, stderr))
+	root.AddCommand(usageCmd(stdout))
 	return root.ExecuteContext(ctx)
 }

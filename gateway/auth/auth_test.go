@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -30,8 +31,8 @@ func TestKeysCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := NewKeys(tt.master).Check(tt.key)
-			if got != tt.want || err != tt.wantErr {
+			got, err := NewKeys(tt.master).Check(t.Context(), tt.key)
+			if !reflect.DeepEqual(got, tt.want) || err != tt.wantErr {
 				t.Errorf("Check(%q) = %+v, %v; want %+v, %v", tt.key, got, err, tt.want, tt.wantErr)
 			}
 		})
@@ -96,10 +97,10 @@ func TestNewKey(t *testing.T) {
 
 func TestNewKeyIsAcceptedAsMaster(t *testing.T) {
 	k := NewKey("sk-")
-	if p, err := NewKeys(k).Check(k); err != nil || !p.Admin {
+	if p, err := NewKeys(k).Check(t.Context(), k); err != nil || !p.Admin {
 		t.Errorf("Check(new key) = %+v, %v", p, err)
 	}
-	if _, err := NewKeys(k).Check(NewKey("sk-")); !errors.Is(err, ErrBadKey) {
+	if _, err := NewKeys(k).Check(t.Context(), NewKey("sk-")); !errors.Is(err, ErrBadKey) {
 		t.Errorf("Check(other new key) err = %v, want ErrBadKey", err)
 	}
 }
@@ -156,8 +157,8 @@ func TestResolve(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			id := tt.r.Resolve(tt.h, tt.p)
-			want := Identity{User: tt.user, UserRule: tt.rule, Project: tt.project, Admin: tt.adminOut, Ingress: IngressHTTP}
-			if *id != want {
+			want := Identity{User: tt.user, UserRule: tt.rule, Project: tt.project, Admin: tt.adminOut, Ingress: IngressHTTP, Key: tt.p}
+			if !reflect.DeepEqual(*id, want) {
 				t.Errorf("Resolve = %+v, want %+v", *id, want)
 			}
 		})

@@ -29,6 +29,9 @@ type Identity struct {
 	Ingress   string
 	// Admin is true for the master key.
 	Admin bool
+	// Key is what the request's credential grants: the gateway checks the
+	// project (Key.AllowsProject) and the model (Key.AllowsModel) against it.
+	Key Principal
 }
 
 type ctxKey struct{}

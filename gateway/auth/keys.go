@@ -1,20 +1,26 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
+	"sync/atomic"
 )
 
-// Sentinel errors of Check. Both map to 401; the message never says which
-// part of a key was wrong.
+// Sentinel errors of Check. ErrNoKey and ErrBadKey map to 401; the message
+// never says which part of a key was wrong. ErrUnavailable (the key store
+// could not be asked) maps to 503: a key is never accepted, nor reported
+// bad, because the database is down.
 var (
-	ErrNoKey  = errors.New("no API key: send it as 'Authorization: Bearer <key>' or 'x-api-key'")
-	ErrBadKey = errors.New("invalid API key")
+	ErrNoKey       = errors.New("no API key: send it as 'Authorization: Bearer <key>' or 'x-api-key'")
+	ErrBadKey      = errors.New("invalid API key")
+	ErrUnavailable = errors.New("the API key cannot be checked now; try again")
 )
 
 // Principal is what a valid key grants.
@@ -23,17 +29,39 @@ type Principal struct {
 	Admin bool
 	// User is the key's owner ("" for the master key).
 	User string
+	// KeyID names the stored key ("" for the master key).
+	KeyID string
+	// Project, when set, is the only project the key may act for.
+	Project string
+	// Models, when non-empty, are the only model names the key may ask
+	// for. Read only.
+	Models []string
 }
 
-// Keys checks presented keys against digests. Only digests are held: a
-// heap dump or a log line cannot leak a key it never stored.
+// AllowsModel reports whether the key may ask for the model named name
+// (the client-facing model name).
+func (p Principal) AllowsModel(name string) bool {
+	return p.Admin || len(p.Models) == 0 || slices.Contains(p.Models, name)
+}
+
+// AllowsProject reports whether the key may act for project.
+func (p Principal) AllowsProject(project string) bool {
+	return p.Admin || p.Project == "" || project == p.Project
+}
+
+// Keys checks presented keys: the master key against its digest, every
+// other key by its hash in a KeyStore (see Attach), through a cache. Only
+// digests are held: a heap dump or a log line cannot leak a key it never
+// stored.
 type Keys struct {
 	master    [sha256.Size]byte
 	hasMaster bool
+	stored    atomic.Pointer[storeKeys]
 }
 
 // NewKeys returns a checker that accepts masterKey as the administrator's
-// key. An empty masterKey accepts nothing.
+// key, and stored keys once a store is attached. An empty masterKey
+// accepts no master key.
 func NewKeys(masterKey string) *Keys {
 	k := &Keys{}
 	if masterKey != "" {
@@ -42,9 +70,26 @@ func NewKeys(masterKey string) *Keys {
 	return k
 }
 
-// Check returns the principal of key, ErrNoKey for an empty key, or
-// ErrBadKey. Digests are compared in constant time.
-func (k *Keys) Check(key string) (Principal, error) {
+// Attach makes k accept the active keys of ks, looked up through a cache
+// tuned by opts. Only the first call has an effect (it reports whether it
+// did), so a caller may attach lazily; Attach is safe to call while Check
+// runs.
+func (k *Keys) Attach(ks KeyStore, opts CacheOptions) bool {
+	if k.stored.Load() != nil || ks == nil {
+		return false
+	}
+	return k.stored.CompareAndSwap(nil, newStoreKeys(ks, opts))
+}
+
+// Check returns the principal of key: the admin for the master key
+// (digests compared in constant time), else the grants of the stored key
+// with that hash. It returns ErrNoKey for an empty key, ErrBadKey for an
+// unknown or revoked one, and ErrUnavailable when the store fails.
+//
+// Stored keys are cached (CacheOptions): a key revoked in the store keeps
+// working for up to the positive TTL in a process that saw it, unless it
+// was revoked through this Keys' Revoke.
+func (k *Keys) Check(ctx context.Context, key string) (Principal, error) {
 	if key == "" {
 		return Principal{}, ErrNoKey
 	}
@@ -52,7 +97,37 @@ func (k *Keys) Check(key string) (Principal, error) {
 	if k.hasMaster && subtle.ConstantTimeCompare(d[:], k.master[:]) == 1 {
 		return Principal{Admin: true}, nil
 	}
-	return Principal{}, ErrBadKey
+	sk := k.stored.Load()
+	if sk == nil || !userKeyShape(key) {
+		return Principal{}, ErrBadKey
+	}
+	return sk.check(ctx, d)
+}
+
+// Revoke revokes stored key id and drops it from the cache at once, so this
+// process refuses it from the next request on.
+func (k *Keys) Revoke(ctx context.Context, id string) error {
+	sk := k.stored.Load()
+	if sk == nil {
+		return ErrKeyNotFound
+	}
+	return sk.revoke(ctx, id)
+}
+
+// userKeyShape reports whether key could be one NewKey(KeyPrefix) made, so
+// that garbage never reaches the store or the cache.
+func userKeyShape(key string) bool {
+	rest, ok := strings.CutPrefix(key, KeyPrefix)
+	if !ok || len(rest) != 43 {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // KeyFromHeader returns the key of an HTTP request: the Bearer token of

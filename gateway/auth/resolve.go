@@ -31,10 +31,13 @@ type Resolver struct {
 // Resolve returns the identity of an HTTP request made with principal p.
 // A non-admin principal is always its own user, whatever headers say; for
 // the master key the seed's order applies: explicit header, header
-// patterns, default user.
+// patterns, default user. The project is the project header's, or, for a
+// key restricted to a project, that project when the header is absent
+// (whether a named project is allowed is the caller's check, see
+// Principal.AllowsProject).
 func (r *Resolver) Resolve(h http.Header, p Principal) *Identity {
-	id := &Identity{Ingress: IngressHTTP, Admin: p.Admin}
-	id.Project = h.Get(or(r.ProjectHeader, "X-Memory-Project"))
+	id := &Identity{Ingress: IngressHTTP, Admin: p.Admin, Key: p}
+	id.Project = DefaultProject(h.Get(or(r.ProjectHeader, "X-Memory-Project")), p)
 	if r.DetectClient != nil {
 		id.Client, id.ClientPattern = r.DetectClient(h.Get)
 	}
@@ -62,4 +65,14 @@ func or(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// DefaultProject is the project of a request that named project (perhaps
+// "") with a key granting p: a key restricted to a project acts for it
+// when the request names none.
+func DefaultProject(project string, p Principal) string {
+	if project == "" && !p.Admin {
+		return p.Project
+	}
+	return project
 }

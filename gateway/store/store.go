@@ -1,6 +1,6 @@
 // Package store opens the gateway's database by the scheme of its URL and
 // hands back one value implementing every storage interface the gateway
-// declares (today the usage log): the embedded SQLite file for a single
+// declares (the usage log, per-user API keys): the embedded SQLite file for a single
 // gateway, or PostgreSQL for several replicas sharing one database. Both
 // pass the conformance suite in store/storetest.
 package store
@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/memproxy/memproxy/gateway/auth"
 	"github.com/memproxy/memproxy/gateway/store/postgres"
 	"github.com/memproxy/memproxy/gateway/store/sqlite"
 	"github.com/memproxy/memproxy/gateway/usage"
@@ -21,6 +22,7 @@ import (
 type DB interface {
 	usage.Sink
 	usage.Reader
+	auth.KeyStore
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Describe names the backend and its location, without credentials.

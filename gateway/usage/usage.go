@@ -49,6 +49,17 @@ type Record struct {
 	// SessionID is the client's coding-session id (Claude Code, Codex),
 	// "" when the client sent none.
 	SessionID string `json:"session_id,omitempty"`
+	// What memory did for the request: a status (injected, empty,
+	// timeout, error, off, …), how many memories were injected, their ids
+	// (comma-separated) and the retrieval time.
+	MemoryStatus string  `json:"memory_status,omitempty"`
+	MemoryCount  int     `json:"memories"`
+	MemoryIDs    string  `json:"memory_ids,omitempty"`
+	MemoryMS     float64 `json:"memory_ms"`
+	// ToolRounds counts the gateway-run tool rounds; ToolsCalled names the
+	// tools run (comma-separated, in order).
+	ToolRounds  int    `json:"tool_rounds"`
+	ToolsCalled string `json:"tools_called,omitempty"`
 }
 
 // Sink stores records. WriteUsage must be idempotent on RequestID: writing a
@@ -62,8 +73,9 @@ type Sink interface {
 // reader's default.
 type Filter struct {
 	User, Project, Client, Model string
-	// Session matches Record.SessionID.
+	// Session matches Record.SessionID; RequestID one request.
 	Session      string
+	RequestID    string
 	Since, Until time.Time
 	Limit        int
 }

@@ -32,7 +32,7 @@ func TestCostJSON(t *testing.T) {
 		want string
 	}{
 		{"unknown", Record{Unpriced: true}, `"cost":null,"unpriced":true`},
-		{"zero", Record{Cost: &zero}, `"cost":0}`},
+		{"zero", Record{Cost: &zero}, `"cost":0,`},
 		{"session", Record{SessionID: "s-1", CacheWriteTokens: 2, ReasoningTokens: 3},
 			`"cache_write_tokens":2,"reasoning_tokens":3,`},
 	} {

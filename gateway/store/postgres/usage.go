@@ -19,7 +19,8 @@ var _ usage.Reader = (*DB)(nil)
 const usageColumns = `request_id, time, user_id, project, client, hostname, edge_id, ingress,
 	method, path, model, upstream_model, provider, stream, status, error_type,
 	prompt_tokens, completion_tokens, cached_tokens, latency_ms, ttfb_ms,
-	cache_write_tokens, reasoning_tokens, cost, unpriced, session_id`
+	cache_write_tokens, reasoning_tokens, cost, unpriced, session_id,
+	memory_status, memory_count, memory_ids, memory_ms, tool_rounds, tools_called`
 
 // insertUsage writes a whole batch as one statement: each column travels
 // as one array parameter and unnest zips them back into rows. That is one
@@ -30,7 +31,8 @@ const insertUsage = `INSERT INTO usage (` + usageColumns + `)
 		$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
 		$13::text[], $14::boolean[], $15::integer[], $16::text[], $17::bigint[], $18::bigint[],
 		$19::bigint[], $20::double precision[], $21::double precision[], $22::bigint[], $23::bigint[],
-		$24::double precision[], $25::boolean[], $26::text[])
+		$24::double precision[], $25::boolean[], $26::text[],
+		$27::text[], $28::integer[], $29::text[], $30::double precision[], $31::integer[], $32::text[])
 	ON CONFLICT (request_id) DO NOTHING`
 
 // defaultLimit is the number of rows QueryUsage returns when the filter
@@ -64,6 +66,9 @@ func (s *DB) WriteUsage(ctx context.Context, recs []usage.Record) error {
 		ids, users, projects, clients, hosts, edges, ingresses = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		methods, paths, models, upstreams, providers, errTypes = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		sessions                                               = make([]string, n)
+		memStatus, memIDs, toolsCalled                         = make([]string, n), make([]string, n), make([]string, n)
+		memCount, toolRounds                                   = make([]int32, n), make([]int32, n)
+		memMS                                                  = make([]float64, n)
 		times                                                  = make([]time.Time, n)
 		streams                                                = make([]bool, n)
 		statuses                                               = make([]int32, n)
@@ -85,10 +90,13 @@ func (s *DB) WriteUsage(ctx context.Context, recs []usage.Record) error {
 		latency[i], ttfb[i] = r.LatencyMS, r.TTFBMS
 		cacheWrite[i], reasoning[i], costs[i], unpriced[i] = r.CacheWriteTokens, r.ReasoningTokens, r.Cost, r.Unpriced
 		sessions[i] = clean(r.SessionID)
+		memStatus[i], memCount[i], memIDs[i], memMS[i] = clean(r.MemoryStatus), int32(r.MemoryCount), clean(r.MemoryIDs), r.MemoryMS
+		toolRounds[i], toolsCalled[i] = int32(r.ToolRounds), clean(r.ToolsCalled)
 	}
 	if _, err := s.pool.Exec(ctx, insertUsage, ids, times, users, projects, clients, hosts, edges,
 		ingresses, methods, paths, models, upstreams, providers, streams, statuses, errTypes,
-		prompt, completion, cached, latency, ttfb, cacheWrite, reasoning, costs, unpriced, sessions); err != nil {
+		prompt, completion, cached, latency, ttfb, cacheWrite, reasoning, costs, unpriced, sessions,
+		memStatus, memCount, memIDs, memMS, toolRounds, toolsCalled); err != nil {
 		return fmt.Errorf("writing %d usage rows: %w", n, err)
 	}
 	return nil
@@ -114,6 +122,7 @@ func (s *DB) QueryUsage(ctx context.Context, f usage.Filter) ([]usage.Record, er
 	eq("client", f.Client)
 	eq("model", f.Model)
 	eq("session_id", f.Session)
+	eq("request_id", f.RequestID)
 	if !f.Since.IsZero() {
 		where = append(where, "time >= "+arg(f.Since))
 	}
@@ -137,17 +146,10 @@ func (s *DB) QueryUsage(ctx context.Context, f usage.Filter) ([]usage.Record, er
 	defer rows.Close()
 	var out []usage.Record
 	for rows.Next() {
-		var r usage.Record
-		var status int32
-		if err := rows.Scan(&r.RequestID, &r.Time, &r.User, &r.Project, &r.Client, &r.Hostname, &r.EdgeID,
-			&r.Ingress, &r.Method, &r.Path, &r.Model, &r.UpstreamModel, &r.Provider, &r.Stream,
-			&status, &r.ErrorType, &r.PromptTokens, &r.CompletionTokens, &r.CachedTokens,
-			&r.LatencyMS, &r.TTFBMS, &r.CacheWriteTokens, &r.ReasoningTokens, &r.Cost, &r.Unpriced,
-			&r.SessionID); err != nil {
-			return nil, fmt.Errorf("querying usage: %w", err)
+		r, err := scanUsage(rows)
+		if err != nil {
+			return nil, err
 		}
-		r.Status = int(status)
-		r.Time = r.Time.UTC() // pgx hands back local time; the SQLite store returns UTC
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -164,4 +166,20 @@ func clean(s string) string {
 		return s
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// scanUsage reads one row selected with usageColumns.
+func scanUsage(rows interface{ Scan(...any) error }) (usage.Record, error) {
+	var r usage.Record
+	var status, memCount, toolRounds int32
+	if err := rows.Scan(&r.RequestID, &r.Time, &r.User, &r.Project, &r.Client, &r.Hostname, &r.EdgeID,
+		&r.Ingress, &r.Method, &r.Path, &r.Model, &r.UpstreamModel, &r.Provider, &r.Stream,
+		&status, &r.ErrorType, &r.PromptTokens, &r.CompletionTokens, &r.CachedTokens,
+		&r.LatencyMS, &r.TTFBMS, &r.CacheWriteTokens, &r.ReasoningTokens, &r.Cost, &r.Unpriced,
+		&r.SessionID, &r.MemoryStatus, &memCount, &r.MemoryIDs, &r.MemoryMS, &toolRounds, &r.ToolsCalled); err != nil {
+		return r, fmt.Errorf("querying usage: %w", err)
+	}
+	r.Status, r.MemoryCount, r.ToolRounds = int(status), int(memCount), int(toolRounds)
+	r.Time = r.Time.UTC() // pgx hands back local time; the SQLite store returns UTC
+	return r, nil
 }

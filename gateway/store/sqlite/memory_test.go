@@ -5,6 +5,7 @@ package sqlite
 // created on first use, and a build without FTS5.
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -97,6 +98,35 @@ func TestMemoryIndexBackfill(t *testing.T) {
 	if err != nil || len(r) != 1 || r[0].ID != "mem_old" {
 		t.Fatalf("Search = %+v, %v; want the row written before the index existed", r, err)
 	}
+}
+
+// FuzzSearch: whatever the query, Search answers without an error and
+// with nothing but the scope's memories. The seeds run with go test; go
+// test -tags sqlite_fts5 -fuzz FuzzSearch explores further.
+func FuzzSearch(f *testing.F) {
+	db := memoryDB(f)
+	mine, _, err := db.Add(f.Context(), "u:a/p:mine", "alpha beta gamma, a NEAR quoted \"phrase\"", nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if _, _, err := db.Add(f.Context(), "u:a/p:other", "alpha beta gamma delta secret", nil); err != nil {
+		f.Fatal(err)
+	}
+	for _, q := range []string{`"`, `NEAR(alpha beta`, `alpha*`, `{content}: alpha`, `alpha AND -beta`, `^alpha`,
+		`alpha:*`, `"alpha" OR scope:*`, "\x00alpha", "\xffalpha", `'); DROP TABLE memories; --`} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		r, err := db.Search(context.Background(), "u:a/p:mine", q, 10)
+		if err != nil {
+			t.Fatalf("Search(%q): %v", q, err)
+		}
+		for _, m := range r {
+			if m.ID != mine.ID {
+				t.Fatalf("Search(%q) returned %s, not of the scope", q, m.ID)
+			}
+		}
+	})
 }
 
 // BenchmarkSearch: 10k memories in each of memorytest.BenchScopes scopes.

@@ -15,7 +15,8 @@ var _ usage.Reader = (*DB)(nil)
 const usageColumns = `request_id, time_ns, user_id, project, client, hostname, edge_id, ingress,
 	method, path, model, upstream_model, provider, stream, status, error_type,
 	prompt_tokens, completion_tokens, cached_tokens, latency_ms, ttfb_ms,
-	cache_write_tokens, reasoning_tokens, cost, unpriced, session_id`
+	cache_write_tokens, reasoning_tokens, cost, unpriced, session_id,
+	memory_status, memory_count, memory_ids, memory_ms, tool_rounds, tools_called`
 
 // WriteUsage implements usage.Sink: one transaction per batch; a row whose
 // request id is already stored is left as it is.
@@ -26,7 +27,7 @@ func (s *DB) WriteUsage(ctx context.Context, recs []usage.Record) error {
 	}
 	defer tx.Rollback()
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO usage (`+usageColumns+`)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (request_id) DO NOTHING`)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (request_id) DO NOTHING`)
 	if err != nil {
 		return fmt.Errorf("writing usage: %w", err)
 	}
@@ -36,7 +37,7 @@ func (s *DB) WriteUsage(ctx context.Context, recs []usage.Record) error {
 			r.Hostname, r.EdgeID, r.Ingress, r.Method, r.Path, r.Model, r.UpstreamModel, r.Provider,
 			r.Stream, r.Status, r.ErrorType, r.PromptTokens, r.CompletionTokens, r.CachedTokens,
 			r.LatencyMS, r.TTFBMS, r.CacheWriteTokens, r.ReasoningTokens, r.Cost, r.Unpriced,
-			r.SessionID); err != nil {
+			r.SessionID, r.MemoryStatus, r.MemoryCount, r.MemoryIDs, r.MemoryMS, r.ToolRounds, r.ToolsCalled); err != nil {
 			return fmt.Errorf("writing usage row %s: %w", r.RequestID, err)
 		}
 	}
@@ -62,6 +63,7 @@ func (s *DB) QueryUsage(ctx context.Context, f usage.Filter) ([]usage.Record, er
 	add("client", f.Client)
 	add("model", f.Model)
 	add("session_id", f.Session)
+	add("request_id", f.RequestID)
 	if !f.Since.IsZero() {
 		where, args = append(where, "time_ns >= ?"), append(args, f.Since.UnixNano())
 	}
@@ -85,17 +87,26 @@ func (s *DB) QueryUsage(ctx context.Context, f usage.Filter) ([]usage.Record, er
 	defer rows.Close()
 	var out []usage.Record
 	for rows.Next() {
-		var r usage.Record
-		var ns int64
-		if err := rows.Scan(&r.RequestID, &ns, &r.User, &r.Project, &r.Client, &r.Hostname, &r.EdgeID,
-			&r.Ingress, &r.Method, &r.Path, &r.Model, &r.UpstreamModel, &r.Provider, &r.Stream,
-			&r.Status, &r.ErrorType, &r.PromptTokens, &r.CompletionTokens, &r.CachedTokens,
-			&r.LatencyMS, &r.TTFBMS, &r.CacheWriteTokens, &r.ReasoningTokens, &r.Cost, &r.Unpriced,
-			&r.SessionID); err != nil {
-			return nil, fmt.Errorf("querying usage: %w", err)
+		r, err := scanUsage(rows)
+		if err != nil {
+			return nil, err
 		}
-		r.Time = time.Unix(0, ns).UTC()
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// scanUsage reads one row selected with usageColumns.
+func scanUsage(rows interface{ Scan(...any) error }) (usage.Record, error) {
+	var r usage.Record
+	var ns int64
+	if err := rows.Scan(&r.RequestID, &ns, &r.User, &r.Project, &r.Client, &r.Hostname, &r.EdgeID,
+		&r.Ingress, &r.Method, &r.Path, &r.Model, &r.UpstreamModel, &r.Provider, &r.Stream,
+		&r.Status, &r.ErrorType, &r.PromptTokens, &r.CompletionTokens, &r.CachedTokens,
+		&r.LatencyMS, &r.TTFBMS, &r.CacheWriteTokens, &r.ReasoningTokens, &r.Cost, &r.Unpriced,
+		&r.SessionID, &r.MemoryStatus, &r.MemoryCount, &r.MemoryIDs, &r.MemoryMS, &r.ToolRounds, &r.ToolsCalled); err != nil {
+		return r, fmt.Errorf("querying usage: %w", err)
+	}
+	r.Time = time.Unix(0, ns).UTC()
+	return r, nil
 }

@@ -51,6 +51,12 @@ func full(i int) usage.Record {
 		TTFBMS:           0.015625,
 		Cost:             &cost,
 		SessionID:        fmt.Sprintf("3f1c2a9e-%04d-4b7d-9c1e-claude-code", i),
+		MemoryStatus:     "injected",
+		MemoryCount:      2 + i%3,
+		MemoryIDs:        fmt.Sprintf("mem_%d,mem_%d", i, i+1),
+		MemoryMS:         12.25,
+		ToolRounds:       1 + i%2,
+		ToolsCalled:      "supermemoryToolSearch,supermemoryToolGetDocument",
 	}
 }
 

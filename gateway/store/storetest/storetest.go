@@ -55,7 +55,9 @@ func Run(t *testing.T, open func(t *testing.T) store.DB) {
 		{"ConcurrentOverlappingBatches", testConcurrentOverlappingBatches},
 		{"Ping", testPing},
 		{"Describe", testDescribe},
+		{"Summary", RunSummary},
 	}
+	tests = append(tests, keyTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,7 @@
+-- What memory and the tool loop did for each request.
+ALTER TABLE usage ADD COLUMN memory_status TEXT NOT NULL DEFAULT '';
+ALTER TABLE usage ADD COLUMN memory_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage ADD COLUMN memory_ids TEXT NOT NULL DEFAULT '';
+ALTER TABLE usage ADD COLUMN memory_ms REAL NOT NULL DEFAULT 0;
+ALTER TABLE usage ADD COLUMN tool_rounds INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage ADD COLUMN tools_called TEXT NOT NULL DEFAULT '';
