@@ -141,13 +141,13 @@ func TestIgnoredKeysAreNotResolved(t *testing.T) {
 	// values are neither decoded nor resolved.
 	src := mockModel + "      thinking: {type: enabled, budget_tokens: os.environ/UNSET_A}\n" +
 		"mcp_servers:\n  x:\n    url: os.environ/UNSET_B\n" +
-		"litellm_settings:\n  cache_params:\n    password: os.environ/UNSET_C\n" +
+		"litellm_settings:\n  otel_headers: os.environ/UNSET_C\n" +
 		"router_settings:\n  redis_password: os.environ/UNSET_D\n  num_retries: 1\n"
 	g, err := Parse("gw.yaml", []byte(src), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"litellm_settings.cache_params", "mcp_servers", "model_list[].litellm_params.thinking", "router_settings.redis_password"}
+	want := []string{"litellm_settings.otel_headers", "mcp_servers", "model_list[].litellm_params.thinking", "router_settings.redis_password"}
 	if strings.Join(g.Ignored, ",") != strings.Join(want, ",") {
 		t.Errorf("Ignored = %v, want %v", g.Ignored, want)
 	}

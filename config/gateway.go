@@ -40,6 +40,10 @@ type Gateway struct {
 	Memory ContextRetrieval `yaml:"context_retrieval"`
 	// Tools is tool_execution, defaults applied.
 	Tools ToolExecution `yaml:"tool_execution"`
+	// Cache is litellm_settings.cache and cache_params.
+	Cache Cache `yaml:"-"`
+	// Limits are the users' and projects' limits (memproxy's own block).
+	Limits Limits `yaml:"limits"`
 	// Router is router_settings (and litellm_settings' routing keys),
 	// defaults applied; see RouterSettings.
 	Router RouterSettings `yaml:"-"`
@@ -199,6 +203,7 @@ func Parse(path string, data []byte, env func(string) (string, bool)) (*Gateway,
 		d.value(top, reflect.ValueOf(f).Elem(), keyPath{})
 		g.validate(d)
 		g.Router = d.resolveRouter(f)
+		g.Cache = d.resolveCache(f)
 	}
 	if err := d.err(); err != nil {
 		return nil, err

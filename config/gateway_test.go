@@ -120,7 +120,7 @@ func TestSeedConfig(t *testing.T) {
 		"general_settings.database_connection_pool_limit", "general_settings.forward_client_headers_to_llm_api",
 		"general_settings.forward_openai_org_id", "general_settings.store_model_in_db",
 		"general_settings.store_prompts_in_spend_logs",
-		"litellm_settings.cache", "litellm_settings.cache_params", "litellm_settings.database_type",
+		"litellm_settings.database_type",
 		"litellm_settings.database_url", "litellm_settings.drop_params", "litellm_settings.failure_callback",
 		"litellm_settings.forward_traceparent_to_llm_provider", "litellm_settings.json_logs",
 		"litellm_settings.mcp_aliases", "litellm_settings.otel", "litellm_settings.otel_endpoint",
@@ -134,6 +134,9 @@ func TestSeedConfig(t *testing.T) {
 		cr.InjectionStrategy != "dual" || cr.MaxResults != 5 || cr.MaxContextLength != 4000 || len(cr.EnabledForModels) != 4 ||
 		cr.WriteBack != "exchange" || cr.RetrievalBudgetMS != 300 || cr.ScopePolicy != "user_project" {
 		t.Errorf("context_retrieval = %+v", cr)
+	}
+	if c := g.Cache; !c.Enabled || c.Params.Type != "redis" || c.Params.TTL != 3600 || c.Params.Password.Reveal() != "sk-1234" {
+		t.Errorf("cache = %+v", c)
 	}
 	if te := g.Tools; !te.Enabled || te.MaxIterations != 10 || te.TimeoutPerTool != 30 || te.MaxResults != 5 {
 		t.Errorf("tool_execution = %+v", te)

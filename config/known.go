@@ -64,8 +64,6 @@ var knownUnimplemented = []string{
 
 	// litellm_settings (documented, plus the ones the seed sets).
 	"litellm_settings.budget_duration",
-	"litellm_settings.cache",
-	"litellm_settings.cache_params",
 	"litellm_settings.callbacks",
 	"litellm_settings.content_policy_fallbacks",
 	"litellm_settings.context_window_fallbacks",

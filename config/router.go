@@ -91,9 +91,10 @@ type routerFile struct {
 }
 
 type litellmFile struct {
-	NumRetries     *int            `yaml:"num_retries"`
-	RequestTimeout *float64        `yaml:"request_timeout"`
-	Fallbacks      []fallbackEntry `yaml:"fallbacks"`
+	CacheKeys      `yaml:",inline"` // cache.go
+	NumRetries     *int             `yaml:"num_retries"`
+	RequestTimeout *float64         `yaml:"request_timeout"`
+	Fallbacks      []fallbackEntry  `yaml:"fallbacks"`
 }
 
 // fallbackEntry is one item of a fallbacks list: {model_name: [fallbacks]}.

@@ -13,6 +13,7 @@ import (
 	"github.com/memproxy/memproxy/gateway/api/gemini"
 	"github.com/memproxy/memproxy/gateway/api/openai"
 	"github.com/memproxy/memproxy/gateway/auth"
+	"github.com/memproxy/memproxy/gateway/cache"
 	"github.com/memproxy/memproxy/gateway/inject"
 	"github.com/memproxy/memproxy/gateway/llm"
 	"github.com/memproxy/memproxy/gateway/memory"
@@ -40,6 +41,8 @@ type exchange struct {
 	userText   string
 	requestID  string
 	clientName string
+	// cacheKey is set when the answer may be stored in the response cache.
+	cacheKey *cache.Key
 }
 
 func (x *exchange) translated() bool { return x.client != x.dep.Dialect }
@@ -57,6 +60,17 @@ func (s *Server) completions(client string) http.HandlerFunc {
 			requestID: st.rec.RequestID, clientName: st.rec.Client}
 		if client == dialectOpenAI {
 			x.clientUsage = includesUsage(body)
+		}
+		release, ok := s.admit(w, r, len(body)/4)
+		if !ok {
+			return
+		}
+		defer release()
+		if k, ok := s.cacheKey(r, x, body); ok {
+			if s.serveCached(w, r, x, k) {
+				return
+			}
+			x.cacheKey = &k
 		}
 		if s.opts.Memory.on(head.Model) {
 			x.userText = inject.LastUserText(body)
@@ -189,8 +203,11 @@ func (s *Server) relayJSON(w http.ResponseWriter, r *http.Request, x *exchange, 
 	st.setUsage(u)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(resp.Status)
-	if _, err := w.Write(b); err == nil && x.scope != "" {
-		s.rememberAfter(x, answerText(x.client, b))
+	if _, err := w.Write(b); err == nil {
+		s.remember(x, b, nil)
+		if x.scope != "" {
+			s.rememberAfter(x, answerText(x.client, b))
+		}
 	}
 }
 
@@ -248,6 +265,11 @@ func (s *Server) relayStream(ctx context.Context, w http.ResponseWriter, r *http
 		fold = newTextFold(x.client)
 		out = io.MultiWriter(out, fold)
 	}
+	var capture *capped
+	if x.cacheKey != nil {
+		capture = &capped{}
+		out = io.MultiWriter(out, capture)
+	}
 	sink := x.sink(out)
 
 	idle := x.dep.StreamIdle
@@ -290,5 +312,8 @@ func (s *Server) relayStream(ctx context.Context, w http.ResponseWriter, r *http
 	}
 	if fold != nil {
 		s.rememberAfter(x, fold.String())
+	}
+	if capture != nil && !capture.over {
+		s.remember(x, nil, capture.b.Bytes())
 	}
 }

@@ -15,10 +15,13 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 
 	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/gateway/auth"
+	"github.com/memproxy/memproxy/gateway/cache"
+	"github.com/memproxy/memproxy/gateway/limits"
 	"github.com/memproxy/memproxy/gateway/pricing"
 	"github.com/memproxy/memproxy/gateway/provider"
 	"github.com/memproxy/memproxy/gateway/store"
@@ -64,6 +67,9 @@ type Server struct {
 	maxBody  int64
 	prices   *pricing.Table
 	router   *provider.Router
+	limiter  limits.Limiter
+	cache    cache.Cache
+	redis    *redis.Client // nil without Redis
 	// writes queues memory write-backs (nil when memory is off); closed,
 	// under writesMu, once the servers have stopped.
 	writes       chan writeJob
@@ -129,6 +135,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		AllowedFails: cfg.Router.AllowedFails, Strategy: cfg.Router.RoutingStrategy, Fallbacks: cfg.Router.Fallbacks,
 	})
 	s.keys.Attach(db, auth.CacheOptions{Logger: opts.Logger})
+	s.sharedState(cfg)
 	s.handler = s.routes()
 	go s.usage.Run()
 	if m := opts.Memory; m != nil && m.Enabled && m.Backend != nil {
@@ -220,8 +227,13 @@ func (s *Server) drain(hs *http.Server, gs *grpc.Server) {
 	}
 }
 
-// Close releases the database. Call it after Run has returned.
-func (s *Server) Close() error { return s.db.Close() }
+// Close releases the database and Redis. Call it after Run has returned.
+func (s *Server) Close() error {
+	if s.redis != nil {
+		_ = s.redis.Close()
+	}
+	return s.db.Close()
+}
 
 func (s *Server) routes() http.Handler {
 	r := mux.NewRouter()

@@ -36,6 +36,11 @@ type Principal struct {
 	// Models, when non-empty, are the only model names the key may ask
 	// for. Read only.
 	Models []string
+	// The key's own limits (0 or nil: none): requests and tokens a
+	// minute, and spend per BudgetPeriod (a duration such as 30d).
+	RPM, TPM     int64
+	MaxBudget    *float64
+	BudgetPeriod string
 }
 
 // AllowsModel reports whether the key may ask for the model named name

@@ -91,7 +91,8 @@ func (r *KeyRecord) Revoked() bool { return !r.RevokedAt.IsZero() }
 
 // Principal is what the key grants.
 func (r *KeyRecord) Principal() Principal {
-	return Principal{User: r.User, KeyID: r.ID, Project: r.Project, Models: append([]string(nil), r.Models...)}
+	return Principal{User: r.User, KeyID: r.ID, Project: r.Project, Models: append([]string(nil), r.Models...),
+		RPM: r.RPM, TPM: r.TPM, MaxBudget: r.MaxBudget, BudgetPeriod: r.BudgetPeriod}
 }
 
 // Limits of a key record, so that every store accepts the same records.

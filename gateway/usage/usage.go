@@ -60,6 +60,8 @@ type Record struct {
 	// tools run (comma-separated, in order).
 	ToolRounds  int    `json:"tool_rounds"`
 	ToolsCalled string `json:"tools_called,omitempty"`
+	// CacheHit marks an answer served from the response cache (cost 0).
+	CacheHit bool `json:"cache_hit,omitempty"`
 }
 
 // Sink stores records. WriteUsage must be idempotent on RequestID: writing a

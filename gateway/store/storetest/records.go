@@ -57,6 +57,7 @@ func full(i int) usage.Record {
 		MemoryMS:         12.25,
 		ToolRounds:       1 + i%2,
 		ToolsCalled:      "supermemoryToolSearch,supermemoryToolGetDocument",
+		CacheHit:         i%2 == 1,
 	}
 }
 
