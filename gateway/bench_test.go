@@ -33,7 +33,8 @@ func BenchmarkHotPath(b *testing.B) {
 	}
 	defer srv.Close()
 	answer := []byte(`{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}`)
-	srv.models = provider.NewTable([]*provider.Deployment{{ModelName: "fast", UpstreamModel: "fast-up", ProviderName: "bench", Provider: instant{answer}}})
+	srv.models = provider.NewTable([]*provider.Deployment{{ModelName: "fast", UpstreamModel: "fast-up", ProviderName: "bench", Dialect: provider.DialectOpenAI, Provider: instant{answer}}})
+	srv.router = provider.NewRouter(srv.models, provider.RouterOptions{})
 	body := []byte(`{"model":"fast","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Say hello to the benchmark."}],"temperature":0.2}`)
 	h := srv.Handler()
 	b.ReportAllocs()

@@ -43,13 +43,19 @@ func (s *Server) sharedState(cfg *config.Gateway) {
 // subjects are the limits that apply to a request: its key's, its user's
 // and its project's.
 func (s *Server) subjects(id *auth.Identity) map[string]limits.Limit {
-	out := map[string]limits.Limit{}
+	var out map[string]limits.Limit
+	set := func(k string, l limits.Limit) {
+		if out == nil {
+			out = map[string]limits.Limit{}
+		}
+		out[k] = l
+	}
 	if k := id.Key; k.KeyID != "" && (k.RPM > 0 || k.TPM > 0 || k.MaxBudget != nil) {
 		l := limits.Limit{RPM: int(k.RPM), TPM: int(k.TPM), BudgetPeriod: period(k.BudgetPeriod)}
 		if k.MaxBudget != nil {
 			l.Budget = *k.MaxBudget
 		}
-		out["key:"+k.KeyID] = l
+		set("key:"+k.KeyID, l)
 	}
 	lc := s.opts.Config.Limits
 	pick := func(m map[string]config.LimitSet, name string, def config.LimitSet) (config.LimitSet, bool) {
@@ -59,10 +65,10 @@ func (s *Server) subjects(id *auth.Identity) map[string]limits.Limit {
 		return def, def != (config.LimitSet{})
 	}
 	if ls, ok := pick(lc.Users, id.User, lc.DefaultUser); ok && id.User != "" {
-		out["user:"+id.User] = keyLimit(ls)
+		set("user:"+id.User, keyLimit(ls))
 	}
 	if ls, ok := pick(lc.Projects, id.Project, lc.DefaultProject); ok && id.Project != "" {
-		out["project:"+id.Project] = keyLimit(ls)
+		set("project:"+id.Project, keyLimit(ls))
 	}
 	return out
 }

@@ -111,12 +111,17 @@ func (t *Table) Lookup(model, provider, upstreamModel string) (p Price, ok bool)
 	if p, ok := t.models[key{provider, name}]; ok {
 		return p, true
 	}
+	if !endsInDigit(name) { // no snapshot date: skip the regexp on the hot path
+		return Price{}, false
+	}
 	if base := dateSuffix.ReplaceAllString(name, ""); base != name {
 		p, ok := t.models[key{provider, base}]
 		return p, ok
 	}
 	return Price{}, false
 }
+
+func endsInDigit(s string) bool { return s != "" && s[len(s)-1] >= '0' && s[len(s)-1] <= '9' }
 
 // dateSuffix matches the snapshot dates providers append to model names:
 // OpenAI's -2024-08-06, Anthropic's -20250929 and Vertex AI's @20250929.
