@@ -14,18 +14,21 @@ import (
 )
 
 // TestCodexCLI runs Codex CLI (`codex exec`) with a custom provider whose
-// base_url is an edge port: against an OpenAI-compatible upstream and an
-// Anthropic one, both reached through the Responses → chat translation.
+// base_url is an edge port: against a fake OpenAI Responses upstream (the
+// API passed through as it is), and against an OpenAI-compatible and an
+// Anthropic upstream reached through the Responses → chat translation.
 func TestCodexCLI(t *testing.T) {
 	dir := clientsDir(t)
 	codex := filepath.Join(dir, "node_modules", ".bin", "codex")
-	oai, anth := providertest.NewOpenAI(t), providertest.NewAnthropic(t)
-	g := startGateway(t, twoProviders(oai, anth))
+	oai, anth, rs := providertest.NewOpenAI(t), providertest.NewAnthropic(t), providertest.NewResponses(t)
+	native := "  - model_name: gpt-native\n    litellm_params: {model: openai/gpt-5-codex, api_base: \"" + rs.URL + "/v1\", api_key: sk-oai-up}\n" +
+		"    model_info: {native_responses: true}\n"
+	g := startGateway(t, twoProviders(oai, anth)+native)
 	url := newEdge(t, g, "codex-user").start("cx")
 	for _, c := range []struct {
 		model string
 		reqs  func() []providertest.Recorded
-	}{{"gpt-e2e", oai.Requests}, {"claude-e2e", anth.Requests}} {
+	}{{"gpt-native", rs.Requests}, {"gpt-e2e", oai.Requests}, {"claude-e2e", anth.Requests}} {
 		t.Run(c.model, func(t *testing.T) {
 			home := t.TempDir()
 			cfg := fmt.Sprintf("model = %q\nmodel_provider = \"memproxy\"\n\n[model_providers.memproxy]\nname = \"memproxy\"\nbase_url = %q\nwire_api = \"responses\"\n", c.model, url+"/v1")
@@ -50,7 +53,7 @@ func TestCodexCLI(t *testing.T) {
 		})
 	}
 	var rows []map[string]any
-	waitFor(t, "usage rows", func() bool { rows = g.usage("project=cx"); return len(rows) >= 2 })
+	waitFor(t, "usage rows", func() bool { rows = g.usage("project=cx"); return len(rows) >= 3 })
 	for _, r := range rows {
 		if r["client"] != "codex" || r["path"] != "/v1/responses" {
 			t.Errorf("row %v", r)

@@ -74,3 +74,23 @@ func TestMemoryAcrossClients(t *testing.T) {
 		t.Errorf("routing info: %+v", info.GatewayView)
 	}
 }
+
+// TestEdgeStats: memedge stats prints the project's usage from the
+// gateway's log, through the edge.
+func TestEdgeStats(t *testing.T) {
+	fake := providertest.NewOpenAI(t)
+	g := startGateway(t, modelConfig(fake.URL))
+	e := newEdge(t, g, "stats-user")
+	url := e.start("statsproj")
+	for i := 0; i < 3; i++ {
+		chat(t, url, `{"model":"gpt-e2e","messages":[{"role":"user","content":"hi"}]}`, "curl/8")
+	}
+	var out string
+	waitFor(t, "stats", func() bool {
+		out = e.run("stats", "--project", "statsproj")
+		return strings.Contains(out, "total") && strings.Contains(out, " 3 ")
+	})
+	if !strings.Contains(out, "model gpt-e2e") || !strings.Contains(out, "client curl") {
+		t.Errorf("stats:\n%s", out)
+	}
+}
