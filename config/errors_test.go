@@ -140,14 +140,14 @@ func TestIgnoredKeysAreNotResolved(t *testing.T) {
 	// UNSET_* are not in the environment: fine under ignored keys, whose
 	// values are neither decoded nor resolved.
 	src := mockModel + "      thinking: {type: enabled, budget_tokens: os.environ/UNSET_A}\n" +
-		"mcp_servers:\n  x:\n    url: os.environ/UNSET_B\n" +
-		"litellm_settings:\n  otel_headers: os.environ/UNSET_C\n" +
+		"guardrails:\n  x:\n    url: os.environ/UNSET_B\n" +
+		"litellm_settings:\n  key_generation_settings:\n    x: os.environ/UNSET_C\n" +
 		"router_settings:\n  redis_password: os.environ/UNSET_D\n  num_retries: 1\n"
 	g, err := Parse("gw.yaml", []byte(src), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"litellm_settings.otel_headers", "mcp_servers", "model_list[].litellm_params.thinking", "router_settings.redis_password"}
+	want := []string{"guardrails", "litellm_settings.key_generation_settings", "model_list[].litellm_params.thinking", "router_settings.redis_password"}
 	if strings.Join(g.Ignored, ",") != strings.Join(want, ",") {
 		t.Errorf("Ignored = %v, want %v", g.Ignored, want)
 	}

@@ -40,10 +40,15 @@ type Gateway struct {
 	Memory ContextRetrieval `yaml:"context_retrieval"`
 	// Tools is tool_execution, defaults applied.
 	Tools ToolExecution `yaml:"tool_execution"`
+	// MCPServers is mcp_servers: MCP servers by name, whose tools the tool
+	// loop offers as <server>__<tool> (see MCPServer).
+	MCPServers map[string]MCPServer `yaml:"mcp_servers"`
 	// Cache is litellm_settings.cache and cache_params.
 	Cache Cache `yaml:"-"`
 	// Limits are the users' and projects' limits (memproxy's own block).
 	Limits Limits `yaml:"limits"`
+	// Telemetry is litellm_settings' otel keys (tracing export).
+	Telemetry Telemetry `yaml:"-"`
 	// Router is router_settings (and litellm_settings' routing keys),
 	// defaults applied; see RouterSettings.
 	Router RouterSettings `yaml:"-"`
@@ -204,6 +209,7 @@ func Parse(path string, data []byte, env func(string) (string, bool)) (*Gateway,
 		g.validate(d)
 		g.Router = d.resolveRouter(f)
 		g.Cache = d.resolveCache(f)
+		g.Telemetry = d.resolveTelemetry(f)
 	}
 	if err := d.err(); err != nil {
 		return nil, err
@@ -240,6 +246,7 @@ func (g *Gateway) validate(d *decoder) {
 	}
 	g.Memory.validate(d, g.Models)
 	g.Tools.validate(d, g.Memory.Enabled)
+	validateMCPServers(d, g.MCPServers)
 	for i := range g.Models {
 		m := &g.Models[i]
 		p := fmt.Sprintf("model_list[%d]", i)
@@ -335,6 +342,9 @@ func (g *Gateway) Redacted() *Gateway {
 			c.Router.Fallbacks[k] = slices.Clone(v)
 		}
 	}
+	c.Telemetry = g.Telemetry.redacted()
+	c.Cache.Params.Password = g.Cache.Params.Password.redact()
+	c.MCPServers = redactMCPServers(g.MCPServers)
 	c.Ignored = slices.Clone(g.Ignored)
 	return &c
 }

@@ -123,11 +123,13 @@ func TestSeedConfig(t *testing.T) {
 		"litellm_settings.database_type",
 		"litellm_settings.database_url", "litellm_settings.drop_params", "litellm_settings.failure_callback",
 		"litellm_settings.forward_traceparent_to_llm_provider", "litellm_settings.json_logs",
-		"litellm_settings.mcp_aliases", "litellm_settings.otel", "litellm_settings.otel_endpoint",
-		"litellm_settings.otel_exporter", "litellm_settings.otel_headers", "litellm_settings.otel_service_name",
+		"litellm_settings.mcp_aliases",
 		"litellm_settings.set_verbose", "litellm_settings.store_model_in_db", "litellm_settings.success_callback",
-		"mcp_servers",
 		"model_list[].litellm_params.reasoning_effort", "model_list[].litellm_params.thinking",
+	}
+	if m := g.MCPServers["jetbrains_mcp"]; len(g.MCPServers) != 1 || m.TransportKind() != MCPTransportSSE ||
+		m.URL != "http://localhost:64342/sse" || m.AuthType != "none" || len(m.RequestHeaders()) != 0 {
+		t.Errorf("mcp_servers = %+v", g.MCPServers)
 	}
 	cr := g.Memory
 	if !cr.Enabled || cr.MemoryBackend() != "supermemory" || cr.APIKey.Reveal() == "" || cr.QueryStrategy != "all_user" ||
@@ -137,6 +139,10 @@ func TestSeedConfig(t *testing.T) {
 	}
 	if c := g.Cache; !c.Enabled || c.Params.Type != "redis" || c.Params.TTL != 3600 || c.Params.Password.Reveal() != "sk-1234" {
 		t.Errorf("cache = %+v", c)
+	}
+	if tl := g.Telemetry; !tl.Enabled || tl.Exporter != "otlp_http" || tl.Endpoint != "http://localhost:4318/v1/traces" ||
+		tl.ServiceName != "litellm-proxy" || tl.Headers != nil {
+		t.Errorf("telemetry = %+v", tl)
 	}
 	if te := g.Tools; !te.Enabled || te.MaxIterations != 10 || te.TimeoutPerTool != 30 || te.MaxResults != 5 {
 		t.Errorf("tool_execution = %+v", te)

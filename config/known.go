@@ -24,9 +24,6 @@ var knownUnimplemented = []string{
 	"environment_variables", // its variables are not exported; os.environ/ reads the real environment
 	"guardrails",
 
-	// Seed sections (litellm-memory-proxy config.yaml).
-	"mcp_servers",
-
 	// general_settings.
 	"general_settings.alert_types",
 	"general_settings.alerting",
@@ -83,11 +80,6 @@ var knownUnimplemented = []string{
 	"litellm_settings.max_budget",
 	"litellm_settings.mcp_aliases",
 	"litellm_settings.modify_params",
-	"litellm_settings.otel",
-	"litellm_settings.otel_endpoint",
-	"litellm_settings.otel_exporter",
-	"litellm_settings.otel_headers",
-	"litellm_settings.otel_service_name",
 	"litellm_settings.redact_user_api_key_info",
 	"litellm_settings.service_callbacks",
 	"litellm_settings.set_verbose",

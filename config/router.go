@@ -92,6 +92,7 @@ type routerFile struct {
 
 type litellmFile struct {
 	CacheKeys      `yaml:",inline"` // cache.go
+	OTelKeys       `yaml:",inline"` // otel.go
 	NumRetries     *int             `yaml:"num_retries"`
 	RequestTimeout *float64         `yaml:"request_timeout"`
 	Fallbacks      []fallbackEntry  `yaml:"fallbacks"`

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/connectivity"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/memproxy/memproxy/internal/telemetry"
 	"github.com/memproxy/memproxy/internal/version"
 	pb "github.com/memproxy/memproxy/proto/memproxy/v1"
 	"github.com/memproxy/memproxy/proto/tunnel"
@@ -52,7 +54,7 @@ func dialGateway(addr, key string, tlsCfg *tls.Config) (*gatewayConn, error) {
 	if tlsCfg != nil {
 		creds = credentials.NewTLS(tlsCfg)
 	}
-	cc, err := grpc.NewClient(addr,
+	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithPerRPCCredentials(keyCreds{key: key, requireTLS: tlsCfg != nil}),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
@@ -60,8 +62,16 @@ func dialGateway(addr, key string, tlsCfg *tls.Config) (*gatewayConn, error) {
 			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: maxBackoff},
 			MinConnectTimeout: 5 * time.Second,
 		}),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(tunnel.ChunkSize+64<<10)),
-	)
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(tunnel.ChunkSize + 64<<10)),
+	}
+	if telemetry.Recording() {
+		// A client span per call, and the W3C trace context in the call's
+		// metadata (global propagator), so that the gateway's spans join
+		// the edge's trace. Decided here: memedge run calls telemetry.Setup
+		// before it makes the daemon.
+		opts = append(opts, grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
+	}
+	cc, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("gateway address %q: %w", addr, err)
 	}

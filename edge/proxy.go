@@ -11,9 +11,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/memproxy/memproxy/internal/telemetry"
 	pb "github.com/memproxy/memproxy/proto/memproxy/v1"
 	"github.com/memproxy/memproxy/proto/tunnel"
 )
@@ -97,12 +102,17 @@ func (p *project) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool
 // request cancels the call, which cancels the gateway's upstream work.
 func (p *project) forward(w http.ResponseWriter, r *http.Request, body []byte) {
 	id := p.identity(r)
+	r, end := p.startSpan(r, id)
+	var failed error // why the exchange failed, for the span
+	defer func() { end(failed) }()
 	if !p.d.gw.ready(r.Context(), p.d.opts.ConnectWait) {
-		p.gatewayDown(w, r, status.Error(codes.Unavailable, "no connection"))
+		failed = status.Error(codes.Unavailable, "no connection")
+		p.gatewayDown(w, r, failed)
 		return
 	}
 	stream, err := p.d.client.Forward(r.Context())
 	if err != nil {
+		failed = err
 		p.gatewayDown(w, r, err)
 		return
 	}
@@ -122,14 +132,17 @@ func (p *project) forward(w http.ResponseWriter, r *http.Request, body []byte) {
 	// A failed Send reports io.EOF; the call's real status comes from Recv.
 	first, rerr := stream.Recv()
 	if rerr != nil {
+		failed = rerr
 		p.gatewayDown(w, r, rerr)
 		return
 	}
 	rh := first.GetHead()
 	if rh == nil {
-		p.gatewayDown(w, r, errors.New("gateway answered without a response head"))
+		failed = errors.New("gateway answered without a response head")
+		p.gatewayDown(w, r, failed)
 		return
 	}
+	trace.SpanFromContext(r.Context()).SetAttributes(attribute.Int("http.response.status_code", int(rh.GetStatus())))
 	tunnel.HeadersFromProto(w.Header(), rh.GetHeaders())
 	w.WriteHeader(int(rh.GetStatus()))
 	rc := http.NewResponseController(w)
@@ -143,14 +156,32 @@ func (p *project) forward(w http.ResponseWriter, r *http.Request, body []byte) {
 			return
 		}
 		if err != nil {
+			failed = err
 			p.cut(w, r, sse, err)
 			return
 		}
 		if _, err := w.Write(m.GetBody()); err != nil {
+			failed = err
 			return // the client left; returning cancels the call
 		}
 		_ = rc.Flush()
 	}
+}
+
+// startSpan starts the request's edge.forward span, continuing the
+// client's own W3C trace context if it sent one, and returns the request
+// carrying it; the Forward call's span, and through it the gateway's,
+// are its children. The span names the project and the client, never the
+// key or the body. With tracing off it costs nothing.
+func (p *project) startSpan(r *http.Request, id *pb.Identity) (*http.Request, func(error)) {
+	if !telemetry.Recording() {
+		return r, func(error) {}
+	}
+	ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	ctx, end := telemetry.Span(ctx, "edge.forward",
+		attribute.String("memproxy.project", p.name), attribute.String("memproxy.client", id.GetClient()),
+		attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path))
+	return r.WithContext(ctx), end
 }
 
 // gatewayDown answers a request that could not be tunnelled at all.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"github.com/memproxy/memproxy/internal/telemetry"
 	"net/http"
 
 	"github.com/memproxy/memproxy/gateway/auth"
@@ -21,7 +22,10 @@ func tunnelAuthFailed(ctx context.Context, err error) context.Context {
 // checkKey checks a presented key: the master key, or a per-user key of the
 // database (through the auth cache).
 func (s *Server) checkKey(ctx context.Context, key string) (auth.Principal, error) {
-	return s.keys.Check(ctx, key)
+	ctx, end := telemetry.Span(ctx, "auth.check") // never the key itself
+	p, err := s.keys.Check(ctx, key)
+	end(err)
+	return p, err
 }
 
 // keyError is the answer to a refused key: 401 for a missing or wrong key,

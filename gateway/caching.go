@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"github.com/memproxy/memproxy/internal/telemetry"
 	"net/http"
 	"strconv"
 	"strings"
@@ -44,7 +45,9 @@ func (s *Server) cacheKey(r *http.Request, x *exchange, body []byte) (cache.Key,
 // (a stream is replayed as a stream, event by event) and reports whether
 // it did.
 func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, x *exchange, k cache.Key) bool {
-	e, ok, err := s.cache.Get(r.Context(), k)
+	ctx, end := telemetry.Span(r.Context(), "cache.lookup")
+	e, ok, err := s.cache.Get(ctx, k)
+	end(err)
 	if err != nil || !ok || (x.stream && len(e.Stream) == 0) || (!x.stream && len(e.Body) == 0) {
 		return false
 	}

@@ -1,9 +1,13 @@
 package gateway
 
 import (
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"context"
 	"errors"
 	"fmt"
+	"github.com/memproxy/memproxy/internal/telemetry"
 	"io"
 	"net/http"
 	"sync"
@@ -145,7 +149,17 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, x *exchange, buil
 		if preq, buildErr = build(&last); buildErr != nil {
 			return nil, provider.ErrUnsupported // not retried, not held against the deployment
 		}
-		return d.Provider.Do(ctx, preq)
+		if !telemetry.Recording() {
+			return d.Provider.Do(ctx, preq)
+		}
+		sctx, end := telemetry.Span(ctx, "provider.attempt", attribute.String("gen_ai.provider.name", d.ProviderName),
+			attribute.String("memproxy.deployment", d.UpstreamModel), attribute.Bool("memproxy.stream", preq.Stream))
+		resp, err := d.Provider.Do(sctx, preq)
+		if resp != nil {
+			trace.SpanFromContext(sctx).SetAttributes(attribute.Int("http.response.status_code", resp.Status))
+		}
+		end(err)
+		return resp, err
 	})
 	if buildErr != nil {
 		writeError(w, r, buildErr)

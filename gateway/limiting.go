@@ -1,9 +1,12 @@
 package gateway
 
 import (
+	"go.opentelemetry.io/otel/attribute"
+
 	"context"
 	"errors"
 	"fmt"
+	"github.com/memproxy/memproxy/internal/telemetry"
 	"math"
 	"net/http"
 	"strings"
@@ -101,7 +104,9 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, estTokens int) (r
 	if len(subj) == 0 {
 		return func() {}, true
 	}
-	dec, rel, err := s.limiter.Admit(r.Context(), subj, estTokens)
+	ctx, end := telemetry.Span(r.Context(), "limits.admit", attribute.Int("memproxy.subjects", len(subj)))
+	dec, rel, err := s.limiter.Admit(ctx, subj, estTokens)
+	end(err)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		s.log.Warn("limit store unavailable", "err", err)
 	}

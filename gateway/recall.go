@@ -10,10 +10,14 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/memproxy/memproxy/gateway/auth"
 	"github.com/memproxy/memproxy/gateway/inject"
 	"github.com/memproxy/memproxy/gateway/memory"
 	"github.com/memproxy/memproxy/gateway/redact"
+	"github.com/memproxy/memproxy/internal/telemetry"
 )
 
 // MemoryOptions configure retrieval, injection and write-back (the seed's
@@ -156,7 +160,15 @@ func (s *Server) recall(w http.ResponseWriter, r *http.Request, x *exchange, bod
 	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(r.Context(), o.Budget)
-	found, err := o.Backend.Search(ctx, rc.scope, q, o.MaxResults)
+	// The span names the backend and counts; the query and the scope's
+	// names stay out of it.
+	sctx, end := telemetry.Span(ctx, "memory.retrieve", attribute.String("memproxy.memory.backend", o.BackendName),
+		attribute.Int("memproxy.memory.max_results", o.MaxResults))
+	found, err := o.Backend.Search(sctx, rc.scope, q, o.MaxResults)
+	if span := trace.SpanFromContext(sctx); span.IsRecording() {
+		span.SetAttributes(attribute.Int("memproxy.memory.results", len(found)))
+	}
+	end(err)
 	cancel()
 	rc.ms = ms(time.Since(start))
 	w.Header().Set(headerMemMS, strconv.FormatFloat(rc.ms, 'f', 1, 64))

@@ -9,9 +9,17 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/memproxy/memproxy/gateway/auth"
 	"github.com/memproxy/memproxy/gateway/llm"
 	"github.com/memproxy/memproxy/gateway/usage"
+	"github.com/memproxy/memproxy/internal/telemetry"
 )
 
 // reqState is what the pipeline learns about one API request; the tracking
@@ -60,22 +68,100 @@ func newRequestID() string {
 }
 
 // track wraps an API handler so that every request, whatever happens to it,
-// yields exactly one usage row, enqueued after the response is complete.
-func (s *Server) track(next http.Handler) http.Handler {
+// yields exactly one usage row, enqueued after the response is complete,
+// one observation in the metrics and one server span named by the route
+// ("POST /v1/chat/completions"). route is the /v1 form of the handler's
+// path, the same for its unversioned alias.
+//
+// A tunnelled request's span is a child of the gRPC Forward span, itself
+// the edge's child; a plain-HTTP request continues the caller's W3C
+// traceparent, if any. Headers that arrived through the tunnel are never
+// used for that: the edge's own trace context comes with the call.
+func (s *Server) track(route string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := &reqState{start: time.Now()}
 		st.rec = usage.Record{RequestID: newRequestID(), Method: r.Method, Path: r.URL.Path, Status: http.StatusOK}
 		if id, ok := auth.FromContext(r.Context()); ok {
 			applyIdentity(&st.rec, id) // tunnel requests arrive identified
 		}
+		ctx, span := startRequestSpan(r, route, st.rec.RequestID)
 		w.Header().Set("X-Request-Id", st.rec.RequestID)
 		tw := &trackingWriter{ResponseWriter: w, st: st}
-		next.ServeHTTP(tw, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
-		s.finish(r, tw, st)
+		next.ServeHTTP(tw, r.WithContext(context.WithValue(ctx, stateKey{}, st)))
+		s.finish(r, route, tw, st)
+		endRequestSpan(span, ingressOf(r, &st.rec), &st.rec)
 	})
 }
 
-func (s *Server) finish(r *http.Request, tw *trackingWriter, st *reqState) {
+// noSpan stands for the request's span when tracing is off.
+var noSpan trace.Span = noop.Span{}
+
+// startRequestSpan starts the server span of an API request; with tracing
+// off it allocates nothing and returns noSpan.
+func startRequestSpan(r *http.Request, route, requestID string) (context.Context, trace.Span) {
+	ctx := r.Context()
+	if !telemetry.Recording() {
+		return ctx, noSpan
+	}
+	if !trace.SpanContextFromContext(ctx).IsValid() && r.RemoteAddr != tunnelRemoteAddr {
+		ctx = otel.GetTextMapPropagator().Extract(ctx, propagation.HeaderCarrier(r.Header))
+	}
+	return otel.Tracer(telemetry.TracerName).Start(ctx, r.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("http.route", route),
+			attribute.String("memproxy.request_id", requestID)))
+}
+
+// ingressOf names how the request arrived, also for one refused before
+// its identity (and so rec.Ingress) was known.
+func ingressOf(r *http.Request, rec *usage.Record) string {
+	switch {
+	case rec.Ingress != "":
+		return rec.Ingress
+	case r.RemoteAddr == tunnelRemoteAddr:
+		return auth.IngressTunnel
+	}
+	return auth.IngressHTTP
+}
+
+// endRequestSpan records what the usage row says about the request and
+// ends its span. Only identifiers, names and numbers: never the key, the
+// user's text or an error message.
+func endRequestSpan(span trace.Span, ingress string, rec *usage.Record) {
+	if !span.IsRecording() {
+		span.End()
+		return
+	}
+	span.SetAttributes(
+		attribute.Int("http.response.status_code", rec.Status),
+		attribute.String("memproxy.ingress", ingress),
+		attribute.String("gen_ai.request.model", rec.Model),
+		attribute.String("gen_ai.provider.name", rec.Provider),
+		attribute.String("memproxy.project", rec.Project),
+		attribute.String("memproxy.client", rec.Client),
+		attribute.Bool("memproxy.stream", rec.Stream),
+		attribute.Int64("gen_ai.usage.input_tokens", rec.PromptTokens),
+		attribute.Int64("gen_ai.usage.output_tokens", rec.CompletionTokens),
+	)
+	if rec.MemoryStatus != "" {
+		span.SetAttributes(attribute.String("memproxy.memory.status", rec.MemoryStatus), attribute.Int("memproxy.memory.count", rec.MemoryCount))
+	}
+	if rec.ToolRounds > 0 {
+		span.SetAttributes(attribute.Int("memproxy.tool_rounds", rec.ToolRounds))
+	}
+	if rec.ErrorType != "" {
+		span.SetAttributes(attribute.String("error.type", rec.ErrorType))
+	}
+	// A server span fails on 5xx only: 4xx are the client's (OTel HTTP
+	// semantic conventions).
+	if rec.Status >= 500 {
+		span.SetStatus(codes.Error, rec.ErrorType)
+	}
+	span.End()
+}
+
+// finish completes the request's usage row, enqueues it and counts it in
+// the metrics.
+func (s *Server) finish(r *http.Request, route string, tw *trackingWriter, st *reqState) {
 	end := time.Now()
 	st.rec.Time = st.start.UTC()
 	st.rec.LatencyMS = ms(end.Sub(st.start))
@@ -99,6 +185,11 @@ func (s *Server) finish(r *http.Request, tw *trackingWriter, st *reqState) {
 		st.rec.SetCost(s.prices.Cost(st.rec.Model, st.rec.Provider, st.rec.UpstreamModel, st.usage))
 	}
 	s.usage.Enqueue(st.rec)
+	var ttfb time.Duration
+	if !st.firstByte.IsZero() {
+		ttfb = st.firstByte.Sub(st.start)
+	}
+	s.metrics.observe(route, ingressOf(r, &st.rec), &st.rec, ttfb, end.Sub(st.start))
 }
 
 // statusClientClosed is nginx's 499, used in the usage log for requests the

@@ -22,6 +22,7 @@ import (
 	"github.com/memproxy/memproxy/gateway/auth"
 	"github.com/memproxy/memproxy/gateway/cache"
 	"github.com/memproxy/memproxy/gateway/limits"
+	"github.com/memproxy/memproxy/gateway/mcp"
 	"github.com/memproxy/memproxy/gateway/pricing"
 	"github.com/memproxy/memproxy/gateway/provider"
 	"github.com/memproxy/memproxy/gateway/store"
@@ -70,6 +71,9 @@ type Server struct {
 	limiter  limits.Limiter
 	cache    cache.Cache
 	redis    *redis.Client // nil without Redis
+	metrics  *metrics
+	// mcpMem serves /mcp; drain shuts it down.
+	mcpMem *mcp.MemoryHandler
 	// writes queues memory write-backs (nil when memory is off); closed,
 	// under writesMu, once the servers have stopped.
 	writes       chan writeJob
@@ -113,6 +117,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		t := cfg.Tools
 		opts.Tools = &ToolOptions{Enabled: t.Enabled, MaxIterations: t.MaxIterations,
 			TimeoutPerTool: time.Duration(t.TimeoutPerTool * float64(time.Second)), MaxResults: t.MaxResults}
+		opts.Tools.MCP = newMCPSet(cfg, opts) // connects in the background
 	}
 	qopts := opts.UsageQueue
 	qopts.Logger = opts.Logger
@@ -136,6 +141,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	})
 	s.keys.Attach(db, auth.CacheOptions{Logger: opts.Logger})
 	s.sharedState(cfg)
+	s.metrics = newMetrics(s.usage, models.Names())
 	s.handler = s.routes()
 	go s.usage.Run()
 	if m := opts.Memory; m != nil && m.Enabled && m.Backend != nil {
@@ -198,6 +204,7 @@ func (s *Server) Run(ctx context.Context, httpLn, grpcLn net.Listener) error {
 // drain stops both servers gracefully, falling back to a hard stop when the
 // grace period ends, then writes out the usage queue.
 func (s *Server) drain(hs *http.Server, gs *grpc.Server) {
+	s.mcpMem.Shutdown() // ends held-open MCP streams, which would otherwise hold up both servers
 	grace := s.opts.ShutdownGrace
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
@@ -232,6 +239,7 @@ func (s *Server) Close() error {
 	if s.redis != nil {
 		_ = s.redis.Close()
 	}
+	_ = s.opts.Tools.MCP.Close()
 	return s.db.Close()
 }
 
@@ -240,7 +248,7 @@ func (s *Server) routes() http.Handler {
 	r.HandleFunc("/health", s.health).Methods(http.MethodGet)
 	api := func(path string, h http.HandlerFunc, methods ...string) {
 		for _, p := range []string{"/v1" + path, path} {
-			r.Handle(p, s.track(s.authenticate(h))).Methods(methods...)
+			r.Handle(p, s.track("/v1"+path, s.authenticate(h))).Methods(methods...)
 		}
 	}
 	api("/chat/completions", s.completions(dialectOpenAI), http.MethodPost)
@@ -256,7 +264,17 @@ func (s *Server) routes() http.Handler {
 	r.Handle("/v1/usage/summary", s.authenticate(http.HandlerFunc(s.usageSummary))).Methods(http.MethodGet)
 	r.PathPrefix("/ui").Handler(ui.Handler()).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/memory-routing/info", s.authenticate(http.HandlerFunc(s.routingInfo))).Methods(http.MethodGet)
+	// The API port serves the metrics to the master key only: their labels
+	// name every model and client in use. An open copy for scrapers runs
+	// on its own listener (ServeMetrics, memgateway serve --metrics).
+	metricsPage := s.metricsHandler()
+	r.Handle("/metrics", s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if requireAdmin(w, r) {
+			metricsPage.ServeHTTP(w, r)
+		}
+	}))).Methods(http.MethodGet)
 	s.memoryRoutes(r)
+	r.Handle("/mcp", s.mcpRoute()).Methods(http.MethodGet, http.MethodPost, http.MethodDelete)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, newAPIError(http.StatusNotFound, "not_found_error", "unknown_url", "no such endpoint: "+r.Method+" "+r.URL.Path))
 	})

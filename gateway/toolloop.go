@@ -10,13 +10,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/gateway/api/anthropic"
 	"github.com/memproxy/memproxy/gateway/api/gemini"
 	"github.com/memproxy/memproxy/gateway/api/openai"
 	"github.com/memproxy/memproxy/gateway/llm"
+	"github.com/memproxy/memproxy/gateway/mcp"
 	"github.com/memproxy/memproxy/gateway/provider"
 	"github.com/memproxy/memproxy/gateway/tools"
 	"github.com/memproxy/memproxy/gateway/translate"
+	"github.com/memproxy/memproxy/internal/version"
 )
 
 // ToolOptions configure the server-side tool loop (tool_execution).
@@ -25,6 +28,32 @@ type ToolOptions struct {
 	MaxIterations  int
 	TimeoutPerTool time.Duration
 	MaxResults     int
+	// MCP, when set, adds the tools of the connected MCP servers
+	// (mcp_servers, named <server>__<tool>) to the memory tools. The
+	// Server closes it in Close.
+	MCP *mcp.Set
+}
+
+// newMCPSet starts connecting to the configured MCP servers, in the
+// background; nil when there are none or tool execution is off.
+func newMCPSet(cfg *config.Gateway, opts Options) *mcp.Set {
+	if len(cfg.MCPServers) == 0 {
+		return nil
+	}
+	if !cfg.Tools.Enabled {
+		opts.Logger.Warn("mcp_servers are configured but tool_execution.enabled is false: their tools are not offered")
+		return nil
+	}
+	var servers []mcp.ServerConfig
+	for name, m := range cfg.MCPServers {
+		env := make(map[string]string, len(m.Env))
+		for k, v := range m.Env {
+			env[k] = v.Reveal()
+		}
+		servers = append(servers, mcp.ServerConfig{Name: name, Transport: m.TransportKind(), URL: m.URL, Headers: m.RequestHeaders(),
+			Command: m.Command, Args: m.Args, Env: env, AllowedTools: m.AllowedTools})
+	}
+	return mcp.Start(mcp.Options{Servers: servers, Logger: opts.Logger, HTTPClient: opts.HTTPClient, Version: version.Version})
 }
 
 // toolsOn reports whether the exchange runs through the tool loop: tool
@@ -63,7 +92,7 @@ func (s *Server) toolLoop(w http.ResponseWriter, r *http.Request, x *exchange, b
 		return
 	}
 	t := s.opts.Tools
-	ts := tools.MemoryTools(s.opts.Memory.Backend, x.scope, t.MaxResults)
+	ts := append(tools.MemoryTools(s.opts.Memory.Backend, x.scope, t.MaxResults), t.MCP.Tools()...)
 	opts := tools.Options{MaxIterations: t.MaxIterations, TimeoutPerTool: t.TimeoutPerTool, Logger: s.log}
 	call := s.callModel(r, x)
 	if x.stream {

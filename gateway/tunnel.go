@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -17,10 +18,15 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/memproxy/memproxy/gateway/auth"
+	"github.com/memproxy/memproxy/internal/telemetry"
 	"github.com/memproxy/memproxy/internal/version"
 	pb "github.com/memproxy/memproxy/proto/memproxy/v1"
 	"github.com/memproxy/memproxy/proto/tunnel"
 )
+
+// tunnelRemoteAddr is the RemoteAddr of a request that came through the
+// tunnel.
+const tunnelRemoteAddr = "tunnel"
 
 // tunnelService serves the Gateway gRPC service for edges.
 type tunnelService struct {
@@ -36,6 +42,14 @@ func (s *Server) newGRPCServer() *grpc.Server {
 	}
 	if s.opts.TLS != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.opts.TLS)))
+	}
+	// Spans for every call, continuing the edge's trace from the call's
+	// metadata (W3C traceparent, through the global propagator), when
+	// tracing is on as Run starts (the command calls telemetry.Setup
+	// first). otelgrpc's message events stay off: a Forward stream has a
+	// message per body chunk.
+	if telemetry.Recording() {
+		opts = append(opts, grpc.StatsHandler(otelgrpc.NewServerHandler()))
 	}
 	gs := grpc.NewServer(opts...)
 	pb.RegisterGatewayServer(gs, &tunnelService{s: s})
@@ -136,7 +150,7 @@ func newTunnelRequest(ctx context.Context, head *pb.RequestHead, stream pb.Gatew
 	}
 	tunnel.HeadersFromProto(req.Header, head.GetHeaders())
 	req.ContentLength = head.GetContentLength()
-	req.RemoteAddr = "tunnel"
+	req.RemoteAddr = tunnelRemoteAddr
 	req.RequestURI = u.RequestURI()
 	return req, nil
 }

@@ -1,16 +1,20 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/user"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/edge"
+	"github.com/memproxy/memproxy/internal/telemetry"
+	"github.com/memproxy/memproxy/internal/version"
 )
 
 func runCmd() *cobra.Command {
@@ -24,6 +28,17 @@ func runCmd() *cobra.Command {
 			if logFormat == "json" {
 				log = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
 			}
+			tel, err := setupTelemetry(cmd.Context(), log)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				if err := tel.Shutdown(ctx); err != nil {
+					log.Warn("telemetry: spans not exported at shutdown", "err", err)
+				}
+			}()
 			d, ctlPath, err := newDaemon(log)
 			if err != nil {
 				return err
@@ -48,6 +63,25 @@ func runCmd() *cobra.Command {
 	c.Flags().StringSliceVar(&projects, "project", nil, "project to serve at start (repeatable)")
 	c.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	return c
+}
+
+// setupTelemetry installs the tracer provider the OTEL_* environment
+// describes (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_EXPORTER, …; see
+// telemetry.Options.WithEnv); without it the daemon traces nothing. The
+// edge's spans join the gateway's traces through the tunnel.
+func setupTelemetry(ctx context.Context, log *slog.Logger) (*telemetry.Provider, error) {
+	opts, err := telemetry.Options{ServiceName: "memedge", ServiceVersion: version.Version, Logger: log}.WithEnv(os.LookupEnv)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: %w", err)
+	}
+	tel, err := telemetry.Setup(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if tel.Recording() {
+		log.Info("tracing on", "telemetry", opts)
+	}
+	return tel, nil
 }
 
 // newDaemon builds a daemon from the login file and $MEMPROXY_HOME.

@@ -12,18 +12,20 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/gateway"
 	"github.com/memproxy/memproxy/gateway/auth"
+	"github.com/memproxy/memproxy/internal/telemetry"
 	"github.com/memproxy/memproxy/internal/version"
 )
 
 type serveFlags struct {
 	config, dataDir, httpAddr, grpcAddr, logFormat, logLevel string
-	tlsCert, tlsKey                                          string
+	tlsCert, tlsKey, metricsAddr                             string
 }
 
 func serveCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -46,6 +48,7 @@ DATA_DIR/master.key (mode 0600).`,
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate: serve HTTP and gRPC over TLS (with --tls-key)")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	fl.StringVar(&f.metricsAddr, "metrics", "", "also serve GET /metrics without authentication on this address, for Prometheus (bind it to a private interface); the HTTP port serves it to the master key only")
 	return c
 }
 
@@ -76,6 +79,11 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	tel, err := setupTelemetry(ctx, cfg.Telemetry, log)
+	if err != nil {
+		return err
+	}
+	defer shutdownTelemetry(tel, log)
 	srv, err := gateway.New(ctx, gateway.Options{Config: cfg, DataDir: f.dataDir, MasterKey: master, Logger: log, TLS: tlsCfg})
 	if err != nil {
 		return err
@@ -90,10 +98,62 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		httpLn.Close()
 		return fmt.Errorf("gRPC listener: %w", err)
 	}
+	var metricsLn net.Listener
+	if f.metricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", f.metricsAddr); err != nil {
+			httpLn.Close()
+			grpcLn.Close()
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+	}
 	log.Info("memgateway ready", "version", version.Version, "http", httpLn.Addr().String(), "grpc", grpcLn.Addr().String(),
 		"tls", tlsCfg != nil, "models", len(srv.Models()))
 	fmt.Fprintf(stdout, "memgateway %s: HTTP on %s, gRPC on %s\n", version.Version, httpLn.Addr(), grpcLn.Addr())
-	return srv.Run(ctx, httpLn, grpcLn)
+	if metricsLn == nil {
+		return srv.Run(ctx, httpLn, grpcLn)
+	}
+	log.Info("metrics served without authentication", "addr", metricsLn.Addr().String())
+	mctx, stopMetrics := context.WithCancel(ctx)
+	merr := make(chan error, 1)
+	go func() { merr <- srv.ServeMetrics(mctx, metricsLn) }()
+	runErr := srv.Run(ctx, httpLn, grpcLn)
+	stopMetrics()
+	if err := <-merr; err != nil && runErr == nil {
+		runErr = fmt.Errorf("metrics: %w", err)
+	}
+	return runErr
+}
+
+// setupTelemetry installs the tracer provider that litellm_settings.otel
+// and the OTEL_* environment (which wins) describe; none by default.
+func setupTelemetry(ctx context.Context, c config.Telemetry, log *slog.Logger) (*telemetry.Provider, error) {
+	opts := telemetry.Options{Exporter: c.Exporter, Endpoint: c.Endpoint, Headers: c.HeaderValues(),
+		ServiceName: c.ServiceName, ServiceVersion: version.Version, Logger: log}
+	if opts.ServiceName == "" {
+		opts.ServiceName = "memgateway"
+	}
+	opts, err := opts.WithEnv(os.LookupEnv)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: %w", err)
+	}
+	tel, err := telemetry.Setup(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if tel.Recording() {
+		log.Info("tracing on", "telemetry", opts)
+	}
+	return tel, nil
+}
+
+// shutdownTelemetry exports the spans still buffered, waiting a few
+// seconds at most for a collector that is slow or gone.
+func shutdownTelemetry(tel *telemetry.Provider, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tel.Shutdown(ctx); err != nil {
+		log.Warn("telemetry: spans not exported at shutdown", "err", err)
+	}
 }
 
 // generatedMasterKey returns the master key kept in the data directory,

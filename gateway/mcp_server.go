@@ -1,0 +1,63 @@
+package gateway
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+
+	"github.com/memproxy/memproxy/gateway/auth"
+	"github.com/memproxy/memproxy/gateway/mcp"
+	"github.com/memproxy/memproxy/gateway/memory"
+	"github.com/memproxy/memproxy/internal/version"
+)
+
+// The memory MCP server, at /mcp (streamable HTTP): memory_search,
+// memory_add, memory_get and memory_delete in the caller's own scope,
+// derived from its identity exactly as the memory API derives it. It is
+// authenticated like every API route — a key over plain HTTP, the edge's
+// identity through an edge port — so through an edge
+//
+//	claude mcp add --transport http memory http://127.0.0.1:PORT/mcp
+//
+// needs no key. A session belongs to the caller that opened it: a request
+// naming it from another identity (user, project or key) is refused.
+
+// mcpRoute builds the /mcp handler (once, from routes) and keeps the
+// memory handler for drain to shut down.
+func (s *Server) mcpRoute() http.Handler {
+	var b memory.Backend
+	if m := s.opts.Memory; m != nil {
+		b = m.Backend
+	}
+	maxResults := 0
+	if t := s.opts.Tools; t != nil {
+		maxResults = t.MaxResults
+	}
+	s.mcpMem = mcp.NewMemoryHandler(mcp.MemoryOptions{Backend: b, MaxResults: maxResults, Logger: s.log, Version: version.Version})
+	return s.authenticate(http.HandlerFunc(s.serveMCP))
+}
+
+// serveMCP hands an authenticated request to the memory MCP server with
+// its caller: the scope (or the memory API's answer when there is none)
+// and the identity that binds its session.
+func (s *Server) serveMCP(w http.ResponseWriter, r *http.Request) {
+	sc, ok := s.memoryScope(w, r)
+	if !ok {
+		return
+	}
+	id, _ := auth.FromContext(r.Context())
+	c := mcp.Caller{ID: mcpCallerID(id, sc), Scope: sc, Client: id.Client}
+	s.mcpMem.ServeHTTP(w, r.WithContext(mcp.WithCaller(r.Context(), c)))
+}
+
+// mcpCallerID names an identity for session binding: its user, project,
+// key id, admin flag and scope, hashed (no credential is part of it).
+func mcpCallerID(id *auth.Identity, sc memory.Scope) string {
+	h := sha256.New()
+	for _, p := range []string{id.User, id.Project, id.Key.KeyID, strconv.FormatBool(id.Admin), string(sc)} {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
