@@ -1,18 +1,13 @@
 package gateway
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/gateway/provider/providertest"
-	"github.com/memproxy/memproxy/gateway/usage"
 )
 
 // dialectHarness runs a gateway with an OpenAI deployment ("gpt"), an
@@ -36,28 +31,7 @@ model_list:
   - model_name: mock
     litellm_params: {model: mock/echo}
 `
-	cfg, err := config.Parse("t.yaml", []byte(y), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), MasterKey: testMaster,
-		UsageQueue: usage.QueueOptions{FlushInterval: 5 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hl, _ := net.Listen("tcp", "127.0.0.1:0")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, hl, nil) }()
-	h := &harness{t: t, srv: srv, fake: oai, httpURL: "http://" + hl.Addr().String()}
-	h.stop = func() {
-		if !h.stopped {
-			h.stopped = true
-			cancel()
-			<-done
-		}
-	}
-	t.Cleanup(func() { h.stop(); srv.Close() })
+	h := serveYAML(t, y, oai, nil)
 	return &dialectHarness{harness: h, anth: anth}
 }
 

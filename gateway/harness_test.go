@@ -147,3 +147,37 @@ func httpDo(req *http.Request) (bodyResp, error) {
 	b, _ := io.ReadAll(resp.Body)
 	return bodyResp{resp, string(b)}, nil
 }
+
+// serveYAML runs a gateway for the config text y (Options tweaked by opts,
+// which may be nil) on a loopback HTTP listener, answering with fake as
+// the harness's OpenAI upstream.
+func serveYAML(t *testing.T, y string, fake *providertest.OpenAI, opts func(*Options)) *harness {
+	t.Helper()
+	cfg, err := config.Parse("t.yaml", []byte(y), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Config: cfg, DataDir: t.TempDir(), MasterKey: testMaster,
+		UsageQueue: usage.QueueOptions{FlushInterval: 5 * time.Millisecond}}
+	if opts != nil {
+		opts(&o)
+	}
+	srv, err := New(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hl, _ := net.Listen("tcp", "127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, hl, nil) }()
+	h := &harness{t: t, srv: srv, fake: fake, httpURL: "http://" + hl.Addr().String()}
+	h.stop = func() {
+		if !h.stopped {
+			h.stopped = true
+			cancel()
+			<-done
+		}
+	}
+	t.Cleanup(func() { h.stop(); srv.Close() })
+	return h
+}

@@ -1,15 +1,11 @@
 package gateway
 
 import (
-	"context"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/gateway/provider/providertest"
-	"github.com/memproxy/memproxy/gateway/usage"
 )
 
 func limitsHarness(t *testing.T, extra string) *dialectHarness {
@@ -17,28 +13,7 @@ func limitsHarness(t *testing.T, extra string) *dialectHarness {
 	oai := providertest.NewOpenAI(t)
 	y := "general_settings:\n  master_key: " + testMaster + "\nmodel_list:\n" +
 		"  - model_name: gpt\n    litellm_params: {model: openai/gpt-4o, api_base: \"" + oai.URL + "/v1\", api_key: k}\n" + extra
-	cfg, err := config.Parse("t.yaml", []byte(y), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), MasterKey: testMaster,
-		UsageQueue: usage.QueueOptions{FlushInterval: 5 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hl, _ := net.Listen("tcp", "127.0.0.1:0")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, hl, nil) }()
-	h := &harness{t: t, srv: srv, fake: oai, httpURL: "http://" + hl.Addr().String()}
-	h.stop = func() {
-		if !h.stopped {
-			h.stopped = true
-			cancel()
-			<-done
-		}
-	}
-	t.Cleanup(func() { h.stop(); srv.Close() })
+	h := serveYAML(t, y, oai, nil)
 	return &dialectHarness{harness: h}
 }
 

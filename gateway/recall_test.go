@@ -4,16 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/gateway/memory"
 	"github.com/memproxy/memproxy/gateway/provider/providertest"
-	"github.com/memproxy/memproxy/gateway/usage"
 )
 
 // fakeMemory is an in-memory Backend: search scores a memory by how many
@@ -98,10 +95,6 @@ func memToolsHarness(t *testing.T, mem *fakeMemory, tweak func(*MemoryOptions), 
 	y := "general_settings:\n  master_key: " + testMaster + "\nmodel_list:\n" +
 		"  - model_name: gpt\n    litellm_params: {model: openai/gpt-up, api_base: \"" + oai.URL + "/v1\", api_key: k}\n" +
 		"  - model_name: claude\n    litellm_params: {model: anthropic/claude-up, api_base: \"" + anth.URL + "\", api_key: k}\n"
-	cfg, err := config.Parse("t.yaml", []byte(y), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	mo := &MemoryOptions{Enabled: true, Backend: mem, BackendName: "fake"}
 	if tweak != nil {
 		tweak(mo)
@@ -109,24 +102,10 @@ func memToolsHarness(t *testing.T, mem *fakeMemory, tweak func(*MemoryOptions), 
 	if to == nil {
 		to = &ToolOptions{}
 	}
-	srv, err := New(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), MasterKey: testMaster, Memory: mo, Tools: to,
-		UsageQueue: usage.QueueOptions{FlushInterval: 5 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hl, _ := net.Listen("tcp", "127.0.0.1:0")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, hl, nil) }()
-	h := &harness{t: t, srv: srv, fake: oai, httpURL: "http://" + hl.Addr().String()}
-	h.stop = func() {
-		if !h.stopped {
-			h.stopped = true
-			cancel()
-			<-done
-		}
-	}
-	t.Cleanup(func() { h.stop(); srv.Close() })
+	h := serveYAML(t, y, oai, func(o *Options) {
+		o.Memory = mo
+		o.Tools = to
+	})
 	return &dialectHarness{harness: h, anth: anth}
 }
 

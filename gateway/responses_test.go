@@ -1,16 +1,11 @@
 package gateway
 
 import (
-	"context"
 	"encoding/json"
-	"net"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/gateway/provider/providertest"
-	"github.com/memproxy/memproxy/gateway/usage"
 )
 
 // codexBody is a request shaped like Codex CLI's.
@@ -26,29 +21,8 @@ func respHarness(t *testing.T) (*dialectHarness, *providertest.Responses) {
 		"  - model_name: native\n    litellm_params: {model: openai/gpt-native, api_base: \"" + rs.URL + "/v1\", api_key: k}\n" +
 		"  - model_name: claude\n    litellm_params: {model: anthropic/claude-up, api_base: \"" + anth.URL + "\", api_key: k}\n" +
 		"  - model_name: mock\n    litellm_params: {model: mock/echo}\n"
-	cfg, err := config.Parse("t.yaml", []byte(y), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), MasterKey: testMaster,
-		UsageQueue: usage.QueueOptions{FlushInterval: 5 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.models.All("native")[0].Responses = true // as for api.openai.com
-	hl, _ := net.Listen("tcp", "127.0.0.1:0")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, hl, nil) }()
-	h := &harness{t: t, srv: srv, fake: rs.Chat, httpURL: "http://" + hl.Addr().String()}
-	h.stop = func() {
-		if !h.stopped {
-			h.stopped = true
-			cancel()
-			<-done
-		}
-	}
-	t.Cleanup(func() { h.stop(); srv.Close() })
+	h := serveYAML(t, y, rs.Chat, nil)
+	h.srv.models.All("native")[0].Responses = true // as for api.openai.com
 	return &dialectHarness{harness: h, anth: anth}, rs
 }
 

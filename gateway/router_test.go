@@ -1,15 +1,10 @@
 package gateway
 
 import (
-	"context"
-	"net"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/gateway/provider/providertest"
-	"github.com/memproxy/memproxy/gateway/usage"
 )
 
 // TestRetryOnAnotherDeploymentThenFallback: two deployments share a name;
@@ -25,28 +20,7 @@ func TestRetryOnAnotherDeploymentThenFallback(t *testing.T) {
 		"  - model_name: flaky\n    litellm_params: {model: openai/flaky, api_base: \"" + bad.URL + "/v1\", api_key: k1}\n" +
 		"  - model_name: claude\n    litellm_params: {model: anthropic/claude-up, api_base: \"" + fb.URL + "\", api_key: k3}\n" +
 		"router_settings:\n  num_retries: 2\n  retry_after: 0.001\n  fallbacks:\n    - flaky: [claude]\n"
-	cfg, err := config.Parse("t.yaml", []byte(y), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), MasterKey: testMaster,
-		UsageQueue: usage.QueueOptions{FlushInterval: 5 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hl, _ := net.Listen("tcp", "127.0.0.1:0")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, hl, nil) }()
-	h := &harness{t: t, srv: srv, fake: good, httpURL: "http://" + hl.Addr().String()}
-	h.stop = func() {
-		if !h.stopped {
-			h.stopped = true
-			cancel()
-			<-done
-		}
-	}
-	t.Cleanup(func() { h.stop(); srv.Close() })
+	h := serveYAML(t, y, good, nil)
 	dh := &dialectHarness{harness: h}
 
 	for i := 0; i < 4; i++ {
