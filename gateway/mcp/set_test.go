@@ -153,6 +153,9 @@ func TestMCPSetTransports(t *testing.T) {
 			if out, err := call(t, echo, `{"message":"hi from mcp"}`); err != nil || out != "Echo: hi from mcp" {
 				t.Errorf("echo = %q, %v", out, err)
 			}
+			if _, err := call(t, echo, `["not", "an", "object"]`); err == nil || !strings.Contains(err.Error(), "not a JSON object") {
+				t.Errorf("arguments that are not an object: %v", err)
+			}
 			_, err := call(t, echo, `{"message":"fail"}`)
 			if h, ok := errors.AsType[tools.Hinted](err); !ok || err.Error() != "echo refuses to fail" || h.RetryHint() == "" {
 				t.Errorf("error result = %v", err)

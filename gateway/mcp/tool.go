@@ -102,6 +102,11 @@ func (t *remoteTool) Call(ctx context.Context, args json.RawMessage) (string, er
 	if len(args) == 0 {
 		args = json.RawMessage("{}")
 	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(args, &obj) != nil || obj == nil {
+		return "", &toolError{msg: "the arguments are not a JSON object",
+			hint: "call it again with arguments that are one JSON object matching the tool's parameters"}
+	}
 	res, err := sess.CallTool(ctx, &sdk.CallToolParams{Name: t.remote, Arguments: args})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -159,6 +164,9 @@ func definition(name string, t *sdk.Tool) json.RawMessage {
 	}
 	delete(params, "$schema")
 	delete(params, "$id")
+	if _, typed := params["type"]; !typed && params["properties"] != nil {
+		params["type"] = "object" // a server that left the (required) type out
+	}
 	if params["type"] != "object" {
 		params = map[string]any{"type": "object"} // MCP requires an object schema; anything else is unusable
 	}
