@@ -1,10 +1,16 @@
 package gateway
 
 import (
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/memproxy/memproxy/internal/telemetry"
 	"io"
 	"net/http"
 	"strings"
@@ -94,6 +100,9 @@ func (s *Server) toolLoop(w http.ResponseWriter, r *http.Request, x *exchange, b
 	t := s.opts.Tools
 	ts := append(tools.MemoryTools(s.opts.Memory.Backend, x.scope, t.MaxResults), t.MCP.Tools()...)
 	opts := tools.Options{MaxIterations: t.MaxIterations, TimeoutPerTool: t.TimeoutPerTool, Logger: s.log}
+	spans := newLoopSpans(r.Context())
+	defer spans.end()
+	opts.OnRound, opts.OnTool = spans.round, spans.tool
 	call := s.callModel(r, x)
 	if x.stream {
 		s.toolLoopStream(w, r, x, hub, ts, call, opts)
@@ -286,3 +295,35 @@ func upstreamCallErr(dep *provider.Deployment, resp *provider.Response) *tools.C
 // toolRounds is how many rounds ran gateway tools: every model call but
 // the one that gave the answer.
 func toolRounds(res tools.Result) int { return max(res.Rounds-1, 0) }
+
+// loopSpans traces the tool loop: one span per model round, and one per
+// tool call (started back at the call's start, as the loop reports a call
+// when it ends). Names and timings only: never arguments or results.
+type loopSpans struct {
+	ctx      context.Context
+	roundCtx context.Context
+	endRound func(error)
+}
+
+func newLoopSpans(ctx context.Context) *loopSpans {
+	return &loopSpans{ctx: ctx, roundCtx: ctx, endRound: func(error) {}}
+}
+
+func (l *loopSpans) round(n int) {
+	l.endRound(nil)
+	l.roundCtx, l.endRound = telemetry.Span(l.ctx, "tool.round", attribute.Int("memproxy.round", n))
+}
+
+func (l *loopSpans) tool(name string, dur time.Duration, err error) {
+	if !telemetry.Recording() {
+		return
+	}
+	_, span := otel.Tracer(telemetry.TracerName).Start(l.roundCtx, "tool.call",
+		trace.WithTimestamp(time.Now().Add(-dur)), trace.WithAttributes(attribute.String("memproxy.tool", name)))
+	if err != nil {
+		span.SetStatus(codes.Error, telemetry.ErrorKind(err))
+	}
+	span.End()
+}
+
+func (l *loopSpans) end() { l.endRound(nil) }

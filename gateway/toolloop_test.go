@@ -55,3 +55,42 @@ func TestToolLoopMemorySearch(t *testing.T) {
 		}
 	}
 }
+
+// TestToolLoopAnthropicUpstreamTraced: the same loop when the model is an
+// Anthropic deployment (its tool_use translated to the hub and back), with
+// a span per round and per tool call, and no prompt text in any span.
+func TestToolLoopAnthropicUpstreamTraced(t *testing.T) {
+	rec := recordSpans(t)
+	mem := &fakeMemory{}
+	mem.Add(context.Background(), "u:alice/p:shop", "Deploys go out with make ship.", nil)
+	h := memToolsHarness(t, mem, func(o *MemoryOptions) { o.WriteBack = "off"; o.Threshold = 100 },
+		&ToolOptions{Enabled: true, MaxIterations: 5, TimeoutPerTool: time.Second, MaxResults: 5})
+	h.anth.ToolCall = &providertest.ToolCall{Name: "supermemoryToolSearch", Input: `{"query":"deploy"}`}
+	for _, stream := range []string{"false", "true"} {
+		resp, out := h.send("/v1/messages", `{"model":"claude","max_tokens":100,"stream":`+stream+`,"messages":[{"role":"user","content":"how do I deploy?"}]}`, alice...)
+		if resp.StatusCode != 200 || strings.Contains(out, "tool_use") || !strings.Contains(out, "Hello") {
+			t.Errorf("stream=%s: %d %s", stream, resp.StatusCode, out)
+		}
+	}
+	reqs := h.anth.Requests()
+	if len(reqs) != 4 {
+		t.Fatalf("Anthropic upstream got %d requests, want 2 per client request", len(reqs))
+	}
+	second, _ := json.Marshal(reqs[1].Body["messages"])
+	if !strings.Contains(string(second), "tool_result") || !strings.Contains(string(second), "make ship") {
+		t.Errorf("tool result sent to Anthropic: %s", second)
+	}
+	rounds, calls := 0, 0
+	for _, s := range rec.Ended() {
+		switch s.Name() {
+		case "tool.round":
+			rounds++
+		case "tool.call":
+			calls++
+		}
+	}
+	if rounds != 4 || calls != 2 {
+		t.Errorf("spans: %d rounds, %d tool calls; want 4 and 2", rounds, calls)
+	}
+	noSecrets(t, rec.Ended(), "how do I deploy", "make ship")
+}
