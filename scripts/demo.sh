@@ -46,6 +46,7 @@ Try it:
 
 See the usage log:
   curl -s http://$HTTP_ADDR/v1/usage -H "Authorization: Bearer \$(cat $DATA/master.key)"
+  dashboard: http://$HTTP_ADDR/ui#key=\$(cat $DATA/master.key)   (paste the key if your browser drops the fragment)
 
 Edge commands for this demo need: export MEMPROXY_HOME=$MEMPROXY_HOME
 Stop everything: make demo-stop
