@@ -28,6 +28,7 @@ test: ## run every test (unit, services, end to end); what .ci/run calls
 bench: build ## loopback load test + Go benchmarks; prints latency, errors, CPU and RSS
 	$(GO) test -run '^$$' -bench . -benchmem ./gateway/... ./edge/... ./config/... ./proto/...
 	$(GO) run ./test/bench -bin $(BIN)
+	$(GO) run ./test/bench/chunklat -bin $(BIN)
 
 lint: proto-check ## gofmt check, go vet, proto drift, import boundaries
 	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go' | grep -v '\.pb\.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
