@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -39,11 +38,8 @@ type Anthropic struct {
 	// events, without message_stop.
 	CutAfter int
 
-	srv       *httptest.Server
-	mu        sync.Mutex
-	requests  []Recorded
-	cancelled chan struct{}
-	once      sync.Once
+	srv *httptest.Server
+	recorder
 }
 
 // ToolCall is the tool_use block the fake answers with. Input is a JSON
@@ -70,23 +66,12 @@ const (
 
 // NewAnthropic starts a fake closed at the end of the test.
 func NewAnthropic(t testing.TB) *Anthropic {
-	f := &Anthropic{Words: DefaultWords, cancelled: make(chan struct{})}
+	f := &Anthropic{Words: DefaultWords, recorder: newRecorder()}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	f.URL = f.srv.URL
 	t.Cleanup(f.srv.Close)
 	return f
 }
-
-// Requests returns what the fake has received so far.
-func (f *Anthropic) Requests() []Recorded {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]Recorded(nil), f.requests...)
-}
-
-// Cancelled is closed once a request's context ends before the fake
-// finished answering it.
-func (f *Anthropic) Cancelled() <-chan struct{} { return f.cancelled }
 
 // Answer is the full text of the fake's answer.
 func (f *Anthropic) Answer() string { return strings.Join(f.Words, "") }
@@ -101,9 +86,7 @@ func (f *Anthropic) serve(w http.ResponseWriter, r *http.Request) {
 	raw, _ := io.ReadAll(r.Body)
 	var body map[string]any
 	_ = json.Unmarshal(raw, &body)
-	f.mu.Lock()
-	f.requests = append(f.requests, Recorded{Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
-	f.mu.Unlock()
+	f.record(Recorded{Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
 	switch {
 	case r.URL.Path == "/v1/messages/count_tokens" && r.Method == http.MethodPost && r.Header.Get("x-api-key") != "":
 		w.Header().Set("Content-Type", "application/json")
@@ -257,8 +240,6 @@ func (f *Anthropic) stream(w http.ResponseWriter, r *http.Request, model string,
 		}
 	}
 }
-
-func (f *Anthropic) noteCancel() { f.once.Do(func() { close(f.cancelled) }) }
 
 // lastHasToolResult reports whether the last message holds a tool_result
 // block: the client ran the tool the fake asked for.

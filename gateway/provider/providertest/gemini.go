@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/memproxy/memproxy/gateway/api/gemini"
@@ -55,11 +54,8 @@ type Gemini struct {
 	// events, before the one with the finishReason.
 	CutAfter int
 
-	srv       *httptest.Server
-	mu        sync.Mutex
-	requests  []Recorded
-	cancelled chan struct{}
-	once      sync.Once
+	srv *httptest.Server
+	recorder
 }
 
 // The fake's response id, and the part of CompletionTokens it reports as
@@ -71,24 +67,12 @@ const (
 
 // NewGemini starts a fake closed at the end of the test.
 func NewGemini(t testing.TB) *Gemini {
-	f := &Gemini{Words: DefaultWords, cancelled: make(chan struct{})}
+	f := &Gemini{Words: DefaultWords, recorder: newRecorder()}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	f.URL = f.srv.URL
 	t.Cleanup(f.srv.Close)
 	return f
 }
-
-// Requests returns what the fake has received so far. Path is the request
-// URI: the path and the query.
-func (f *Gemini) Requests() []Recorded {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]Recorded(nil), f.requests...)
-}
-
-// Cancelled is closed once a request's context ends before the fake
-// finished answering it.
-func (f *Gemini) Cancelled() <-chan struct{} { return f.cancelled }
 
 // Answer is the full text of the fake's answer.
 func (f *Gemini) Answer() string { return strings.Join(f.Words, "") }
@@ -103,9 +87,7 @@ func (f *Gemini) serve(w http.ResponseWriter, r *http.Request) {
 	raw, _ := io.ReadAll(r.Body)
 	var body map[string]any
 	_ = json.Unmarshal(raw, &body)
-	f.mu.Lock()
-	f.requests = append(f.requests, Recorded{Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body})
-	f.mu.Unlock()
+	f.record(Recorded{Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body})
 	rest, _ := strings.CutPrefix(r.URL.Path, "/v1beta/models/")
 	model, method, _ := strings.Cut(rest, ":")
 	switch {
@@ -162,8 +144,6 @@ func (f *Gemini) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
-
-func (f *Gemini) noteCancel() { f.once.Do(func() { close(f.cancelled) }) }
 
 // invalid returns the message Gemini would refuse the body with, or "".
 func (f *Gemini) invalid(raw []byte, body map[string]any) string {

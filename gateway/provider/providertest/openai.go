@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -45,11 +44,8 @@ type OpenAI struct {
 	// client's tool.
 	ToolCall *ToolCall
 
-	srv       *httptest.Server
-	mu        sync.Mutex
-	requests  []Recorded
-	cancelled chan struct{}
-	once      sync.Once
+	srv *httptest.Server
+	recorder
 }
 
 // DefaultWords is the answer the fake gives unless told otherwise.
@@ -64,23 +60,12 @@ const (
 
 // NewOpenAI starts a fake closed at the end of the test.
 func NewOpenAI(t testing.TB) *OpenAI {
-	f := &OpenAI{Words: DefaultWords, cancelled: make(chan struct{})}
+	f := &OpenAI{Words: DefaultWords, recorder: newRecorder()}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	f.URL = f.srv.URL
 	t.Cleanup(f.srv.Close)
 	return f
 }
-
-// Requests returns what the fake has received so far.
-func (f *OpenAI) Requests() []Recorded {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]Recorded(nil), f.requests...)
-}
-
-// Cancelled is closed once a request's context ends before the fake
-// finished answering it (the client, or the proxy in front, went away).
-func (f *OpenAI) Cancelled() <-chan struct{} { return f.cancelled }
 
 // Answer is the full text of the fake's answer.
 func (f *OpenAI) Answer() string { return strings.Join(f.Words, "") }
@@ -89,9 +74,7 @@ func (f *OpenAI) serve(w http.ResponseWriter, r *http.Request) {
 	raw, _ := io.ReadAll(r.Body)
 	var body map[string]any
 	_ = json.Unmarshal(raw, &body)
-	f.mu.Lock()
-	f.requests = append(f.requests, Recorded{Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
-	f.mu.Unlock()
+	f.record(Recorded{Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
 	if r.URL.Path == "/v1/embeddings" {
 		w.Header().Set("Content-Type", "application/json")
 		model, _ := body["model"].(string)
@@ -185,8 +168,6 @@ func (f *OpenAI) stream(w http.ResponseWriter, r *http.Request, model string, in
 		}
 	}
 }
-
-func (f *OpenAI) noteCancel() { f.once.Do(func() { close(f.cancelled) }) }
 
 // OpenAIToolCallID is the id of the fake's tool calls.
 const OpenAIToolCallID = "call_fake_1"

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -44,11 +43,8 @@ type Responses struct {
 	// events, without response.completed.
 	CutAfter int
 
-	srv       *httptest.Server
-	mu        sync.Mutex
-	requests  []Recorded
-	cancelled chan struct{}
-	once      sync.Once
+	srv *httptest.Server
+	recorder
 }
 
 // The ids of the fake's answers.
@@ -61,25 +57,13 @@ const (
 
 // NewResponses starts a fake closed at the end of the test.
 func NewResponses(t testing.TB) *Responses {
-	f := &Responses{Words: DefaultWords, cancelled: make(chan struct{}),
-		Chat: &OpenAI{Words: DefaultWords, cancelled: make(chan struct{})}}
+	f := &Responses{Words: DefaultWords, recorder: newRecorder(),
+		Chat: &OpenAI{Words: DefaultWords, recorder: newRecorder()}}
 	f.srv = httptest.NewServer(f)
 	f.URL, f.Chat.URL = f.srv.URL, f.srv.URL
 	t.Cleanup(f.srv.Close)
 	return f
 }
-
-// Requests returns the Responses requests the fake has received so far
-// (Chat records its own).
-func (f *Responses) Requests() []Recorded {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]Recorded(nil), f.requests...)
-}
-
-// Cancelled is closed once a stream's context ends before the fake
-// finished answering it.
-func (f *Responses) Cancelled() <-chan struct{} { return f.cancelled }
 
 // Answer is the full text of the fake's answer.
 func (f *Responses) Answer() string { return strings.Join(f.Words, "") }
@@ -94,9 +78,7 @@ func (f *Responses) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	raw, _ := io.ReadAll(r.Body)
 	var body map[string]any
 	_ = json.Unmarshal(raw, &body)
-	f.mu.Lock()
-	f.requests = append(f.requests, Recorded{Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
-	f.mu.Unlock()
+	f.record(Recorded{Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
 	switch {
 	case r.Method != http.MethodPost:
 		openAIError(w, http.StatusMethodNotAllowed, "invalid_request_error", "Method not allowed")
@@ -249,5 +231,3 @@ func (f *Responses) stream(w http.ResponseWriter, r *http.Request, body map[stri
 		}
 	}
 }
-
-func (f *Responses) noteCancel() { f.once.Do(func() { close(f.cancelled) }) }
