@@ -30,24 +30,22 @@ import (
 // Thinking blocks and ping are dropped; an upstream `event: error` becomes
 // data: {"error":{…}} and the stream is not Done.
 func NewAnthropicToOpenAIChatStream(out io.Writer, clientModel string, includeUsage bool) Stream {
-	s := &anthropicToOpenAI{model: clientModel, includeUsage: includeUsage}
+	s := &anthropicToOpenAI{chatChunks: chatChunks{model: clientModel, includeUsage: includeUsage}}
 	s.init(out, s.onEvent, func(cause error) []byte {
 		return openai.MarshalStreamError("server_error", string(llm.ErrUpstreamCut), failMessage(cause))
 	})
+	s.emit = s.write
 	return s
 }
 
 type anthropicToOpenAI struct {
 	streamBase
-	model        string
-	includeUsage bool
-	started      bool
-	head         []byte // data: {…,"choices":[
-	buf          []byte
-	tools        []int // content block index → tool call index + 1 (0: no tool)
-	argLen       []int // tool call index → argument bytes sent
-	usage        anthropic.Usage
-	stop         string
+	chatChunks
+	started bool
+	tools   []int // content block index → tool call index + 1 (0: no tool)
+	argLen  []int // tool call index → argument bytes sent
+	usage   anthropic.Usage
+	stop    string
 }
 
 func (s *anthropicToOpenAI) Usage() llm.Usage { return s.usage.LLM() }
@@ -97,15 +95,9 @@ func (s *anthropicToOpenAI) onEvent(name, data []byte) error {
 		if err := s.finish(); err != nil {
 			return err
 		}
-		if s.includeUsage {
-			b, _ := json.Marshal(openAIUsage(s.usage))
-			s.buf = append(append(append(s.buf[:0], s.head...), `],"usage":`...), b...)
-			if err := s.write(append(s.buf, "}\n\n"...)); err != nil {
-				return err
-			}
-		}
+		b, _ := json.Marshal(openAIUsage(s.usage))
 		s.done = true
-		return s.write([]byte("data: [DONE]\n\n"))
+		return s.end(b)
 	case anthropic.EventError:
 		e := anthropic.ErrorDetail{Type: "api_error", Message: "upstream error"}
 		if ev.Error != nil {
@@ -124,14 +116,7 @@ func (s *anthropicToOpenAI) start(m *anthropic.MessageResponse) error {
 		return errors.New("second message_start")
 	}
 	s.started, s.usage = true, m.Usage
-	h := append([]byte("data: "), `{"id":`...)
-	h = appendString(h, withPrefix("chatcmpl-", m.ID))
-	h = append(h, `,"object":"chat.completion.chunk","created":`...)
-	h = strconv.AppendInt(h, now().Unix(), 10)
-	h = append(h, `,"model":`...)
-	h = appendString(h, s.model)
-	s.head = append(h, `,"choices":[`...)
-	return s.chunk(append(s.begin(), `{"role":"assistant","content":""}`...), "")
+	return s.startChunks(withPrefix("chatcmpl-", m.ID))
 }
 
 func (s *anthropicToOpenAI) blockStart(index int, b *anthropic.ContentBlock) error {
@@ -198,25 +183,4 @@ func (s *anthropicToOpenAI) argsChunk(t int, args string) error {
 
 func (s *anthropicToOpenAI) finish() error {
 	return s.chunk(append(s.begin(), `{}`...), finishReason(s.stop))
-}
-
-// begin starts a chunk in s.buf, up to its delta.
-func (s *anthropicToOpenAI) begin() []byte {
-	return append(append(s.buf[:0], s.head...), `{"index":0,"delta":`...)
-}
-
-// chunk ends the chunk begun in b with finish ("" for null) and writes it.
-func (s *anthropicToOpenAI) chunk(b []byte, finish string) error {
-	b = append(b, `,"logprobs":null,"finish_reason":`...)
-	if finish == "" {
-		b = append(b, "null"...)
-	} else {
-		b = appendString(b, finish)
-	}
-	b = append(b, `}]`...)
-	if s.includeUsage {
-		b = append(b, `,"usage":null`...)
-	}
-	s.buf = append(b, "}\n\n"...)
-	return s.write(s.buf)
 }

@@ -31,23 +31,21 @@ import (
 // event, {"error":{…}}, becomes data: {"error":{…}} and the stream is not
 // Done.
 func NewGeminiToOpenAIChatStream(out io.Writer, clientModel string, includeUsage bool) Stream {
-	s := &geminiToOpenAI{model: clientModel, includeUsage: includeUsage}
+	s := &geminiToOpenAI{chatChunks: chatChunks{model: clientModel, includeUsage: includeUsage}}
 	s.init(out, s.onEvent, func(cause error) []byte {
 		return openai.MarshalStreamError("server_error", string(llm.ErrUpstreamCut), failMessage(cause))
 	})
+	s.emit = s.write
 	return s
 }
 
 type geminiToOpenAI struct {
 	streamBase
-	model        string
-	includeUsage bool
-	started      bool
-	head         []byte // data: {…,"choices":[
-	buf          []byte
-	calls        int
-	usage        gemini.UsageMetadata
-	ev           gemini.GenerateContentResponse
+	chatChunks
+	started bool
+	calls   int
+	usage   gemini.UsageMetadata
+	ev      gemini.GenerateContentResponse
 }
 
 func (s *geminiToOpenAI) Usage() llm.Usage { return s.usage.LLM() }
@@ -108,14 +106,7 @@ func (s *geminiToOpenAI) onEvent(_, data []byte) error {
 
 func (s *geminiToOpenAI) start(responseID string) error {
 	s.started = true
-	h := append([]byte("data: "), `{"id":`...)
-	h = appendString(h, geminiCompletionID(responseID))
-	h = append(h, `,"object":"chat.completion.chunk","created":`...)
-	h = strconv.AppendInt(h, now().Unix(), 10)
-	h = append(h, `,"model":`...)
-	h = appendString(h, s.model)
-	s.head = append(h, `,"choices":[`...)
-	return s.chunk(append(s.begin(), `{"role":"assistant","content":""}`...), "")
+	return s.startChunks(geminiCompletionID(responseID))
 }
 
 func (s *geminiToOpenAI) callChunk(fc *gemini.FunctionCall, sig string) error {
@@ -132,34 +123,7 @@ func (s *geminiToOpenAI) finish(reason string) error {
 	if err := s.chunk(append(s.begin(), `{}`...), reason); err != nil {
 		return err
 	}
-	if s.includeUsage {
-		b, _ := json.Marshal(geminiWireUsage(s.usage.LLM()))
-		s.buf = append(append(append(s.buf[:0], s.head...), `],"usage":`...), b...)
-		if err := s.write(append(s.buf, "}\n\n"...)); err != nil {
-			return err
-		}
-	}
+	b, _ := json.Marshal(geminiWireUsage(s.usage.LLM()))
 	s.done = true
-	return s.write([]byte("data: [DONE]\n\n"))
-}
-
-// begin starts a chunk in s.buf, up to its delta.
-func (s *geminiToOpenAI) begin() []byte {
-	return append(append(s.buf[:0], s.head...), `{"index":0,"delta":`...)
-}
-
-// chunk ends the chunk begun in b with finish ("" for null) and writes it.
-func (s *geminiToOpenAI) chunk(b []byte, finish string) error {
-	b = append(b, `,"logprobs":null,"finish_reason":`...)
-	if finish == "" {
-		b = append(b, "null"...)
-	} else {
-		b = appendString(b, finish)
-	}
-	b = append(b, `}]`...)
-	if s.includeUsage {
-		b = append(b, `,"usage":null`...)
-	}
-	s.buf = append(b, "}\n\n"...)
-	return s.write(s.buf)
+	return s.end(b)
 }
