@@ -108,14 +108,13 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 
 // anthropicModels renders /v1/models in Anthropic's list format, for
 // clients that send anthropic-version.
-func (s *Server) anthropicModels(w http.ResponseWriter) {
+func (s *Server) anthropicModels(w http.ResponseWriter, names []string) {
 	type model struct {
 		Type        string `json:"type"`
 		ID          string `json:"id"`
 		DisplayName string `json:"display_name"`
 		CreatedAt   string `json:"created_at"`
 	}
-	names := s.models.Names()
 	data := make([]model, 0, len(names))
 	created := time.Unix(startedAt, 0).UTC().Format(time.RFC3339)
 	for _, n := range names {

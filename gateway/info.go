@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/memproxy/memproxy/gateway/api/openai"
+	"github.com/memproxy/memproxy/gateway/auth"
 	"github.com/memproxy/memproxy/internal/version"
 )
 
@@ -46,14 +47,32 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 // listModels serves GET /v1/models in OpenAI's list format, or Anthropic's
 // when the request carries anthropic-version.
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
+	names := s.visibleModels(r)
 	if r.Header.Get("Anthropic-Version") != "" {
-		s.anthropicModels(w)
+		s.anthropicModels(w, names)
 		return
 	}
-	list := openai.ModelList{Object: "list", Data: make([]openai.Model, 0, len(s.models.Names()))}
-	for _, name := range s.models.Names() {
+	list := openai.ModelList{Object: "list", Data: make([]openai.Model, 0, len(names))}
+	for _, name := range names {
 		d, _ := s.models.Lookup(name)
 		list.Data = append(list.Data, openai.Model{ID: name, Object: "model", Created: startedAt, OwnedBy: d.ProviderName})
 	}
 	writeJSON(w, http.StatusOK, list)
+}
+
+// visibleModels are the model names the caller's key may use: all of them,
+// unless the key carries a model allow list.
+func (s *Server) visibleModels(r *http.Request) []string {
+	all := s.models.Names()
+	id, ok := auth.FromContext(r.Context())
+	if !ok || len(id.Key.Models) == 0 {
+		return all
+	}
+	out := make([]string, 0, len(all))
+	for _, n := range all {
+		if id.Key.AllowsModel(n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }

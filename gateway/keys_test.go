@@ -157,6 +157,12 @@ func TestModelAllowList(t *testing.T) {
 	if n := len(h.fake.Requests()); n != 0 {
 		t.Errorf("upstream saw %d requests", n)
 	}
+	// The model list shows only the allowed models.
+	req, _ := http.NewRequest(http.MethodGet, h.httpURL+"/v1/models", nil)
+	req.Header.Set("Authorization", bearer)
+	if r, err := httpDo(req); err != nil || !strings.Contains(r.body, `"id":"mock"`) || strings.Contains(r.body, "gpt-test") {
+		t.Errorf("model list for a key limited to mock: %v %s", err, r.body)
+	}
 	if r := rowByID(t, h.rows(), denied); r.Status != 403 || r.Model != "gpt-test" || r.User != "alice" {
 		t.Errorf("row of a refused model: %+v", r)
 	}

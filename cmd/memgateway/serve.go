@@ -168,7 +168,7 @@ func generatedMasterKey(dir string, log *slog.Logger) (string, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("reading %s: %w", path, err)
 	}
-	key := auth.NewKey("sk-mp-")
+	key := auth.NewKey("sk-mpadmin-") // not the user keys' sk-mp- prefix: one secret per purpose
 	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("writing %s: %w", path, err)
 	}
