@@ -11,7 +11,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"time"
+	"sync"
+	"syscall"
 
 	"github.com/memproxy/memproxy/internal/version"
 )
@@ -20,26 +21,48 @@ import (
 const SocketName = "memedge.sock"
 
 // ListenControl creates the control socket at path, readable and writable
-// by the owner only. A stale socket left by a crashed daemon is replaced; a
-// live one is an error (one daemon per machine).
+// by the owner only. An exclusive lock on path+".lock", held for as long
+// as the listener is open, makes the daemon one per machine even when
+// several start at once; a stale socket left by a crashed daemon is then
+// safely replaced. Another live daemon is an error.
 func ListenControl(path string) (net.Listener, error) {
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("a memedge daemon is already running (%s)", path)
-	}
-	_ = os.Remove(path)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("unix", path)
+	lock, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("a memedge daemon is already running (%s)", path)
+	}
+	_ = os.Remove(path) // we hold the lock: any socket here is a crashed daemon's
+	ln, err := net.Listen("unix", path)
+	if err == nil {
+		err = os.Chmod(path, 0o600)
+	}
+	if err != nil {
+		if ln != nil {
+			ln.Close()
+		}
+		lock.Close()
 		return nil, err
 	}
-	return ln, nil
+	return &lockedListener{Listener: ln, lock: lock}, nil
+}
+
+// lockedListener releases the daemon lock when the control socket closes.
+type lockedListener struct {
+	net.Listener
+	lock *os.File
+	once sync.Once
+}
+
+func (l *lockedListener) Close() error {
+	err := l.Listener.Close()
+	l.once.Do(func() { l.lock.Close() })
+	return err
 }
 
 // DaemonStatus is the answer of the control API's status call.

@@ -47,7 +47,6 @@ func runCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer os.Remove(ctlPath)
 			for _, p := range projects {
 				st, err := d.Start(edge.StartRequest{Project: p})
 				if err != nil {
