@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/gateway/auth"
 	"github.com/memproxy/memproxy/gateway/store"
 )
@@ -44,20 +43,10 @@ Running gateways cache keys: a revoked key stops working within 30 seconds.`,
 	return c
 }
 
-// openKeyStore opens the database the config names.
+// openKeyStore opens the database the config names (creating the
+// embedded one if needed: minting a key may come before the first serve).
 func openKeyStore(ctx context.Context, f *keysFlags) (store.DB, error) {
-	cfg := config.Default()
-	if f.config != "" {
-		var err error
-		if cfg, err = config.Load(f.config); err != nil {
-			return nil, err
-		}
-	}
-	db, err := store.Open(ctx, cfg.General.DatabaseURL, f.dataDir)
-	if err != nil {
-		return nil, fmt.Errorf("opening the database: %w", err)
-	}
-	return db, nil
+	return openStore(ctx, f.config, f.dataDir, true)
 }
 
 func keysCreateCmd(f *keysFlags, stdout, stderr io.Writer) *cobra.Command {

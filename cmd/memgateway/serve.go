@@ -57,11 +57,9 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg := config.Default()
-	if f.config != "" {
-		if cfg, err = config.Load(f.config); err != nil {
-			return err
-		}
+	cfg, err := loadConfig(f.config)
+	if err != nil {
+		return err
 	}
 	if len(cfg.Ignored) > 0 {
 		log.Info("config keys accepted but not implemented yet (ignored)", "keys", strings.Join(cfg.Ignored, ", "))

@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -15,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/gateway/store"
 	"github.com/memproxy/memproxy/gateway/usage"
 )
@@ -158,22 +153,5 @@ func orNone(s string) string {
 // openUsageStore opens the database the config names. An embedded
 // database that does not exist yet is an error, not a new empty file.
 func openUsageStore(ctx context.Context, configFile, dataDir string) (store.DB, error) {
-	cfg := config.Default()
-	if configFile != "" {
-		var err error
-		if cfg, err = config.Load(configFile); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.General.DatabaseURL == "" {
-		p := filepath.Join(dataDir, store.DefaultFile)
-		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("no database at %s: pass the gateway's --data-dir or --config", p)
-		}
-	}
-	db, err := store.Open(ctx, cfg.General.DatabaseURL, dataDir)
-	if err != nil {
-		return nil, fmt.Errorf("opening the database: %w", err)
-	}
-	return db, nil
+	return openStore(ctx, configFile, dataDir, false)
 }
