@@ -2,15 +2,11 @@ package gateway
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 
-	"github.com/memproxy/memproxy/gateway/guard"
-	"github.com/memproxy/memproxy/gateway/jsonscan"
 	"github.com/memproxy/memproxy/gateway/llm"
 )
 
@@ -56,115 +52,3 @@ func mismatch(declared, got int64) *apiError {
 		fmt.Sprintf("Content-Length says %d bytes but the body has %d", declared, got))
 }
 
-// chatHead is what the gateway reads of a chat request before routing it.
-type chatHead struct {
-	Model  string
-	Stream bool
-}
-
-// parseChat validates a chat-completions body: well-formed JSON, an object,
-// no client-chosen upstream address or key at any depth, and a model. It
-// reads model and stream without decoding the body.
-func parseChat(body []byte) (chatHead, *apiError) {
-	var h chatHead
-	if !json.Valid(body) {
-		return h, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_json",
-			"the request body is not valid JSON")
-	}
-	if i := firstNonSpace(body); i < 0 || body[i] != '{' {
-		return h, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_request",
-			"the request body must be a JSON object")
-	}
-	if key, found := guard.ForbiddenKey(body); found {
-		return h, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "forbidden_parameter",
-			fmt.Sprintf("the request may not set %q: upstream addresses and keys come from the gateway's configuration", key))
-	}
-	if s, e, ok := jsonscan.TopLevel(body, "model"); ok {
-		m, isString := jsonscan.String(body[s:e])
-		if !isString {
-			return h, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_model", "model must be a string")
-		}
-		h.Model = m
-	}
-	if h.Model == "" {
-		return h, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "missing_model",
-			"you must provide a model parameter")
-	}
-	if s, e, ok := jsonscan.TopLevel(body, "stream"); ok {
-		switch v := string(body[s:e]); v {
-		case "true", "false", "null":
-			h.Stream = v == "true"
-		default:
-			return h, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_stream", "stream must be a boolean")
-		}
-	}
-	return h, nil
-}
-
-func firstNonSpace(b []byte) int {
-	for i, c := range b {
-		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
-			return i
-		}
-	}
-	return -1
-}
-
-// setModel returns a copy of body with the value of its top-level "model"
-// replaced by model; the rest of the body is kept byte for byte.
-func setModel(body []byte, model string) []byte {
-	s, e, ok := jsonscan.TopLevel(body, "model")
-	if !ok {
-		return body
-	}
-	q, _ := json.Marshal(model) // marshalling a string cannot fail
-	return splice(body, s, e, q)
-}
-
-// clientGone reports whether ctx ended because the client left.
-func clientGone(ctx context.Context) bool { return errors.Is(ctx.Err(), context.Canceled) }
-
-// includesUsage reports whether an OpenAI body asks for the usage chunk
-// (stream_options.include_usage: true).
-func includesUsage(body []byte) bool {
-	s, e, ok := jsonscan.TopLevel(body, "stream_options")
-	if !ok {
-		return false
-	}
-	var so struct {
-		IncludeUsage bool `json:"include_usage"`
-	}
-	return json.Unmarshal(body[s:e], &so) == nil && so.IncludeUsage
-}
-
-// ensureIncludeUsage returns body asking for the usage chunk of a stream,
-// so that every stream's tokens are accounted for, and whether it had to
-// add the request (then the extra chunk is hidden from the client).
-func ensureIncludeUsage(body []byte) ([]byte, bool) {
-	if includesUsage(body) {
-		return body, false
-	}
-	so := map[string]any{}
-	s, e, ok := jsonscan.TopLevel(body, "stream_options")
-	if ok {
-		_ = json.Unmarshal(body[s:e], &so) // null or not an object: replaced
-	}
-	so["include_usage"] = true
-	v, _ := json.Marshal(so)
-	if ok {
-		return splice(body, s, e, v), true
-	}
-	i := firstNonSpace(body) + 1 // after the object's '{' (parseChat checked it)
-	ins := append(append([]byte(`"stream_options":`), v...), ',')
-	if j := firstNonSpace(body[i:]); j >= 0 && body[i+j] == '}' {
-		ins = ins[:len(ins)-1] // empty object: no comma
-	}
-	return splice(body, i, i, ins), true
-}
-
-func splice(b []byte, s, e int, v []byte) []byte {
-	out := make([]byte, 0, len(b)-(e-s)+len(v))
-	out = append(out, b[:s]...)
-	out = append(out, v...)
-	return append(out, b[e:]...)
-}

@@ -38,7 +38,7 @@ func (s *Server) cacheKey(r *http.Request, x *exchange, body []byte) (cache.Key,
 		return cache.Key{}, false
 	}
 	id, _ := auth.FromContext(r.Context())
-	return cache.KeyOf(string(scopeFor(id, "user_project"))+"\x00"+id.User+"\x00"+id.Project, x.model, x.client, norm), true
+	return cache.KeyOf(string(scopeFor(id, "user_project"))+"\x00"+id.User+"\x00"+id.Project, x.model, x.client.Name(), norm), true
 }
 
 // serveCached answers from the cache when it holds the request's answer

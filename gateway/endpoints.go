@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/memproxy/memproxy/gateway/auth"
+	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/llm"
 	"github.com/memproxy/memproxy/gateway/provider"
 )
@@ -16,27 +17,27 @@ import (
 // OpenAI-dialect deployment unchanged but for the model.
 func (s *Server) openAIOnly(op string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		dep, body, head, ok := s.routeBody(w, r)
+		dep, body, head, ok := s.routeBody(w, r, dialect.ForPath(r.URL.Path))
 		if !ok {
 			return
 		}
-		if dep.Dialect != dialectOpenAI {
+		if dep.Dialect != dialect.OpenAI {
 			writeError(w, r, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "unsupported_operation",
 				fmt.Sprintf("model %s is served by a %s deployment, which has no /%s endpoint", head.Model, dep.Dialect, op)))
 			return
 		}
-		x := &exchange{client: dialectOpenAI, dep: dep, model: head.Model, stream: head.Stream}
+		x := &exchange{client: dialect.ForPath(r.URL.Path), dep: dep, peek: head, model: head.Model, stream: head.Stream}
 		s.relay(w, r, x, func(x *exchange) (*provider.Request, *apiError) {
-			if x.dep.Dialect != dialectOpenAI {
+			if x.dep.Dialect != dialect.OpenAI {
 				return nil, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "unsupported_operation",
 					fmt.Sprintf("model %s is served by a %s deployment, which has no /%s endpoint", head.Model, x.dep.Dialect, op))
 			}
 			up := body
 			if head.Model != x.dep.UpstreamModel {
-				up = setModel(up, x.dep.UpstreamModel)
+				up = dialect.SetModel(up, x.dep.UpstreamModel)
 			}
 			if head.Stream {
-				up, x.hideUsage = ensureIncludeUsage(up)
+				up, x.hideUsage = dialect.EnsureIncludeUsage(up)
 			}
 			return &provider.Request{Op: op, Body: up, Stream: head.Stream}, nil
 		})
@@ -45,15 +46,17 @@ func (s *Server) openAIOnly(op string) http.HandlerFunc {
 
 // routeBody reads and checks a body and finds its deployment, answering
 // the client itself when any of that fails.
-func (s *Server) routeBody(w http.ResponseWriter, r *http.Request) (*provider.Deployment, []byte, chatHead, bool) {
+func (s *Server) routeBody(w http.ResponseWriter, r *http.Request, client dialect.Client) (*provider.Deployment, []byte, *dialect.Peek, bool) {
 	st := stateFrom(r.Context())
 	body, aerr := readBody(w, r, s.maxBody)
 	if aerr != nil {
 		writeError(w, r, aerr)
-		return nil, nil, chatHead{}, false
+		return nil, nil, nil, false
 	}
-	head, aerr := parseChat(body)
-	st.rec.Model, st.rec.Stream = head.Model, head.Stream
+	head, aerr := client.Peek(body)
+	if head != nil {
+		st.rec.Model, st.rec.Stream = head.Model, head.Stream
+	}
 	st.rec.SessionID = sessionID(r.Header, body)
 	if aerr != nil {
 		writeError(w, r, aerr)
@@ -80,16 +83,16 @@ func (s *Server) routeBody(w http.ResponseWriter, r *http.Request) (*provider.De
 // Anthropic deployment, otherwise estimated (about four bytes of text a
 // token) and marked so with the X-Memproxy-Token-Count: estimated header.
 func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
-	dep, body, head, ok := s.routeBody(w, r)
+	dep, body, head, ok := s.routeBody(w, r, dialect.ForPath(r.URL.Path))
 	if !ok {
 		return
 	}
-	if dep.Dialect == dialectAnthropic {
-		x := &exchange{client: dialectAnthropic, dep: dep, model: head.Model}
+	if dep.Dialect == dialect.Anthropic {
+		x := &exchange{client: dialect.ForPath(r.URL.Path), dep: dep, peek: head, model: head.Model}
 		s.relay(w, r, x, func(x *exchange) (*provider.Request, *apiError) {
 			up := body
 			if head.Model != x.dep.UpstreamModel {
-				up = setModel(up, x.dep.UpstreamModel)
+				up = dialect.SetModel(up, x.dep.UpstreamModel)
 			}
 			return &provider.Request{Op: provider.OpCountTokens, Body: up, Header: passHeaders(r, x.dep)}, nil
 		})

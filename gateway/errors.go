@@ -3,65 +3,37 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
-	"strings"
 
-	"github.com/memproxy/memproxy/gateway/api/anthropic"
-	"github.com/memproxy/memproxy/gateway/api/openai"
+	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/llm"
 	"github.com/memproxy/memproxy/gateway/provider"
 )
 
-// apiError is an error with everything needed to answer the client.
-type apiError struct {
-	status int
-	kind   llm.ErrorKind
-	code   string // OpenAI's error.code; empty sends null
-	msg    string
-}
-
-func (e *apiError) Error() string { return e.msg }
+// apiError is an error with everything needed to answer the client, in
+// any dialect.
+type apiError = dialect.Error
 
 func newAPIError(status int, kind llm.ErrorKind, code, msg string) *apiError {
-	return &apiError{status: status, kind: kind, code: code, msg: msg}
-}
-
-// isAnthropicPath reports whether the client speaks Anthropic's dialect,
-// decided by the raw path as the clients send it.
-func isAnthropicPath(path string) bool {
-	return strings.HasPrefix(path, "/v1/messages") || strings.HasPrefix(path, "/messages")
+	return dialect.NewError(status, kind, code, msg)
 }
 
 // writeError answers with e in the dialect of the request and records it in
 // the request's usage row. It is the one place errors become responses.
 func writeError(w http.ResponseWriter, r *http.Request, e *apiError) {
-	stateFrom(r.Context()).setError(e.kind)
-	if isAnthropicPath(r.URL.Path) {
-		anthropic.WriteError(w, e.status, e.msg, 0)
-		return
-	}
-	openai.WriteError(w, e.status, openai.NewError(openAIType(e.status, e.kind), e.code, e.msg), 0)
+	st := stateFrom(r.Context())
+	st.setError(e.Kind)
+	clientOf(r).WriteError(w, e)
 }
 
-// openAIType maps a status to the error.type values OpenAI sends.
-func openAIType(status int, kind llm.ErrorKind) string {
-	switch {
-	case status == http.StatusUnauthorized:
-		return "authentication_error"
-	case status == http.StatusForbidden:
-		return "permission_error"
-	case status == http.StatusNotFound:
-		return "invalid_request_error"
-	case status == http.StatusTooManyRequests:
-		return "rate_limit_error"
-	case status >= 500:
-		if kind == llm.ErrUpstreamTimeout {
-			return "timeout"
-		}
-		return "api_error"
-	default:
-		return "invalid_request_error"
+// clientOf is the request's client dialect: its route's, or for a request
+// no route took, its path's.
+func clientOf(r *http.Request) dialect.Client {
+	if c := stateFrom(r.Context()).client; c != nil {
+		return c
 	}
+	return dialect.ForPath(r.URL.Path)
 }
 
 // upstreamCallError classifies an error from provider.Do (no HTTP answer).
@@ -80,4 +52,22 @@ func upstreamCallError(ctx context.Context, name string, err error) *apiError {
 		return newAPIError(http.StatusBadGateway, llm.ErrUpstream, "upstream_unreachable",
 			"could not reach the upstream for model "+name)
 	}
+}
+
+// upstreamAnswerError maps an upstream's error answer (status ≥ 400) to
+// the client's: the upstream's status and message, in the client's
+// dialect.
+func upstreamAnswerError(wire dialect.Wire, status int, body []byte) *apiError {
+	msg, code := wire.ParseError(body)
+	if msg == "" {
+		msg = fmt.Sprintf("the upstream answered with status %d", status)
+	}
+	kind := llm.ErrUpstream
+	switch {
+	case status == http.StatusTooManyRequests:
+		kind = llm.ErrRateLimit
+	case status < 500:
+		kind = llm.ErrInvalidRequest
+	}
+	return newAPIError(status, kind, code, msg)
 }

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/memproxy/memproxy/gateway/auth"
+	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/inject"
 	"github.com/memproxy/memproxy/gateway/memory"
 	"github.com/memproxy/memproxy/gateway/redact"
@@ -153,7 +154,10 @@ func (s *Server) recall(w http.ResponseWriter, r *http.Request, x *exchange, bod
 		return body, rc
 	}
 	x.scope = rc.scope
-	q := inject.Query(body, o.Query)
+	conv := x.peek.Conversation()
+	human, text := conv.Human(cleanText)
+	x.userText = text
+	q := conv.Query(o.Query, cleanText)
 	if q == "" {
 		rc.status = memNoQuery
 		return body, rc
@@ -194,7 +198,11 @@ func (s *Server) recall(w http.ResponseWriter, r *http.Request, x *exchange, bod
 		rc.status, rc.scores = memEmpty, nil
 		return body, rc
 	}
-	out, err := inject.Apply(x.client, body, o.Inject, block)
+	at := -1 // the turn's human message: memories go there, in every call of the turn
+	if human >= 0 {
+		at = conv.Messages[human].Index
+	}
+	out, err := inject.Apply(x.client.Layout(), body, o.Inject, block, at)
 	if err != nil {
 		rc.status, rc.scores = memNoPlace, nil
 		if !errors.Is(err, inject.ErrNoPlace) {
@@ -215,6 +223,20 @@ type writeJob struct {
 	requestID string
 	client    string
 	model     string
+}
+
+// cleanText is what the person wrote in one text of a request: the
+// memories the gateway injected earlier are stripped.
+func cleanText(s string) string { return inject.Strip(s) }
+
+// answered is called with the answer a client received in full. An answer
+// that calls tools does not end the agent's turn: the turn is written back
+// once, with the answer that ends it.
+func (s *Server) answered(x *exchange, a dialect.Answer) {
+	if a.ToolCalls {
+		return
+	}
+	s.rememberAfter(x, a.Text)
 }
 
 // rememberAfter queues the exchange for write-back, off the request path.

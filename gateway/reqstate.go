@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/memproxy/memproxy/gateway/auth"
+	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/llm"
 	"github.com/memproxy/memproxy/gateway/usage"
 	"github.com/memproxy/memproxy/internal/telemetry"
@@ -31,6 +32,11 @@ type reqState struct {
 	mem       receipt
 	usage     llm.Usage
 	routed    bool // a deployment was chosen: the row gets a cost
+	// client is the route's client dialect: errors are answered in it.
+	client dialect.Client
+	// attempts counts the upstream calls the router made, over every
+	// model call of the request (tool-loop rounds included).
+	attempts int
 }
 
 type stateKey struct{}
@@ -78,8 +84,9 @@ func newRequestID() string {
 // traceparent, if any. Headers that arrived through the tunnel are never
 // used for that: the edge's own trace context comes with the call.
 func (s *Server) track(route string, next http.Handler) http.Handler {
+	client := dialect.ForPath(route)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &reqState{start: time.Now()}
+		st := &reqState{start: time.Now(), client: client}
 		st.rec = usage.Record{RequestID: newRequestID(), Method: r.Method, Path: r.URL.Path, Status: http.StatusOK}
 		if id, ok := auth.FromContext(r.Context()); ok {
 			applyIdentity(&st.rec, id) // tunnel requests arrive identified

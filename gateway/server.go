@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/gateway/auth"
 	"github.com/memproxy/memproxy/gateway/cache"
+	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/limits"
 	"github.com/memproxy/memproxy/gateway/mcp"
 	"github.com/memproxy/memproxy/gateway/pricing"
@@ -251,9 +253,9 @@ func (s *Server) routes() http.Handler {
 			r.Handle(p, s.track("/v1"+path, s.authenticate(h))).Methods(methods...)
 		}
 	}
-	api("/chat/completions", s.completions(dialectOpenAI), http.MethodPost)
-	api("/messages", s.completions(dialectAnthropic), http.MethodPost)
-	api("/responses", s.completions(dialectResponses), http.MethodPost)
+	for _, c := range dialect.All() {
+		api(strings.TrimPrefix(c.Path(), "/v1"), s.completions(c), http.MethodPost)
+	}
 	api("/messages/count_tokens", s.countTokens, http.MethodPost)
 	api("/embeddings", s.openAIOnly(provider.OpEmbeddings), http.MethodPost)
 	api("/completions", s.openAIOnly(provider.OpCompletions), http.MethodPost)

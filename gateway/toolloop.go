@@ -1,30 +1,26 @@
 package gateway
 
 import (
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
-
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"github.com/memproxy/memproxy/internal/telemetry"
 	"io"
 	"net/http"
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/memproxy/memproxy/config"
-	"github.com/memproxy/memproxy/gateway/api/anthropic"
-	"github.com/memproxy/memproxy/gateway/api/gemini"
-	"github.com/memproxy/memproxy/gateway/api/openai"
+	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/llm"
 	"github.com/memproxy/memproxy/gateway/mcp"
 	"github.com/memproxy/memproxy/gateway/provider"
 	"github.com/memproxy/memproxy/gateway/tools"
-	"github.com/memproxy/memproxy/gateway/translate"
+	"github.com/memproxy/memproxy/internal/telemetry"
 	"github.com/memproxy/memproxy/internal/version"
 )
 
@@ -69,32 +65,14 @@ func (s *Server) toolsOn(x *exchange) bool {
 	return t != nil && t.Enabled && m != nil && m.Backend != nil && x.scope != ""
 }
 
-// hubBody turns the client's body into OpenAI chat, the loop's format.
-func (x *exchange) hubBody(body []byte) ([]byte, *apiError) {
-	var hub []byte
-	var err error
-	switch x.client {
-	case dialectAnthropic:
-		hub, err = translate.AnthropicToOpenAIChat(body, x.model)
-	case dialectResponses:
-		hub, err = translate.ResponsesToOpenAIChat(body, x.model)
-	default:
-		hub = body
-	}
-	if err != nil {
-		return nil, untranslatable(err)
-	}
-	return hub, nil
-}
-
 // toolLoop answers an exchange through tools.Run: the model may call the
 // memory tools, which the gateway runs in the request's scope; the client
 // sees one answer, streamed or not, in its own dialect.
 func (s *Server) toolLoop(w http.ResponseWriter, r *http.Request, x *exchange, body []byte) {
 	st := stateFrom(r.Context())
-	hub, aerr := x.hubBody(body)
-	if aerr != nil {
-		writeError(w, r, aerr)
+	hub, err := x.client.ToHub(body, x.model)
+	if err != nil {
+		writeError(w, r, dialect.Untranslatable(err))
 		return
 	}
 	t := s.opts.Tools
@@ -103,7 +81,7 @@ func (s *Server) toolLoop(w http.ResponseWriter, r *http.Request, x *exchange, b
 	spans := newLoopSpans(r.Context())
 	defer spans.end()
 	opts.OnRound, opts.OnTool = spans.round, spans.tool
-	call := s.callModel(r, x)
+	call := s.loopCall(r, x)
 	if x.stream {
 		s.toolLoopStream(w, r, x, hub, ts, call, opts)
 		return
@@ -118,12 +96,7 @@ func (s *Server) toolLoop(w http.ResponseWriter, r *http.Request, x *exchange, b
 	}
 	chat, err := foldChat(buf.Bytes())
 	if err == nil {
-		switch x.client {
-		case dialectAnthropic:
-			chat, _, err = translate.OpenAIChatResponseToAnthropic(chat, x.model)
-		case dialectResponses:
-			chat, _, err = translate.OpenAIChatResponseToResponses(chat, x.model)
-		}
+		chat, err = x.client.FromHub(chat, x.model)
 	}
 	if err != nil {
 		writeError(w, r, newAPIError(http.StatusBadGateway, llm.ErrUpstream, "upstream_bad_response", "the model's answer could not be read: "+err.Error()))
@@ -132,42 +105,35 @@ func (s *Server) toolLoop(w http.ResponseWriter, r *http.Request, x *exchange, b
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	if _, err := w.Write(chat); err == nil {
-		s.rememberAfter(x, answerText(x.client, chat))
+		s.remember(x, chat, nil)
+		s.answered(x, x.client.Answer(chat))
 	}
 }
 
 func (s *Server) toolLoopStream(w http.ResponseWriter, r *http.Request, x *exchange, hub []byte, ts []tools.Tool, call tools.CallModel, opts tools.Options) {
 	st := stateFrom(r.Context())
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	_ = rc.Flush()
-	fold := newTextFold(x.client)
-	var out io.Writer = io.MultiWriter(flushWriter{w: w, rc: rc}, fold)
-	var clientSide translate.Stream
-	switch x.client {
-	case dialectAnthropic:
-		clientSide = translate.NewOpenAIChatToAnthropicStream(out, x.model)
-	case dialectResponses:
-		clientSide = translate.NewOpenAIChatToResponsesStream(out, x.model)
-	}
+	out, fold, capture := clientCopies(startStream(w, http.StatusOK), x)
+	clientSide := x.client.HubStream(out, x.model)
 	hubOut := out
 	if clientSide != nil {
 		hubOut = clientSide
 	}
-	res, err := tools.Run(r.Context(), hub, ts, call, hubOut, clientSide != nil || x.clientUsage, opts)
+	res, err := tools.Run(r.Context(), hub, ts, call, hubOut, clientSide != nil || x.peek.IncludeUsage, opts)
 	if clientSide != nil {
 		_ = clientSide.Close() // flushes; after an error event from Run it adds none
 	}
 	st.setUsage(res.Usage)
 	st.rec.ToolRounds, st.rec.ToolsCalled = toolRounds(res), strings.Join(res.ToolsCalled, ",")
 	if err != nil {
-		st.setError(toolLoopError(r.Context(), err).kind)
+		st.setError(toolLoopError(r.Context(), err).Kind)
 		return
 	}
-	s.rememberAfter(x, fold.String())
+	if fold != nil {
+		s.answered(x, fold.Answer())
+	}
+	if capture != nil && !capture.over {
+		s.remember(x, nil, capture.b.Bytes())
+	}
 }
 
 // toolLoopError maps what tools.Run returned to an answer.
@@ -176,6 +142,8 @@ func toolLoopError(ctx context.Context, err error) *apiError {
 	switch {
 	case ctx.Err() != nil:
 		return newAPIError(statusClientClosed, llm.ErrClientCancelled, "client_closed_request", "the client closed the request")
+	case errors.Is(err, errStreamIdle):
+		return newAPIError(http.StatusGatewayTimeout, llm.ErrUpstreamTimeout, "upstream_timeout", "the model's answer stopped: "+err.Error())
 	case errors.As(err, &ce):
 		kind := llm.ErrUpstream
 		if ce.Status == http.StatusTooManyRequests {
@@ -195,54 +163,49 @@ func toolLoopError(ctx context.Context, err error) *apiError {
 	}
 }
 
-// callModel is the loop's way to the model: one streamed chat request,
-// routed (retries, fallbacks) and translated to the deployment's dialect;
-// the answer comes back as OpenAI chat chunks.
-func (s *Server) callModel(r *http.Request, x *exchange) tools.CallModel {
-	st := stateFrom(r.Context())
+// loopCall is the loop's way to the model: each round one streamed chat
+// request through callModel (the relay's path: routing, retries, attempt
+// spans, idle timeout, error mapping), translated to the deployment's
+// dialect; the answer comes back as OpenAI chat chunks.
+func (s *Server) loopCall(r *http.Request, x *exchange) tools.CallModel {
 	return func(ctx context.Context, hub []byte) (io.ReadCloser, error) {
-		var buildErr error
-		resp, dep, _, err := s.router.Call(ctx, x.model, func(ctx context.Context, d *provider.Deployment) (*provider.Response, error) {
-			up, err := hubToWire(hub, d)
+		lx := *x // each round routes afresh
+		mc, aerr := s.callModel(ctx, r, &lx, func(ax *exchange) (*provider.Request, *apiError) {
+			wire := loopWire(ax.dep)
+			up, err := wire.Encode(hub, ax.dep.UpstreamModel)
 			if err != nil {
-				buildErr = err
-				return nil, provider.ErrUnsupported
+				return nil, dialect.Untranslatable(err)
 			}
-			xd := *x
-			xd.dep = d
-			return d.Provider.Do(ctx, &provider.Request{Op: opOf(d.Dialect), Body: up, Stream: true, Header: s.upstreamHeaders(r, &xd)})
+			return &provider.Request{Op: wire.Op(), Body: up, Stream: true, Header: s.upstreamHeaders(r, ax)}, nil
 		})
-		if buildErr != nil {
-			return nil, &tools.CallError{Status: http.StatusBadRequest, Type: "invalid_request_error", Message: buildErr.Error()}
+		if aerr != nil {
+			return nil, &tools.CallError{Status: aerr.Status, Type: dialect.OpenAIType(aerr.Status, aerr.Kind), Code: aerr.Code, Message: aerr.Msg}
 		}
-		if err != nil {
-			a := upstreamCallError(ctx, x.model, err)
-			return nil, &tools.CallError{Status: a.status, Type: string(a.kind), Code: a.code, Message: a.msg}
-		}
-		st.rec.Provider, st.rec.UpstreamModel = dep.ProviderName, dep.UpstreamModel
-		if resp.Status >= 400 {
-			defer resp.Body.Close()
-			return nil, upstreamCallErr(dep, resp)
-		}
-		var tr func(io.Writer, string, bool) translate.Stream
-		switch dep.Dialect {
-		case dialectAnthropic:
-			tr = translate.NewAnthropicToOpenAIChatStream
-		case dialectGemini:
-			tr = translate.NewGeminiToOpenAIChatStream
-		default:
-			return resp.Body, nil // already chat chunks
-		}
+		tr := loopWire(mc.dep)
 		pr, pw := io.Pipe()
-		t := tr(pw, x.model, true)
+		t := tr.DecodeStream(pw, x.model, true)
+		if t == nil {
+			pw.Close()
+			return mc.body, nil // already chat chunks
+		}
 		go func() {
-			_, cerr := io.Copy(t, resp.Body)
+			_, cerr := io.Copy(t, mc.body)
 			_ = t.Close() // writes the error event of an incomplete stream
-			resp.Body.Close()
+			mc.body.Close()
 			pw.CloseWithError(cerr)
 		}()
-		return &pipeBody{pr: pr, up: resp.Body}, nil
+		return &pipeBody{pr: pr, up: mc.body}, nil
 	}
+}
+
+// loopWire is the dialect the loop speaks with deployment d: the loop
+// speaks chat, so a deployment serving Responses natively is reached in
+// its chat dialect.
+func loopWire(d *provider.Deployment) dialect.Wire {
+	if w, ok := dialect.WireOf(d.Dialect); ok {
+		return w
+	}
+	return dialect.Hub()
 }
 
 // pipeBody closes the upstream with the translated reader, so a loop that
@@ -256,40 +219,6 @@ func (p *pipeBody) Read(b []byte) (int, error) { return p.pr.Read(b) }
 func (p *pipeBody) Close() error {
 	p.pr.Close()
 	return p.up.Close()
-}
-
-// hubToWire turns a chat body into the deployment's dialect.
-func hubToWire(hub []byte, d *provider.Deployment) ([]byte, error) {
-	switch d.Dialect {
-	case dialectAnthropic:
-		return translate.OpenAIChatToAnthropic(hub, d.UpstreamModel, defaultMaxTokens)
-	case dialectGemini:
-		return translate.OpenAIChatToGemini(hub)
-	default:
-		return setModel(hub, d.UpstreamModel), nil
-	}
-}
-
-// upstreamCallErr reads an upstream error answer into a CallError.
-func upstreamCallErr(dep *provider.Deployment, resp *provider.Response) *tools.CallError {
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	msg := ""
-	switch dep.Dialect {
-	case dialectAnthropic:
-		if d, ok := anthropic.ParseError(b); ok {
-			msg = d.Message
-		}
-	case dialectGemini:
-		msg, _, _ = gemini.ParseError(b)
-	default:
-		if d, ok := openai.ParseError(b); ok {
-			msg = d.Message
-		}
-	}
-	if msg == "" {
-		msg = fmt.Sprintf("the upstream answered with status %d", resp.Status)
-	}
-	return &tools.CallError{Status: resp.Status, Type: openAIType(resp.Status, llm.ErrUpstream), Message: msg}
 }
 
 // toolRounds is how many rounds ran gateway tools: every model call but

@@ -1,9 +1,10 @@
 package cache
 
 import (
-	"bytes"
 	"errors"
 	"net/http"
+
+	"github.com/memproxy/memproxy/gateway/api/sse"
 )
 
 // WriteStream replays a cached Entry.Stream to a client as a stream: it
@@ -15,30 +16,17 @@ import (
 // to without flushing.
 func WriteStream(w http.ResponseWriter, stream []byte) error {
 	rc := http.NewResponseController(w)
-	for len(stream) > 0 {
-		n := eventEnd(stream)
-		if _, err := w.Write(stream[:n]); err != nil {
+	events := sse.Reader{KeepRaw: true, OnEvent: func(ev *sse.Event) error {
+		if _, err := w.Write(ev.Raw); err != nil {
 			return err
 		}
-		stream = stream[n:]
 		if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return err
 		}
+		return nil
+	}}
+	if _, err := events.Write(stream); err != nil {
+		return err
 	}
-	return nil
-}
-
-// eventEnd returns the length of the first SSE event in b, blank line
-// included, or len(b) when b holds no complete event.
-func eventEnd(b []byte) int {
-	i := bytes.Index(b, []byte("\n\n"))
-	j := bytes.Index(b, []byte("\r\n\r\n"))
-	switch {
-	case i < 0 && j < 0:
-		return len(b)
-	case j < 0 || (i >= 0 && i+2 <= j+4):
-		return i + 2
-	default:
-		return j + 4
-	}
+	return events.End()
 }

@@ -28,38 +28,73 @@ const (
 )
 
 // ErrNoPlace means the strategy found nowhere to put memories (e.g. the
-// final turn is a tool result): the request goes on without them.
+// conversation has no message the person wrote): the request goes on
+// without them.
 var ErrNoPlace = errors.New("no place to inject memories")
 
-// Apply returns body with block injected by strategy in dialect d. Fields
-// it does not change keep their bytes. ErrNoPlace leaves body unchanged.
-func Apply(d string, body []byte, strategy, block string) ([]byte, error) {
-	raws, ms, err := messages(body)
+// Layout is where a dialect keeps what injection edits. The dialect table
+// (gateway/dialect) holds one per client dialect.
+type Layout struct {
+	// Messages is the top-level key of the conversation: "messages", or
+	// "input" for OpenAI Responses (where it may also be a string).
+	Messages string
+	// TextType is the type of a text part: "text", or "input_text".
+	TextType string
+	// System is where the system prompt lives: "" for a leading message
+	// of role system (OpenAI chat), or a top-level key: "system"
+	// (Anthropic, a string or blocks) or "instructions" (Responses, a
+	// string).
+	System string
+	// SystemRole is the role of a system message added to the
+	// conversation ("system", or "developer" for Responses).
+	SystemRole string
+}
+
+// Apply returns body with block injected by strategy. at is the index of
+// the message the person wrote last (the turn's human message, -1 when
+// there is none): cache_aware and user_suffix put the block there, so the
+// continuation calls of an agent turn carry it in the same place and the
+// provider's prompt cache keeps hitting. Fields it does not change keep
+// their bytes. ErrNoPlace leaves body unchanged.
+func Apply(l Layout, body []byte, strategy, block string, at int) ([]byte, error) {
+	body, err := itemsInput(l, body)
 	if err != nil {
 		return body, err
 	}
+	raws, ms, err := messages(body, l.Messages)
+	if err != nil {
+		return body, err
+	}
+	if at >= len(ms) || (at >= 0 && ms[at].Role != "user") {
+		return body, fmt.Errorf("message %d is not a user message", at)
+	}
 	switch strategy {
 	case System, Dual:
-		if d == Anthropic {
+		switch l.System {
+		case "system":
 			return anthropicSystem(body, block, strategy == Dual)
+		case "instructions":
+			return instructions(l, body, raws, ms, block, strategy == Dual)
 		}
-		return openAISystem(body, raws, ms, block, strategy == Dual)
+		return openAISystem(l, body, raws, ms, block, strategy == Dual)
 	case UserPrefix:
 		for i, m := range ms {
 			if m.Role == "user" {
-				return setMessage(body, raws, i, withText(raws[i], block, true))
+				return setMessage(l, body, raws, i, withText(l, raws[i], block, true))
 			}
 		}
 	case UserSuffix:
+		if at >= 0 {
+			return setMessage(l, body, raws, at, withText(l, raws[at], block, false))
+		}
 		for i := len(ms) - 1; i >= 0; i-- {
 			if ms[i].Role == "user" {
-				return setMessage(body, raws, i, withText(raws[i], block, false))
+				return setMessage(l, body, raws, i, withText(l, raws[i], block, false))
 			}
 		}
 	case CacheAware, "":
-		i := len(ms) - 1
-		if i >= 0 && ms[i].Role == "user" && contentText(ms[i].Content) != "" {
-			return setMessage(body, raws, i, withPart(raws[i], block))
+		if at >= 0 {
+			return setMessage(l, body, raws, at, withPart(l, raws[at], block))
 		}
 	default:
 		return body, fmt.Errorf("unknown injection strategy %q", strategy)
@@ -67,9 +102,23 @@ func Apply(d string, body []byte, strategy, block string) ([]byte, error) {
 	return body, ErrNoPlace
 }
 
+// itemsInput turns a Responses string input into the one user message it
+// stands for, so that it can be edited like any conversation.
+func itemsInput(l Layout, body []byte) ([]byte, error) {
+	s, e, ok := jsonscan.TopLevel(body, l.Messages)
+	if !ok || body[s] != '"' {
+		return body, nil
+	}
+	var text string
+	if err := json.Unmarshal(body[s:e], &text); err != nil {
+		return body, err
+	}
+	return setTop(body, l.Messages, []map[string]any{{"role": "user", "content": []part{{Type: l.TextType, Text: text}}}})
+}
+
 // withText joins block to a message's text: before it (prefix) or after.
 // String content stays a string; parts get a text part first or last.
-func withText(raw json.RawMessage, block string, prefix bool) func() (json.RawMessage, error) {
+func withText(l Layout, raw json.RawMessage, block string, prefix bool) func() (json.RawMessage, error) {
 	return func() (json.RawMessage, error) {
 		return editContent(raw, func(c json.RawMessage) (any, error) {
 			var s string
@@ -79,7 +128,7 @@ func withText(raw json.RawMessage, block string, prefix bool) func() (json.RawMe
 				}
 				return s + "\n\n" + block, nil
 			}
-			return addPart(c, block, prefix)
+			return addPart(l, c, block, prefix)
 		})
 	}
 }
@@ -87,24 +136,24 @@ func withText(raw json.RawMessage, block string, prefix bool) func() (json.RawMe
 // withPart adds block as a separate last part (converting string content
 // to one text part first), so any cache_control on earlier parts still
 // marks the same prefix.
-func withPart(raw json.RawMessage, block string) func() (json.RawMessage, error) {
+func withPart(l Layout, raw json.RawMessage, block string) func() (json.RawMessage, error) {
 	return func() (json.RawMessage, error) {
 		return editContent(raw, func(c json.RawMessage) (any, error) {
 			var s string
 			if json.Unmarshal(c, &s) == nil {
-				return []part{{Type: "text", Text: s}, {Type: "text", Text: block}}, nil
+				return []part{{Type: l.TextType, Text: s}, {Type: l.TextType, Text: block}}, nil
 			}
-			return addPart(c, block, false)
+			return addPart(l, c, block, false)
 		})
 	}
 }
 
-func addPart(c json.RawMessage, block string, first bool) (any, error) {
+func addPart(l Layout, c json.RawMessage, block string, first bool) (any, error) {
 	var parts []json.RawMessage
 	if err := json.Unmarshal(c, &parts); err != nil {
 		return nil, fmt.Errorf("message content is neither text nor parts: %w", err)
 	}
-	p, _ := marshal(part{Type: "text", Text: block})
+	p, _ := marshal(part{Type: l.TextType, Text: block})
 	if first {
 		return append([]json.RawMessage{p}, parts...), nil
 	}
@@ -128,33 +177,100 @@ func editContent(raw json.RawMessage, f func(json.RawMessage) (any, error)) (jso
 	return splice(raw, s, e, b), nil
 }
 
-// setMessage replaces message i with what edit returns.
-func setMessage(body []byte, raws []json.RawMessage, i int, edit func() (json.RawMessage, error)) ([]byte, error) {
+// setMessage replaces message i with what edit returns, splicing that
+// message's bytes alone: every other byte of the body stays as it was.
+func setMessage(l Layout, body []byte, _ []json.RawMessage, i int, edit func() (json.RawMessage, error)) ([]byte, error) {
 	m, err := edit()
 	if err != nil {
 		return body, err
 	}
-	out := append([]json.RawMessage(nil), raws...)
-	out[i] = m
-	return setTop(body, "messages", out)
+	as, spans, err := listSpans(body, l.Messages)
+	if err != nil || i >= len(spans) {
+		return body, fmt.Errorf("message %d not found", i)
+	}
+	return splice(body, as+spans[i][0], as+spans[i][1], m), nil
 }
 
-func openAISystem(body []byte, raws []json.RawMessage, ms []message, block string, dual bool) ([]byte, error) {
-	lead := 0
-	for lead < len(ms) && (ms[lead].Role == "system" || ms[lead].Role == "developer") {
-		lead++
+// listSpans finds the top-level list key in body and the byte spans of
+// its elements, relative to the list's start (returned first).
+func listSpans(body []byte, key string) (int, [][2]int, error) {
+	s, e, ok := jsonscan.TopLevel(body, key)
+	if !ok {
+		return 0, nil, fmt.Errorf("no %s", key)
 	}
-	sys, _ := marshal(map[string]string{"role": "system", "content": block})
+	dec := json.NewDecoder(bytes.NewReader(body[s:e]))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		return 0, nil, fmt.Errorf("%s is not a list", key)
+	}
+	var spans [][2]int
+	for dec.More() {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return 0, nil, err
+		}
+		end := int(dec.InputOffset())
+		spans = append(spans, [2]int{end - len(raw), end})
+	}
+	return s, spans, nil
+}
+
+func openAISystem(l Layout, body []byte, raws []json.RawMessage, ms []message, block string, dual bool) ([]byte, error) {
+	lead := leadingSystem(ms)
 	if dual || lead == 0 {
 		at := lead // dual: after the system messages; else a new first message
 		if !dual {
 			at = 0
 		}
-		out := make([]json.RawMessage, 0, len(raws)+1)
-		out = append(append(append(out, raws[:at]...), sys), raws[at:]...)
-		return setTop(body, "messages", out)
+		return insertMessage(l, body, raws, at, block)
 	}
-	return setMessage(body, raws, 0, withText(raws[0], block, true))
+	return setMessage(l, body, raws, 0, withText(l, raws[0], block, true))
+}
+
+// instructions injects into a Responses request: System puts the block
+// before the instructions (creating them), Dual keeps the instructions
+// byte for byte and adds a developer message after the leading ones.
+func instructions(l Layout, body []byte, raws []json.RawMessage, ms []message, block string, dual bool) ([]byte, error) {
+	if dual {
+		return insertMessage(l, body, raws, leadingSystem(ms), block)
+	}
+	s, e, ok := jsonscan.TopLevel(body, l.System)
+	var cur string
+	if ok && string(body[s:e]) != "null" {
+		if err := json.Unmarshal(body[s:e], &cur); err != nil {
+			return body, errors.New("instructions are not text")
+		}
+	}
+	if cur != "" {
+		block += "\n\n" + cur
+	}
+	return setTop(body, l.System, block)
+}
+
+func leadingSystem(ms []message) int {
+	lead := 0
+	for lead < len(ms) && (ms[lead].Role == "system" || ms[lead].Role == "developer") {
+		lead++
+	}
+	return lead
+}
+
+// insertMessage adds a system message holding block before message at
+// (at the end when at is the list's length), splicing it in.
+func insertMessage(l Layout, body []byte, _ []json.RawMessage, at int, block string) ([]byte, error) {
+	sys, _ := marshal(map[string]string{"role": l.SystemRole, "content": block})
+	as, spans, err := listSpans(body, l.Messages)
+	if err != nil {
+		return body, err
+	}
+	if at < len(spans) {
+		return splice(body, as+spans[at][0], as+spans[at][0], append(sys, ',')), nil
+	}
+	if len(spans) == 0 {
+		_, e, _ := jsonscan.TopLevel(body, l.Messages)
+		return splice(body, e-1, e-1, sys), nil
+	}
+	end := as + spans[len(spans)-1][1]
+	return splice(body, end, end, append([]byte{','}, sys...)), nil
 }
 
 func anthropicSystem(body []byte, block string, dual bool) ([]byte, error) {

@@ -30,22 +30,11 @@ func jsonOf(v any) string {
 	return string(b)
 }
 
-func TestQuery(t *testing.T) {
-	oai := `{"messages":[{"role":"system","content":"sys"},{"role":"user","content":"first q"},{"role":"assistant","content":"answer one"},
-		{"role":"user","content":[{"type":"text","text":"second q"},{"type":"image_url","image_url":{"url":"data:x"}}]},
-		{"role":"tool","content":"tool output","tool_call_id":"c"}]}`
-	ant := `{"system":"s","messages":[{"role":"user","content":"first q"},{"role":"assistant","content":[{"type":"text","text":"answer one"}]},
-		{"role":"user","content":[{"type":"text","text":"second q\n\n` + strings.ReplaceAll(block, "\n", `\n`) + `"}]},
-		{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":"tool output"}]}]}`
-	for _, body := range []string{oai, ant} {
-		cases := map[string]string{LastUser: "second q", FirstUser: "first q", AllUser: "first q\nsecond q", LastAssistant: "answer one", "": "second q"}
-		for strategy, want := range cases {
-			if got := Query([]byte(body), strategy); got != want {
-				t.Errorf("Query(%s) = %q, want %q", strategy, got, want)
-			}
-		}
-	}
-}
+var (
+	oai = Layout{Messages: "messages", TextType: "text", SystemRole: "system"}
+	ant = Layout{Messages: "messages", TextType: "text", System: "system", SystemRole: "system"}
+	rsp = Layout{Messages: "input", TextType: "input_text", System: "instructions", SystemRole: "developer"}
+)
 
 func TestApplyOpenAI(t *testing.T) {
 	body := []byte(`{"model":"m","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"},{"role":"assistant","content":"hello"},{"role":"user","content":"what now?"}],"temperature":0.2}`)
@@ -61,7 +50,7 @@ func TestApplyOpenAI(t *testing.T) {
 		},
 	}
 	for strategy, ok := range cases {
-		out, err := Apply(OpenAI, body, strategy, block)
+		out, err := Apply(oai, body, strategy, block, 3)
 		if err != nil {
 			t.Fatalf("%s: %v", strategy, err)
 		}
@@ -71,14 +60,25 @@ func TestApplyOpenAI(t *testing.T) {
 		}
 	}
 	// No system message: System creates one.
-	out, _ := Apply(OpenAI, []byte(`{"messages":[{"role":"user","content":"hi"}]}`), System, block)
+	out, _ := Apply(oai, []byte(`{"messages":[{"role":"user","content":"hi"}]}`), System, block, 0)
 	if ms := decode(t, out)["messages"].([]any); len(ms) != 2 || ms[0].(map[string]any)["role"] != "system" {
 		t.Errorf("system created: %s", out)
 	}
-	// A final tool turn: cache_aware finds no place.
+	// A final tool turn: cache_aware goes to the turn's human message, so
+	// every call of the turn carries the block in the same place.
 	tool := []byte(`{"messages":[{"role":"user","content":"hi"},{"role":"assistant","tool_calls":[]},{"role":"tool","content":"x","tool_call_id":"c"}]}`)
-	if out, err := Apply(OpenAI, tool, CacheAware, block); !errors.Is(err, ErrNoPlace) || !bytes.Equal(out, tool) {
+	out, err := Apply(oai, tool, CacheAware, block, 0)
+	if ms := decode(t, out)["messages"].([]any); err != nil || jsonOf(ms[0].(map[string]any)["content"]) != jsonOf([]part{{"text", "hi"}, {"text", block}}) ||
+		jsonOf(ms[2]) != jsonOf(decode(t, tool)["messages"].([]any)[2]) {
 		t.Errorf("tool turn: %v %s", err, out)
+	}
+	// No human message: no place.
+	if out, err := Apply(oai, tool, CacheAware, block, -1); !errors.Is(err, ErrNoPlace) || !bytes.Equal(out, tool) {
+		t.Errorf("no human message: %v %s", err, out)
+	}
+	// at must name a user message.
+	if _, err := Apply(oai, tool, CacheAware, block, 2); err == nil || errors.Is(err, ErrNoPlace) {
+		t.Errorf("at a tool message: %v", err)
 	}
 }
 
@@ -88,12 +88,12 @@ func TestApplyAnthropicSystem(t *testing.T) {
 		`{"system":"be brief","messages":[{"role":"user","content":"hi"}]}`:                   jsonOf(block + "\n\nbe brief"),
 		`{"system":[{"type":"text","text":"a"}],"messages":[{"role":"user","content":"hi"}]}`: jsonOf([]part{{"text", block}, {"text", "a"}}),
 	} {
-		out, err := Apply(Anthropic, []byte(body), System, block)
+		out, err := Apply(ant, []byte(body), System, block, 0)
 		if err != nil || jsonOf(decode(t, out)["system"]) != want {
 			t.Errorf("%s → %s (%v)", body, out, err)
 		}
 	}
-	out, _ := Apply(Anthropic, []byte(`{"system":"be brief","messages":[{"role":"user","content":"hi"}]}`), Dual, block)
+	out, _ := Apply(ant, []byte(`{"system":"be brief","messages":[{"role":"user","content":"hi"}]}`), Dual, block, 0)
 	sys := decode(t, out)["system"].([]any)
 	if len(sys) != 2 || sys[0].(map[string]any)["cache_control"] == nil || sys[1].(map[string]any)["text"] != block {
 		t.Errorf("dual: %s", out)
@@ -110,7 +110,7 @@ func TestCacheAwareKeepsCachedPrefix(t *testing.T) {
  "messages":[{"role":"user","content":[{"type":"text","text":"fix the bug"}]},
   {"role":"assistant","content":[{"type":"text","text":"ok"}]},
   {"role":"user","content":[{"type":"text","text":"and the tests","cache_control":{"type":"ephemeral"}}]}]}`)
-	out, err := Apply(Anthropic, body, CacheAware, block)
+	out, err := Apply(ant, body, CacheAware, block, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,5 +131,58 @@ func TestCacheAwareKeepsCachedPrefix(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "<memproxy-context>") {
 		t.Error("fence was HTML-escaped")
+	}
+}
+
+func TestApplyResponses(t *testing.T) {
+	items := []byte(`{"model":"m","instructions":"You are Codex.","input":[{"type":"message","role":"developer","content":[{"type":"input_text","text":"<permissions>"}]},` +
+		`{"type":"message","role":"user","content":[{"type":"input_text","text":"<environment_context>x</environment_context>"}]},` +
+		`{"type":"message","role":"user","content":[{"type":"input_text","text":"fix it"}]},` +
+		`{"type":"function_call","call_id":"c1","name":"shell","arguments":"{}"},{"type":"function_call_output","call_id":"c1","output":"ok"}],"stream":true}`)
+	cases := map[string]func(m map[string]any) bool{
+		System: func(m map[string]any) bool { return m["instructions"] == block+"\n\nYou are Codex." },
+		Dual: func(m map[string]any) bool {
+			in := m["input"].([]any)
+			return m["instructions"] == "You are Codex." && len(in) == 6 && jsonOf(in[1]) == jsonOf(map[string]any{"role": "developer", "content": block})
+		},
+		UserPrefix: func(m map[string]any) bool {
+			c := m["input"].([]any)[1].(map[string]any)["content"].([]any)
+			return len(c) == 2 && c[0].(map[string]any)["text"] == block && c[0].(map[string]any)["type"] == "input_text"
+		},
+		CacheAware: func(m map[string]any) bool {
+			c := m["input"].([]any)[2].(map[string]any)["content"].([]any)
+			return len(c) == 2 && jsonOf(c[1]) == jsonOf(part{"input_text", block}) && len(m["input"].([]any)) == 5
+		},
+		UserSuffix: func(m map[string]any) bool {
+			c := m["input"].([]any)[2].(map[string]any)["content"].([]any)
+			return len(c) == 2 && c[1].(map[string]any)["text"] == block
+		},
+	}
+	for strategy, ok := range cases {
+		out, err := Apply(rsp, items, strategy, block, 2)
+		if err != nil {
+			t.Fatalf("%s: %v", strategy, err)
+		}
+		m := decode(t, out)
+		if !ok(m) || m["model"] != "m" || m["stream"] != true {
+			t.Errorf("%s: %s", strategy, out)
+		}
+		if strategy == CacheAware || strategy == Dual {
+			s1, e1, _ := jsonscan.TopLevel(items, "instructions")
+			s2, e2, _ := jsonscan.TopLevel(out, "instructions")
+			if !bytes.Equal(items[s1:e1], out[s2:e2]) {
+				t.Errorf("%s changed the instructions", strategy)
+			}
+		}
+	}
+	// A string input becomes one user message carrying the block.
+	out, err := Apply(rsp, []byte(`{"model":"m","input":"hello"}`), CacheAware, block, 0)
+	if err != nil || jsonOf(decode(t, out)["input"]) != jsonOf([]map[string]any{{"role": "user", "content": []part{{"input_text", "hello"}, {"input_text", block}}}}) {
+		t.Errorf("string input: %v %s", err, out)
+	}
+	// No instructions: System creates them.
+	out, _ = Apply(rsp, []byte(`{"input":"hi"}`), System, block, 0)
+	if decode(t, out)["instructions"] != block {
+		t.Errorf("instructions created: %s", out)
 	}
 }

@@ -3,6 +3,7 @@ package tools
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -49,37 +50,21 @@ var doneData = []byte("[DONE]")
 // ErrStreamCut or ErrWrite; a read error other than EOF is wrapped too
 // (the caller checks ctx for the cause).
 func (r *round) read(body io.Reader) error {
-	var evErr error
-	var data []byte
-	hasData := false
-	lines := sse.Lines{OnLine: func(line []byte) {
-		if evErr != nil || r.done {
-			return
+	events := sse.Reader{OnEvent: func(ev *sse.Event) error {
+		if r.done {
+			return nil
 		}
-		if len(line) == 0 { // blank line: the event is complete
-			if hasData {
-				evErr = r.event(data)
-			}
-			data, hasData = data[:0], false
-			return
-		}
-		if d, ok := sse.Data(line); ok {
-			if hasData {
-				data = append(data, '\n')
-			}
-			data, hasData = append(data, d...), true
-		}
+		return r.event(ev.Data)
 	}}
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
-			_, _ = lines.Write(buf[:n])
-			if lines.Skipped > 0 {
-				return fmt.Errorf("%w: an SSE line is longer than %d bytes", ErrStreamCut, sse.MaxLine)
-			}
-			if evErr != nil {
-				return evErr
+			if _, werr := events.Write(buf[:n]); werr != nil {
+				if errors.Is(werr, sse.ErrLineTooLong) {
+					return fmt.Errorf("%w: %w", ErrStreamCut, werr)
+				}
+				return werr
 			}
 			if r.done {
 				return nil
@@ -93,9 +78,11 @@ func (r *round) read(body io.Reader) error {
 		}
 	}
 	// The input ended: an event whose blank line was lost still counts.
-	_, _ = lines.Write([]byte("\n\n"))
-	if evErr != nil {
-		return evErr
+	if err := events.End(); err != nil {
+		if errors.Is(err, sse.ErrLineTooLong) {
+			return fmt.Errorf("%w: %w", ErrStreamCut, err)
+		}
+		return err
 	}
 	if !r.done {
 		return fmt.Errorf("%w: no data: [DONE]", ErrStreamCut)

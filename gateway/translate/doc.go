@@ -128,6 +128,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/memproxy/memproxy/gateway/api/sse"
 	"github.com/memproxy/memproxy/gateway/llm"
 )
 
@@ -148,8 +149,8 @@ func (e *Error) Error() string { return "cannot translate " + e.Field + ": " + e
 var ErrIncomplete = errors.New("translate: upstream stream ended before completion")
 
 // ErrLineTooLong fails a stream whose upstream sent an SSE line longer
-// than 1 MiB.
-var ErrLineTooLong = errors.New("translate: SSE line longer than 1 MiB")
+// than sse.MaxLine.
+var ErrLineTooLong = sse.ErrLineTooLong
 
 // Stream translates one upstream SSE stream into the client's dialect.
 // Write and Close must not be called concurrently.

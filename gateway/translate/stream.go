@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/memproxy/memproxy/gateway/api/sse"
 )
 
 // upstreamError is an error event the upstream sent; it has already been
@@ -23,12 +25,11 @@ func (e *clientWriteError) Unwrap() error { return e.err }
 // failure and end-of-input rules of Stream, and the client writer.
 type streamBase struct {
 	out io.Writer
-	sse sseReader
+	sse sse.Reader
 	// onEvent handles one upstream event; errEvent renders a failure as an
 	// error event in the client's dialect.
 	onEvent  func(name, data []byte) error
 	errEvent func(cause error) []byte
-	dispatch func(name, data []byte) error
 	done     bool
 	closed   bool
 	err      error
@@ -36,11 +37,11 @@ type streamBase struct {
 
 func (b *streamBase) init(out io.Writer, onEvent func(name, data []byte) error, errEvent func(error) []byte) {
 	b.out, b.onEvent, b.errEvent = out, onEvent, errEvent
-	b.dispatch = func(name, data []byte) error {
+	b.sse.OnEvent = func(ev *sse.Event) error {
 		if b.done {
 			return nil // anything after the proper end is ignored
 		}
-		return b.onEvent(name, data)
+		return b.onEvent(ev.Name, ev.Data)
 	}
 }
 
@@ -55,7 +56,7 @@ func (b *streamBase) Write(p []byte) (int, error) {
 	if b.done {
 		return len(p), nil
 	}
-	if err := b.sse.feed(p, b.dispatch); err != nil {
+	if _, err := b.sse.Write(p); err != nil {
 		return 0, b.fail(err)
 	}
 	return len(p), nil
@@ -69,7 +70,7 @@ func (b *streamBase) Close() error {
 			// The input ends inside an event: dispatch it if it is whole
 			// (only its blank line was lost). If it is not, the stream was
 			// cut, which is what the client is told, not a parse error.
-			err := b.sse.end(b.dispatch)
+			err := b.sse.End()
 			_, relayed := errors.AsType[*upstreamError](err)
 			_, gone := errors.AsType[*clientWriteError](err)
 			if relayed || gone {

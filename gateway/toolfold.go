@@ -9,87 +9,6 @@ import (
 	"github.com/memproxy/memproxy/gateway/api/sse"
 )
 
-// maxFold bounds the answer text kept for write-back.
-const maxFold = 64 << 10
-
-// textFold collects the assistant text a client received, from the bytes
-// written to it (OpenAI chunks or Anthropic events), for write-back.
-type textFold struct {
-	dialect string
-	lines   sse.Lines
-	b       strings.Builder
-}
-
-func newTextFold(dialect string) *textFold {
-	f := &textFold{dialect: dialect}
-	f.lines.OnLine = f.onLine
-	return f
-}
-
-func (f *textFold) Write(p []byte) (int, error) { return f.lines.Write(p) }
-
-func (f *textFold) String() string { return f.b.String() }
-
-func (f *textFold) onLine(line []byte) {
-	data, ok := sse.Data(line)
-	if !ok || f.b.Len() >= maxFold {
-		return
-	}
-	if f.dialect == dialectAnthropic {
-		if !bytes.Contains(data, []byte(`"text_delta"`)) {
-			return
-		}
-		var ev struct {
-			Delta struct{ Type, Text string } `json:"delta"`
-		}
-		if json.Unmarshal(data, &ev) == nil && ev.Delta.Type == "text_delta" {
-			f.b.WriteString(ev.Delta.Text)
-		}
-		return
-	}
-	if !bytes.Contains(data, []byte(`"content"`)) {
-		return
-	}
-	var c struct {
-		Choices []struct {
-			Delta struct {
-				Content string `json:"content"`
-			} `json:"delta"`
-		} `json:"choices"`
-	}
-	if json.Unmarshal(data, &c) == nil && len(c.Choices) > 0 {
-		f.b.WriteString(c.Choices[0].Delta.Content)
-	}
-}
-
-// answerText is the assistant text of a non-streaming answer in dialect d.
-func answerText(d string, body []byte) string {
-	if d == dialectAnthropic {
-		var m struct {
-			Content []struct{ Type, Text string } `json:"content"`
-		}
-		_ = json.Unmarshal(body, &m)
-		var b strings.Builder
-		for _, c := range m.Content {
-			if c.Type == "text" {
-				b.WriteString(c.Text)
-			}
-		}
-		return b.String()
-	}
-	var c struct {
-		Choices []struct {
-			Message struct {
-				Content *string `json:"content"`
-			} `json:"message"`
-		} `json:"choices"`
-	}
-	if json.Unmarshal(body, &c) != nil || len(c.Choices) == 0 || c.Choices[0].Message.Content == nil {
-		return ""
-	}
-	return *c.Choices[0].Message.Content
-}
-
 // foldChat folds an OpenAI chat.completion.chunk stream (as tools.Run
 // writes it) into one chat.completion: the text joined, tool calls
 // assembled by index, the finish reason and the usage chunk's usage.
@@ -110,12 +29,11 @@ func foldChat(sseBytes []byte) ([]byte, error) {
 		usage             json.RawMessage
 		sawText           bool
 	)
-	var l sse.Lines
 	var perr error
-	l.OnLine = func(line []byte) {
-		data, ok := sse.Data(line)
-		if !ok || bytes.Equal(bytes.TrimSpace(data), []byte("[DONE]")) || perr != nil {
-			return
+	l := sse.Reader{OnEvent: func(ev *sse.Event) error {
+		data := ev.Data
+		if bytes.Equal(bytes.TrimSpace(data), []byte("[DONE]")) || perr != nil {
+			return nil
 		}
 		var c struct {
 			ID      string          `json:"id"`
@@ -136,11 +54,11 @@ func foldChat(sseBytes []byte) ([]byte, error) {
 		}
 		if err := json.Unmarshal(data, &c); err != nil {
 			perr = err
-			return
+			return nil
 		}
 		if len(c.Error) > 0 {
 			perr = fmt.Errorf("error event: %s", c.Error)
-			return
+			return nil
 		}
 		if id == "" {
 			id, created, model = c.ID, c.Created, c.Model
@@ -170,8 +88,10 @@ func foldChat(sseBytes []byte) ([]byte, error) {
 				finish = *ch.FinishReason
 			}
 		}
-	}
+		return nil
+	}}
 	_, _ = l.Write(sseBytes)
+	_ = l.End()
 	if perr != nil {
 		return nil, perr
 	}

@@ -1,0 +1,154 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+
+	"github.com/memproxy/memproxy/gateway/dialect"
+	"github.com/memproxy/memproxy/gateway/llm"
+	"github.com/memproxy/memproxy/gateway/provider"
+)
+
+// relay calls the model (callModel) and forwards the answer. build makes
+// the request for the deployment tried, since its dialect decides the
+// body.
+func (s *Server) relay(w http.ResponseWriter, r *http.Request, x *exchange, build func(*exchange) (*provider.Request, *apiError)) {
+	mc, aerr := s.callModel(r.Context(), r, x, build)
+	if aerr != nil {
+		writeError(w, r, aerr)
+		return
+	}
+	defer mc.body.Close()
+	if mc.req.Stream {
+		s.relayStream(w, r, x, mc)
+		return
+	}
+	s.relayJSON(w, r, x, mc)
+}
+
+// maxUpstreamJSON bounds a non-streaming upstream answer held in memory.
+const maxUpstreamJSON = 64 << 20
+
+func (s *Server) relayJSON(w http.ResponseWriter, r *http.Request, x *exchange, mc *modelCall) {
+	st := stateFrom(r.Context())
+	b, err := io.ReadAll(io.LimitReader(mc.body, maxUpstreamJSON+1))
+	if err != nil || len(b) > maxUpstreamJSON {
+		if clientGone(r.Context()) {
+			st.setError(llm.ErrClientCancelled)
+			return
+		}
+		writeError(w, r, newAPIError(http.StatusBadGateway, llm.ErrUpstream, "upstream_read_error",
+			"the upstream's answer could not be read in full"))
+		return
+	}
+	b, u, err := x.route(mc.dep).Response(b, x.model)
+	if err != nil {
+		s.log.Warn("upstream answer could not be translated", "request_id", st.rec.RequestID, "err", err)
+		writeError(w, r, newAPIError(http.StatusBadGateway, llm.ErrUpstream, "upstream_bad_response",
+			"the upstream's answer could not be read: "+err.Error()))
+		return
+	}
+	st.setUsage(u)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(mc.resp.Status)
+	if _, err := w.Write(b); err == nil {
+		s.remember(x, b, nil)
+		s.answered(x, x.client.Answer(b))
+	}
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// startStream writes the headers of an SSE answer and flushes them.
+func startStream(w http.ResponseWriter, status int) io.Writer {
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(status)
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	return flushWriter{w: w, rc: rc}
+}
+
+// flushWriter flushes after every write, so each event leaves at once.
+type flushWriter struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func (f flushWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err == nil {
+		err = f.rc.Flush()
+	}
+	return n, err
+}
+
+// clientCopies adds to a client stream the copies the gateway keeps: the
+// answer's fold for write-back (when there is a scope) and the bytes for
+// the response cache (when the answer may be cached).
+func clientCopies(out io.Writer, x *exchange) (io.Writer, dialect.Fold, *capped) {
+	var fold dialect.Fold
+	if x.scope != "" {
+		fold = x.client.NewFold()
+		out = io.MultiWriter(out, fold)
+	}
+	var capture *capped
+	if x.cacheKey != nil {
+		capture = &capped{}
+		out = io.MultiWriter(out, capture)
+	}
+	return out, fold, capture
+}
+
+// relayStream forwards a stream as it arrives: every upstream read goes
+// through the exchange's sink (passthrough or translation) and is flushed
+// at once. The call's body cuts a stream that goes silent.
+func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, x *exchange, mc *modelCall) {
+	st := stateFrom(r.Context())
+	out, fold, capture := clientCopies(startStream(w, mc.resp.Status), x)
+	sink := x.route(mc.dep).Sink(out, x.model, x.hideUsage, x.peek.IncludeUsage)
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	var readErr error
+	for {
+		n, err := mc.body.Read(*bp)
+		if n > 0 {
+			if _, werr := sink.Write((*bp)[:n]); werr != nil {
+				st.setError(llm.ErrClientCancelled)
+				return
+			}
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+	}
+	if clientGone(r.Context()) {
+		st.setError(llm.ErrClientCancelled)
+		return
+	}
+	e := newAPIError(http.StatusBadGateway, llm.ErrUpstreamCut, "stream_cut", "the upstream stream ended before it was complete")
+	if errors.Is(readErr, errStreamIdle) {
+		e = newAPIError(http.StatusGatewayTimeout, llm.ErrUpstreamTimeout, "upstream_timeout", "the upstream sent nothing for "+mc.dep.StreamIdle.String())
+	}
+	u, complete := sink.Finish(e)
+	st.setUsage(u)
+	if !complete {
+		st.setError(e.Kind)
+		s.log.Warn("upstream stream cut", "request_id", st.rec.RequestID, "model", x.model, "kind", e.Kind)
+		return
+	}
+	if fold != nil {
+		s.answered(x, fold.Answer())
+	}
+	if capture != nil && !capture.over {
+		s.remember(x, nil, capture.b.Bytes())
+	}
+}
+
+// clientGone reports whether ctx ended because the client left.
+func clientGone(ctx context.Context) bool { return errors.Is(ctx.Err(), context.Canceled) }
