@@ -51,4 +51,3 @@ func mismatch(declared, got int64) *apiError {
 	return newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "content_length_mismatch",
 		fmt.Sprintf("Content-Length says %d bytes but the body has %d", declared, got))
 }
-

@@ -131,7 +131,7 @@ type anthropicFold struct {
 }
 
 func (f *anthropicFold) Write(p []byte) (int, error) { _, _ = f.r.Write(p); return len(p), nil }
-func (f *anthropicFold) Answer() Answer             { return Answer{Text: f.b.String(), ToolCalls: f.tools} }
+func (f *anthropicFold) Answer() Answer              { return Answer{Text: f.b.String(), ToolCalls: f.tools} }
 
 func (f *anthropicFold) onEvent(_, data []byte) {
 	switch {

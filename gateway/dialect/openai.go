@@ -135,7 +135,7 @@ type chatFold struct {
 }
 
 func (f *chatFold) Write(p []byte) (int, error) { _, _ = f.r.Write(p); return len(p), nil }
-func (f *chatFold) Answer() Answer             { return Answer{Text: f.b.String(), ToolCalls: f.tools} }
+func (f *chatFold) Answer() Answer              { return Answer{Text: f.b.String(), ToolCalls: f.tools} }
 
 func (f *chatFold) onEvent(_, data []byte) {
 	if !bytes.Contains(data, []byte(`"content"`)) && !bytes.Contains(data, []byte(`"tool_calls"`)) {

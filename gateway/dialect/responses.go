@@ -165,7 +165,7 @@ type responsesFold struct {
 }
 
 func (f *responsesFold) Write(p []byte) (int, error) { _, _ = f.r.Write(p); return len(p), nil }
-func (f *responsesFold) Answer() Answer             { return Answer{Text: f.b.String(), ToolCalls: f.tools} }
+func (f *responsesFold) Answer() Answer              { return Answer{Text: f.b.String(), ToolCalls: f.tools} }
 
 func (f *responsesFold) onEvent(_, data []byte) {
 	switch {

@@ -41,4 +41,3 @@ func messages(body []byte, key string) ([]json.RawMessage, []message, error) {
 	}
 	return list, ms, nil
 }
-
