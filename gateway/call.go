@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -104,8 +103,14 @@ func attempt(ctx context.Context, d *provider.Deployment, req *provider.Request)
 	return resp, err
 }
 
-// errStreamIdle is the cause of a call cut for going silent.
-var errStreamIdle = errors.New("upstream stream idle timeout")
+// errStreamIdle is the cause of a call cut for going silent; it reports
+// itself as a timeout (Timeout() bool), as net errors do.
+var errStreamIdle error = idleError{}
+
+type idleError struct{}
+
+func (idleError) Error() string { return "upstream stream idle timeout" }
+func (idleError) Timeout() bool { return true }
 
 // idleBody is an upstream body that cancels its call after idle without a
 // byte (0: never); reads then fail with an error wrapping errStreamIdle.

@@ -135,9 +135,14 @@ func modelRound(ctx context.Context, call CallModel, req []byte, r *round, cs *c
 		return err
 	}
 	if _, relayed := errors.AsType[*upstreamError](err); !relayed {
-		code := string(llm.ErrUpstreamCut)
-		cs.fail(openai.ErrorDetail{Type: "server_error", Code: &code,
-			Message: "the model's stream ended before it was complete"})
+		code, msg := string(llm.ErrUpstreamCut), "the model's stream ended before it was complete"
+		if te, ok := errors.AsType[interface {
+			error
+			Timeout() bool
+		}](err); ok && te.Timeout() {
+			code, msg = string(llm.ErrUpstreamTimeout), "the model's stream went silent: "+err.Error()
+		}
+		cs.fail(openai.ErrorDetail{Type: "server_error", Code: &code, Message: msg})
 	}
 	return err
 }

@@ -1,0 +1,117 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/memproxy/memproxy/gateway/provider/providertest"
+)
+
+// TestResponsesMemory: a Codex-shaped /v1/responses request gets the same
+// memory as the other dialects — retrieval from its input (items or a
+// string), injection that reaches every kind of deployment (the native
+// Responses API passed through, an OpenAI chat and an Anthropic one
+// through the hub), receipts, and write-back of the exchange — stream and
+// not.
+func TestResponsesMemory(t *testing.T) {
+	mem := &fakeMemory{}
+	mem.Add(context.Background(), "u:alice/p:shop", "To list files in this repo use eza, not ls.", nil)
+	rs, anth := providertest.NewResponses(t), providertest.NewAnthropic(t)
+	y := "general_settings:\n  master_key: " + testMaster + "\nmodel_list:\n" +
+		"  - model_name: gpt\n    litellm_params: {model: openai/gpt-up, api_base: \"" + rs.URL + "/v1\", api_key: k}\n" +
+		"  - model_name: native\n    litellm_params: {model: openai/gpt-native, api_base: \"" + rs.URL + "/v1\", api_key: k}\n" +
+		"  - model_name: claude\n    litellm_params: {model: anthropic/claude-up, api_base: \"" + anth.URL + "\", api_key: k}\n"
+	hh := serveYAML(t, y, rs.Chat, func(o *Options) {
+		o.Memory = &MemoryOptions{Enabled: true, Backend: mem, BackendName: "fake"}
+		o.Tools = &ToolOptions{}
+	})
+	h := &dialectHarness{harness: hh}
+	h.srv.models.All("native")[0].Responses = true
+	upstream := map[string]func() []providertest.Recorded{"gpt": rs.Chat.Requests, "native": rs.Requests, "claude": anth.Requests}
+	stringInput := `{"model":"%s","instructions":"You are Codex.","input":"list files","stream":%s}`
+	n := 0
+	for _, model := range []string{"native", "gpt", "claude"} {
+		for _, stream := range []string{"false", "true"} {
+			for _, shape := range []string{codexBody, stringInput} {
+				body := strings.Replace(strings.Replace(shape, "%s", model, 1), "%s", stream, 1)
+				resp, out := h.send("/v1/responses", body, alice...)
+				n++
+				if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("X-Memproxy-Memories"), "m1") {
+					t.Fatalf("%s stream=%s: %d %v %s", model, stream, resp.StatusCode, resp.Header, out)
+				}
+				reqs := upstream[model]()
+				sent, _ := json.Marshal(reqs[len(reqs)-1].Body)
+				if !strings.Contains(string(sent), "use eza, not ls") || !strings.Contains(string(sent), "memproxy-context") {
+					t.Errorf("%s stream=%s: the memory did not reach the upstream: %s", model, stream, sent)
+				}
+				if model == "native" && !strings.Contains(string(sent), `"instructions":"You are Codex."`) {
+					t.Errorf("cache_aware changed the instructions: %s", sent)
+				}
+			}
+		}
+	}
+	h.stop() // drains write-back
+	written := 0
+	for _, m := range mem.all("u:alice/p:shop")[1:] {
+		if !strings.HasPrefix(m.Content, "User: list files\nAssistant: ") || strings.Contains(m.Content, "memproxy-context") ||
+			len(m.Content) <= len("User: list files\nAssistant: ") {
+			t.Errorf("written back: %q", m.Content)
+		}
+		written++
+	}
+	if written != n {
+		t.Errorf("%d exchanges written back, want %d", written, n)
+	}
+	for _, r := range h.rows() {
+		if r.MemoryStatus != "injected" || r.MemoryCount < 1 {
+			t.Errorf("row: %s %s memory %s %d", r.Path, r.Model, r.MemoryStatus, r.MemoryCount)
+		}
+	}
+}
+
+// TestToolLoopSharesTheModelPath: a tool-loop round goes through the
+// relay's model call, so a silent upstream is cut after stream_timeout (in
+// the client's dialect, recorded as upstream_timeout) and the router's
+// retries are counted, as on the plain path.
+func TestToolLoopSharesTheModelPath(t *testing.T) {
+	mem := &fakeMemory{}
+	oai := providertest.NewOpenAI(t)
+	oai.Hold = make(chan struct{})
+	defer close(oai.Hold)
+	var logs bytes.Buffer
+	y := "general_settings:\n  master_key: " + testMaster + "\nrouter_settings: {num_retries: 1, retry_after: 0}\nmodel_list:\n" +
+		"  - model_name: gpt\n    litellm_params: {model: openai/gpt-up, api_base: \"http://127.0.0.1:1/v1\", api_key: k, stream_timeout: 0.3}\n" +
+		"  - model_name: gpt\n    litellm_params: {model: openai/gpt-up, api_base: \"" + oai.URL + "/v1\", api_key: k, stream_timeout: 0.3}\n"
+	hh := serveYAML(t, y, oai, func(o *Options) {
+		o.Memory = &MemoryOptions{Enabled: true, Backend: mem, BackendName: "fake", WriteBack: "off"}
+		o.Tools = &ToolOptions{Enabled: true, MaxIterations: 3}
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	h := &dialectHarness{harness: hh}
+	for _, c := range []struct{ path, body, want string }{
+		{"/v1/chat/completions", `{"model":"gpt","stream":true,"messages":[{"role":"user","content":"hi"}]}`, `"code":"upstream_timeout"`},
+		{"/v1/messages", `{"model":"gpt","max_tokens":9,"stream":true,"messages":[{"role":"user","content":"hi"}]}`, `"type":"error"`},
+		{"/v1/chat/completions", `{"model":"gpt","messages":[{"role":"user","content":"hi"}]}`, `"code":"upstream_timeout"`},
+	} {
+		resp, out := h.send(c.path, c.body, alice...)
+		if !strings.Contains(out, c.want) {
+			t.Errorf("%s: %d %s", c.body, resp.StatusCode, out)
+		}
+	}
+	rows := h.rows()
+	if len(rows) != 3 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	for _, r := range rows {
+		if r.ErrorType != "upstream_timeout" {
+			t.Errorf("row %s: error %q, want upstream_timeout", r.Path, r.ErrorType)
+		}
+	}
+	if !strings.Contains(logs.String(), "upstream retried") {
+		t.Errorf("the tool loop's retry went unrecorded:\n%s", logs.String())
+	}
+}
