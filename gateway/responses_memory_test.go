@@ -115,3 +115,23 @@ func TestToolLoopSharesTheModelPath(t *testing.T) {
 		t.Errorf("the tool loop's retry went unrecorded:\n%s", logs.String())
 	}
 }
+
+// TestLargeEchoThroughToolLoop: a 2 MB prompt with a memory scope (so the
+// tool loop runs) against the mock model, which echoes it in one SSE line,
+// is answered in full: no legitimate request fails on a line length.
+func TestLargeEchoThroughToolLoop(t *testing.T) {
+	mem := &fakeMemory{}
+	y := "general_settings:\n  master_key: " + testMaster + "\nmodel_list:\n  - model_name: mock\n    litellm_params: {model: mock/echo}\n"
+	hh := serveYAML(t, y, nil, func(o *Options) {
+		o.Memory = &MemoryOptions{Enabled: true, Backend: mem, BackendName: "fake", WriteBack: "off"}
+		o.Tools = &ToolOptions{Enabled: true, MaxIterations: 2}
+	})
+	h := &dialectHarness{harness: hh}
+	big := strings.Repeat("x", 2<<20) // the mock echoes word by word: one word, one line
+	for _, stream := range []string{"true", "false"} {
+		resp, out := h.send("/v1/chat/completions", `{"model":"mock","stream":`+stream+`,"messages":[{"role":"user","content":"`+big+`"}]}`, alice...)
+		if resp.StatusCode != 200 || !strings.Contains(out, big) || strings.Contains(out, `"error"`) {
+			t.Errorf("stream=%s: %d %.300s … %s", stream, resp.StatusCode, out, out[max(0, len(out)-300):])
+		}
+	}
+}

@@ -89,4 +89,16 @@ var rules = []rule{
 		denies: func(_, imp string) bool {
 			return under("gateway/store")(imp) || under("gateway/usage")(imp) || under("gateway/auth")(imp)
 		}},
+	{applies: under("gateway/dialect"), why: "the dialect table knows wire formats and body edits, nothing of the pipeline",
+		denies: func(_, imp string) bool {
+			for _, ok := range []string{"gateway/api", "gateway/translate", "gateway/llm", "gateway/inject", "gateway/jsonscan", "gateway/guard"} {
+				if under(ok)(imp) {
+					return false
+				}
+			}
+			return true
+		}},
+	{applies: func(p string) bool { return under("gateway")(p) && p != "gateway" && !under("gateway/dialect")(p) },
+		why: "only the pipeline (the gateway root) uses the dialect table",
+		denies: func(_, imp string) bool { return under("gateway/dialect")(imp) }},
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -58,5 +59,53 @@ func TestCodexCLI(t *testing.T) {
 		if r["client"] != "codex" || r["path"] != "/v1/responses" {
 			t.Errorf("row %v", r)
 		}
+	}
+}
+
+// TestCodexMemory: a memory taught on a project reaches the upstream in
+// Codex's own request (Responses API, passed through to a native
+// deployment), and Codex's exchange is written back to the project.
+func TestCodexMemory(t *testing.T) {
+	codex := filepath.Join(clientsDir(t), "node_modules", ".bin", "codex")
+	rs := providertest.NewResponses(t)
+	cfg := "model_list:\n  - model_name: gpt-native\n    litellm_params: {model: openai/gpt-5-codex, api_base: \"" + rs.URL + "/v1\", api_key: sk-oai-up}\n" +
+		"    model_info: {native_responses: true}\ncontext_retrieval:\n  enabled: true\n"
+	g := startGateway(t, cfg)
+	e := newEdge(t, g, "codex-user")
+	url := e.start("cxm")
+	if out := e.run("memory", "add", "--project", "cxm", "The staging database listens on port 6543."); !strings.Contains(out, "remembered as") {
+		t.Fatalf("memory add: %s", out)
+	}
+	home := t.TempDir()
+	toml := fmt.Sprintf("model = \"gpt-native\"\nmodel_provider = \"memproxy\"\n\n[model_providers.memproxy]\nname = \"memproxy\"\nbase_url = %q\nwire_api = \"responses\"\n", url+"/v1")
+	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, codex, "exec", "--skip-git-repo-check", "Which port does the staging database listen on?")
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "CODEX_HOME="+home, "HOME="+home, "OPENAI_API_KEY=dummy")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("codex: %v\n%s", err, out)
+	}
+	found := false
+	for _, r := range rs.Requests() {
+		b, _ := json.Marshal(r.Body)
+		found = found || (strings.Contains(string(b), "port 6543") && strings.Contains(string(b), "memproxy-context"))
+	}
+	if !found {
+		t.Fatalf("no request of Codex's carried the memory: %d requests", len(rs.Requests()))
+	}
+	waitFor(t, "Codex's exchange written back", func() bool {
+		return strings.Contains(e.run("memory", "list", "--project", "cxm"), "Which port does the staging database listen on?")
+	})
+	rows := g.usage("project=cxm")
+	injected := false
+	for _, r := range rows {
+		injected = injected || (r["client"] == "codex" && r["memory_status"] == "injected")
+	}
+	if !injected {
+		t.Errorf("no Codex row records an injection: %v", rows)
 	}
 }
