@@ -27,6 +27,7 @@ type modelCall struct {
 	wire dialect.Wire
 	req  *provider.Request
 	body *idleBody
+	idle idleBody // body's storage: one allocation for both
 }
 
 // callModel is the one way to the model, for the plain relay and for every
@@ -84,7 +85,8 @@ func (s *Server) callModel(ctx context.Context, r *http.Request, x *exchange, bu
 	if preq.Stream {
 		idle = dep.StreamIdle
 	}
-	mc.body = newIdleBody(resp.Body, idle, cancel)
+	mc.body = &mc.idle
+	mc.body.init(resp.Body, idle, cancel)
 	return mc, nil
 }
 
@@ -124,8 +126,8 @@ type idleBody struct {
 	fired  bool
 }
 
-func newIdleBody(r io.ReadCloser, idle time.Duration, cancel context.CancelCauseFunc) *idleBody {
-	b := &idleBody{r: r, idle: idle, cancel: cancel}
+func (b *idleBody) init(r io.ReadCloser, idle time.Duration, cancel context.CancelCauseFunc) {
+	b.r, b.idle, b.cancel = r, idle, cancel
 	if idle > 0 {
 		b.timer = time.AfterFunc(idle, func() {
 			b.mu.Lock()
@@ -134,7 +136,6 @@ func newIdleBody(r io.ReadCloser, idle time.Duration, cancel context.CancelCause
 			cancel(errStreamIdle)
 		})
 	}
-	return b
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {

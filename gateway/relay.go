@@ -56,7 +56,9 @@ func (s *Server) relayJSON(w http.ResponseWriter, r *http.Request, x *exchange, 
 	w.WriteHeader(mc.resp.Status)
 	if _, err := w.Write(b); err == nil {
 		s.remember(x, b, nil)
-		s.answered(x, x.client.Answer(b))
+		if x.scope != "" {
+			s.answered(x, x.client.Answer(b))
+		}
 	}
 }
 
