@@ -1,0 +1,157 @@
+package clientmsg
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+)
+
+// metaHeaders are the headers Parse copies into Request.Metadata.
+var metaHeaders = []string{"x-codex-turn-metadata", "x-openai-subagent", "x-openai-memgen-request"}
+
+// Parse reads a request body of the dialect its path names — Anthropic
+// Messages (…/messages), OpenAI chat completions (…/chat/completions) or
+// Responses (…/responses, …/responses/compact) — into a Request. It is an
+// error when the body is not a JSON object or the path is none of those.
+func Parse(client, path string, header http.Header, body []byte) (Request, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return Request{}, err
+	}
+	r := Request{Client: client, Path: path, Metadata: map[string]string{}}
+	for _, h := range metaHeaders {
+		if v := header.Get(h); v != "" {
+			r.Metadata[h] = v
+		}
+	}
+	_ = json.Unmarshal(raw["stream"], &r.Stream)
+	for _, k := range []string{"max_tokens", "max_completion_tokens", "max_output_tokens"} {
+		if r.MaxTokens == 0 {
+			_ = json.Unmarshal(raw[k], &r.MaxTokens)
+		}
+	}
+	var tools []struct{ Name, Type string }
+	_ = json.Unmarshal(raw["tools"], &tools)
+	for _, t := range tools {
+		r.Tools = append(r.Tools, cmp(t.Name, t.Type))
+	}
+	switch {
+	case strings.HasSuffix(path, "/messages"):
+		r.System = text(raw["system"])
+		parseMessages(&r, raw["messages"])
+	case strings.HasSuffix(path, "/chat/completions"):
+		parseMessages(&r, raw["messages"])
+	case strings.HasSuffix(path, "/responses"), strings.HasSuffix(path, "/responses/compact"):
+		r.System = text(raw["instructions"])
+		parseInput(&r, raw["input"])
+	default:
+		return Request{}, errors.New("clientmsg: no dialect for path " + path)
+	}
+	return r, nil
+}
+
+func cmp(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// block is a content block or part of any of the three dialects.
+type block struct {
+	Type      string          `json:"type"`
+	Text      string          `json:"text"`
+	Name      string          `json:"name"`
+	Content   json.RawMessage `json:"content"` // tool_result content
+	Role      string          `json:"role"`    // Responses message items
+	Output    json.RawMessage `json:"output"`  // function_call_output
+	ToolCalls []struct {
+		Function struct{ Name string } `json:"function"`
+	} `json:"tool_calls"`
+}
+
+// text is a string, or the text of a list of text blocks joined by "\n".
+func text(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var blocks []block
+	_ = json.Unmarshal(raw, &blocks)
+	var parts []string
+	for _, b := range blocks {
+		if b.Text != "" {
+			parts = append(parts, b.Text)
+		}
+	}
+	return strings.Join(parts, "\n")
+}
+
+func (r *Request) addSystem(s string) {
+	if s != "" {
+		r.System = strings.TrimPrefix(r.System+"\n"+s, "\n")
+	}
+}
+
+// parseMessages reads Anthropic or chat-completions messages.
+func parseMessages(r *Request, raw json.RawMessage) {
+	var msgs []block
+	_ = json.Unmarshal(raw, &msgs)
+	for _, m := range msgs {
+		addMessage(r, m)
+	}
+}
+
+// addMessage adds one message's blocks; system and developer messages go
+// to System.
+func addMessage(r *Request, m block) {
+	switch m.Role {
+	case "system", "developer":
+		r.addSystem(text(m.Content))
+		return
+	case "tool":
+		r.Messages = append(r.Messages, Message{Role: "tool", Text: text(m.Content), ToolResult: true})
+		return
+	}
+	var s string
+	var blocks []block
+	if json.Unmarshal(m.Content, &s) == nil {
+		r.Messages = append(r.Messages, Message{Role: m.Role, Text: s})
+	} else if json.Unmarshal(m.Content, &blocks) == nil {
+		for _, b := range blocks {
+			switch b.Type {
+			case "text", "input_text", "output_text":
+				r.Messages = append(r.Messages, Message{Role: m.Role, Text: b.Text})
+			case "tool_result":
+				r.Messages = append(r.Messages, Message{Role: m.Role, Text: text(b.Content), ToolResult: true})
+			case "tool_use", "server_tool_use":
+				r.Messages = append(r.Messages, Message{Role: m.Role, Text: b.Name, ToolCall: true})
+			}
+		}
+	}
+	for _, c := range m.ToolCalls {
+		r.Messages = append(r.Messages, Message{Role: m.Role, Text: c.Function.Name, ToolCall: true})
+	}
+}
+
+// parseInput reads Responses input: a string, or items.
+func parseInput(r *Request, raw json.RawMessage) {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		r.Messages = append(r.Messages, Message{Role: "user", Text: s})
+		return
+	}
+	var items []block
+	_ = json.Unmarshal(raw, &items)
+	for _, it := range items {
+		switch {
+		case it.Type == "message" || it.Type == "" && it.Role != "":
+			addMessage(r, it)
+		case strings.HasSuffix(it.Type, "_call_output"):
+			r.Messages = append(r.Messages, Message{Role: "tool", Text: text(it.Output), ToolResult: true})
+		case strings.HasSuffix(it.Type, "_call"):
+			r.Messages = append(r.Messages, Message{Role: "assistant", Text: cmp(it.Name, it.Type), ToolCall: true})
+		}
+	}
+}
