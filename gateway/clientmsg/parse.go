@@ -31,10 +31,13 @@ func Parse(client, path string, header http.Header, body []byte) (Request, error
 			_ = json.Unmarshal(raw[k], &r.MaxTokens)
 		}
 	}
-	var tools []struct{ Name, Type string }
+	var tools []struct {
+		Name, Type string
+		Function   struct{ Name string } // chat completions
+	}
 	_ = json.Unmarshal(raw["tools"], &tools)
 	for _, t := range tools {
-		r.Tools = append(r.Tools, cmp(t.Name, t.Type))
+		r.Tools = append(r.Tools, cmp(cmp(t.Name, t.Function.Name), t.Type))
 	}
 	switch {
 	case strings.HasSuffix(path, "/messages"):
@@ -116,18 +119,13 @@ func addMessage(r *Request, m block) {
 	}
 	var s string
 	var blocks []block
-	if json.Unmarshal(m.Content, &s) == nil {
+	switch {
+	case len(m.Content) == 0 || string(m.Content) == "null": // tool calls only
+	case json.Unmarshal(m.Content, &s) == nil:
 		r.Messages = append(r.Messages, Message{Role: m.Role, Text: s})
-	} else if json.Unmarshal(m.Content, &blocks) == nil {
+	case json.Unmarshal(m.Content, &blocks) == nil:
 		for _, b := range blocks {
-			switch b.Type {
-			case "text", "input_text", "output_text":
-				r.Messages = append(r.Messages, Message{Role: m.Role, Text: b.Text})
-			case "tool_result":
-				r.Messages = append(r.Messages, Message{Role: m.Role, Text: text(b.Content), ToolResult: true})
-			case "tool_use", "server_tool_use":
-				r.Messages = append(r.Messages, Message{Role: m.Role, Text: b.Name, ToolCall: true})
-			}
+			r.Messages = append(r.Messages, blockMessage(m.Role, b)...)
 		}
 	}
 	for _, c := range m.ToolCalls {
@@ -154,4 +152,18 @@ func parseInput(r *Request, raw json.RawMessage) {
 			r.Messages = append(r.Messages, Message{Role: "assistant", Text: cmp(it.Name, it.Type), ToolCall: true})
 		}
 	}
+}
+
+// blockMessage is the Message of a content block, or none for blocks no
+// rule reads (thinking, images, documents).
+func blockMessage(role string, b block) []Message {
+	switch b.Type {
+	case "text", "input_text", "output_text":
+		return []Message{{Role: role, Text: b.Text}}
+	case "tool_result":
+		return []Message{{Role: role, Text: text(b.Content), ToolResult: true}}
+	case "tool_use", "server_tool_use":
+		return []Message{{Role: role, Text: b.Name, ToolCall: true}}
+	}
+	return nil
 }
