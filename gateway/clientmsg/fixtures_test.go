@@ -92,7 +92,7 @@ func TestRecordedFixtures(t *testing.T) {
 		})
 	}
 	// What the recordings must cover for the rules to be tested at all.
-	for _, k := range []string{"claude-code conversation", "claude-code side compaction", "claude-code side title", "codex conversation"} {
+	for _, k := range []string{"claude-code conversation", "claude-code side compaction", "claude-code side title", "codex conversation", "codex side compaction"} {
 		if kinds[k] == 0 {
 			t.Errorf("no recording of %s in testdata (re-record with MEMPROXY_RECORD=1, see testdata/README.md)", k)
 		}

@@ -91,6 +91,14 @@ func text(raw json.RawMessage) string {
 	return strings.Join(parts, "\n")
 }
 
+// next is the Index of a message added after the last one.
+func (r *Request) next() int {
+	if len(r.Messages) == 0 {
+		return 0
+	}
+	return r.Messages[len(r.Messages)-1].Index + 1
+}
+
 func (r *Request) addSystem(s string) {
 	if s != "" {
 		r.System = strings.TrimPrefix(r.System+"\n"+s, "\n")
@@ -109,12 +117,13 @@ func parseMessages(r *Request, raw json.RawMessage) {
 // addMessage adds one message's blocks; system and developer messages go
 // to System.
 func addMessage(r *Request, m block) {
+	n := r.next()
 	switch m.Role {
 	case "system", "developer":
 		r.addSystem(text(m.Content))
 		return
 	case "tool":
-		r.Messages = append(r.Messages, Message{Role: "tool", Text: text(m.Content), ToolResult: true})
+		r.Messages = append(r.Messages, Message{Index: n, Role: "tool", Text: text(m.Content), ToolResult: true})
 		return
 	}
 	var s string
@@ -122,14 +131,14 @@ func addMessage(r *Request, m block) {
 	switch {
 	case len(m.Content) == 0 || string(m.Content) == "null": // tool calls only
 	case json.Unmarshal(m.Content, &s) == nil:
-		r.Messages = append(r.Messages, Message{Role: m.Role, Text: s})
+		r.Messages = append(r.Messages, Message{Index: n, Role: m.Role, Text: s})
 	case json.Unmarshal(m.Content, &blocks) == nil:
 		for _, b := range blocks {
-			r.Messages = append(r.Messages, blockMessage(m.Role, b)...)
+			r.Messages = append(r.Messages, blockMessage(n, m.Role, b)...)
 		}
 	}
 	for _, c := range m.ToolCalls {
-		r.Messages = append(r.Messages, Message{Role: m.Role, Text: c.Function.Name, ToolCall: true})
+		r.Messages = append(r.Messages, Message{Index: n, Role: m.Role, Text: c.Function.Name, ToolCall: true})
 	}
 }
 
@@ -147,23 +156,23 @@ func parseInput(r *Request, raw json.RawMessage) {
 		case it.Type == "message" || it.Type == "" && it.Role != "":
 			addMessage(r, it)
 		case strings.HasSuffix(it.Type, "_call_output"):
-			r.Messages = append(r.Messages, Message{Role: "tool", Text: text(it.Output), ToolResult: true})
+			r.Messages = append(r.Messages, Message{Index: r.next(), Role: "tool", Text: text(it.Output), ToolResult: true})
 		case strings.HasSuffix(it.Type, "_call"):
-			r.Messages = append(r.Messages, Message{Role: "assistant", Text: cmp(it.Name, it.Type), ToolCall: true})
+			r.Messages = append(r.Messages, Message{Index: r.next(), Role: "assistant", Text: cmp(it.Name, it.Type), ToolCall: true})
 		}
 	}
 }
 
 // blockMessage is the Message of a content block, or none for blocks no
 // rule reads (thinking, images, documents).
-func blockMessage(role string, b block) []Message {
+func blockMessage(n int, role string, b block) []Message {
 	switch b.Type {
 	case "text", "input_text", "output_text":
-		return []Message{{Role: role, Text: b.Text}}
+		return []Message{{Index: n, Role: role, Text: b.Text}}
 	case "tool_result":
-		return []Message{{Role: role, Text: text(b.Content), ToolResult: true}}
+		return []Message{{Index: n, Role: role, Text: text(b.Content), ToolResult: true}}
 	case "tool_use", "server_tool_use":
-		return []Message{{Role: role, Text: b.Name, ToolCall: true}}
+		return []Message{{Index: n, Role: role, Text: b.Name, ToolCall: true}}
 	}
 	return nil
 }

@@ -19,15 +19,15 @@ func TestParse(t *testing.T) {
 			"messages":[{"role":"user","content":"quota"},{"role":"assistant","content":[{"type":"thinking","thinking":"x"},{"type":"text","text":"ok"},{"type":"tool_use","id":"t","name":"Read","input":{}}]},
 			{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"text","text":"file"}]},{"type":"image","source":{}}]}]}`,
 			Request{System: "be brief", MaxTokens: 1, Stream: true, Tools: []string{"Read"}, Messages: []Message{
-				{Role: "user", Text: "quota"}, {Role: "assistant", Text: "ok"}, {Role: "assistant", Text: "Read", ToolCall: true},
-				{Role: "user", Text: "file", ToolResult: true}}}},
+				{Index: 0, Role: "user", Text: "quota"}, {Index: 1, Role: "assistant", Text: "ok"}, {Index: 1, Role: "assistant", Text: "Read", ToolCall: true},
+				{Index: 2, Role: "user", Text: "file", ToolResult: true}}}},
 		{"chat", "/v1/chat/completions", `{"model":"m","max_completion_tokens":9,
 			"tools":[{"type":"function","function":{"name":"f"}}],
 			"messages":[{"role":"system","content":"sys"},{"role":"developer","content":[{"type":"text","text":"dev"}]},
 			{"role":"user","content":[{"type":"text","text":"hi"}]},{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},
 			{"role":"tool","tool_call_id":"c","content":"42"}]}`,
 			Request{System: "sys\ndev", MaxTokens: 9, Tools: []string{"f"}, Messages: []Message{
-				{Role: "user", Text: "hi"}, {Role: "assistant", Text: "f", ToolCall: true}, {Role: "tool", Text: "42", ToolResult: true}}}},
+				{Index: 0, Role: "user", Text: "hi"}, {Index: 1, Role: "assistant", Text: "f", ToolCall: true}, {Index: 2, Role: "tool", Text: "42", ToolResult: true}}}},
 		{"responses string input", "/v1/responses", `{"model":"m","instructions":"ins","input":"hello","max_output_tokens":5}`,
 			Request{System: "ins", MaxTokens: 5, Messages: []Message{{Role: "user", Text: "hello"}}}},
 		{"responses items", "/v1/responses/compact", `{"model":"m","tools":[{"type":"function","name":"exec_command"},{"type":"web_search"}],"input":[
@@ -37,8 +37,8 @@ func TestParse(t *testing.T) {
 			{"type":"function_call_output","call_id":"c","output":"done"},
 			{"type":"message","role":"assistant","content":[{"type":"output_text","text":"a"}]}]}`,
 			Request{System: "dev", Tools: []string{"exec_command", "web_search"}, Messages: []Message{
-				{Role: "user", Text: "q"}, {Role: "assistant", Text: "exec_command", ToolCall: true},
-				{Role: "tool", Text: "done", ToolResult: true}, {Role: "assistant", Text: "a"}}}},
+				{Index: 0, Role: "user", Text: "q"}, {Index: 1, Role: "assistant", Text: "exec_command", ToolCall: true},
+				{Index: 2, Role: "tool", Text: "done", ToolResult: true}, {Index: 3, Role: "assistant", Text: "a"}}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := Parse("codex", c.path, h, []byte(c.body))

@@ -23,6 +23,7 @@ type Request struct {
 
 // Message is one content block of a conversation message.
 type Message struct {
+	Index      int    // the message the block belongs to: blocks of one message share it
 	Role       string // user, assistant, tool
 	Text       string // the block's text; a tool call's name
 	ToolResult bool   // a tool's output (tool_result, role tool, function_call_output)
@@ -131,21 +132,25 @@ func Side(r Request) (reason string, side bool) {
 }
 
 // Said is what the person wrote in the request's last turn: the cleaned
-// user text blocks after the last assistant message, joined by a blank
-// line. It is "" for the continuation calls of an agent turn (the last
-// message holds only tool results and client wrappers).
+// text of the last user message that has any, when no assistant message
+// or tool call follows it; its blocks are joined by a blank line. It is ""
+// for the continuation calls of an agent turn (the last message holds only
+// tool results and client wrappers). Only the last message counts: a
+// compacted Codex history is a run of user messages, the person's earlier
+// prompts among them.
 func Said(r Request) string {
 	var parts []string
+	msg := -1
 	for i := len(r.Messages) - 1; i >= 0; i-- {
 		m := r.Messages[i]
 		if m.ToolResult {
 			continue
 		}
-		if m.Role != "user" || m.ToolCall {
+		if m.Role != "user" || m.ToolCall || msg >= 0 && m.Index != msg {
 			break
 		}
 		if t := Clean(r.Client, m.Text); t != "" {
-			parts = append(parts, t)
+			parts, msg = append(parts, t), m.Index
 		}
 	}
 	slices.Reverse(parts)

@@ -55,15 +55,24 @@ func TestSaid(t *testing.T) {
 		r    Request
 		want string
 	}{
-		{"last turn's blocks, cleaned and joined", Request{Client: "claude-code", Messages: []Message{
-			user("old question"), {Role: "assistant", Text: "answer"}, user(reminder), user("new question"), user("and a detail")}},
+		{"last message's blocks, cleaned and joined", Request{Client: "claude-code", Messages: []Message{
+			{Index: 0, Role: "user", Text: "old question"}, {Index: 1, Role: "assistant", Text: "answer"},
+			{Index: 2, Role: "user", Text: reminder}, {Index: 2, Role: "user", Text: "new question"}, {Index: 2, Role: "user", Text: "and a detail"}}},
 			"new question\n\nand a detail"},
+		{"only the last user message: a compacted Codex history", Request{Client: "codex", Messages: []Message{
+			{Index: 0, Role: "user", Text: "<environment_context>x</environment_context>"}, {Index: 1, Role: "user", Text: "first prompt"},
+			{Index: 2, Role: "user", Text: "Another language model started to solve this problem …"}, {Index: 3, Role: "user", Text: "latest prompt"}}},
+			"latest prompt"},
+		{"wrapper-only message after the prompt", Request{Client: "codex", Messages: []Message{
+			{Index: 0, Role: "user", Text: "the prompt"}, {Index: 1, Role: "user", Text: "<turn_aborted>x</turn_aborted>"}}},
+			"the prompt"},
 		{"continuation call says nothing", Request{Client: "claude-code", Messages: []Message{
 			user("Read notes.txt"), {Role: "assistant", Text: "Read", ToolCall: true}, {Role: "user", Text: "6543\n" + reminder, ToolResult: true}}}, ""},
 		{"Codex continuation", Request{Client: "codex", Messages: []Message{
 			user("run it"), {Role: "assistant", Text: "exec_command", ToolCall: true}, {Role: "tool", Text: "ok", ToolResult: true}}}, ""},
 		{"text typed beside a tool result counts", Request{Client: "claude-code", Messages: []Message{
-			{Role: "assistant", Text: "Bash", ToolCall: true}, {Role: "user", Text: "out", ToolResult: true}, user("stop, use make")}}, "stop, use make"},
+			{Index: 0, Role: "assistant", Text: "Bash", ToolCall: true}, {Index: 1, Role: "user", Text: "out", ToolResult: true},
+			{Index: 1, Role: "user", Text: "stop, use make"}}}, "stop, use make"},
 		{"ends with an assistant message", Request{Client: "claude-code", Messages: []Message{user("q"), {Role: "assistant", Text: "prefill"}}}, ""},
 		{"no messages", Request{}, ""},
 	} {
