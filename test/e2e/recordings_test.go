@@ -203,12 +203,12 @@ func TestRecordClients(t *testing.T) {
 }
 
 const (
-	notes        = "staging database port: 6543\n"
-	promptRead   = "Read notes.txt and tell me the staging port. For the record, we deploy on Fridays."
-	promptAfter  = "We moved staging to port 7000; remember that."
-	promptTyped  = "Our CI runs on Buildkite, not GitHub Actions."
-	recordModel  = "claude-opus-4-5"
-	recordTimout = 120 * time.Second
+	notes         = "staging database port: 6543\n"
+	promptRead    = "Read notes.txt and tell me the staging port. For the record, we deploy on Fridays."
+	promptAfter   = "We moved staging to port 7000; remember that."
+	promptTyped   = "Our CI runs on Buildkite, not GitHub Actions."
+	recordModel   = "claude-opus-4-5"
+	recordTimeout = 120 * time.Second
 )
 
 // projectDir is a temp project with a notes file and the client's
@@ -231,7 +231,7 @@ func recordClaudeCode(t *testing.T, claude string) {
 	run := func(args ...string) []providertest.Recorded {
 		t.Helper()
 		n := len(anth.Requests())
-		ctx, cancel := context.WithTimeout(context.Background(), recordTimout)
+		ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, claude, append(args, "--model", recordModel)...)
 		cmd.Dir = cwd
