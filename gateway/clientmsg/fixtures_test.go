@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -95,6 +96,29 @@ func TestRecordedFixtures(t *testing.T) {
 	for _, k := range []string{"claude-code conversation", "claude-code side compaction", "claude-code side title", "codex conversation", "codex side compaction"} {
 		if kinds[k] == 0 {
 			t.Errorf("no recording of %s in testdata (re-record with MEMPROXY_RECORD=1, see testdata/README.md)", k)
+		}
+	}
+}
+
+// TestRecordingsMatchClientVersions fails when test/e2e/clients/package.json
+// bumps Claude Code or Codex and the recordings were not made again.
+func TestRecordingsMatchClientVersions(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "test", "e2e", "clients", "package.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkg struct{ Dependencies map[string]string }
+	if err := json.Unmarshal(b, &pkg); err != nil {
+		t.Fatal(err)
+	}
+	uaPrefix := map[string]string{
+		"claude-code": "claude-cli/" + pkg.Dependencies["@anthropic-ai/claude-code"] + " ",
+		"codex":       "codex_exec/" + pkg.Dependencies["@openai/codex"] + " ",
+	}
+	for _, rec := range loadRecordings(t) {
+		if ua := rec.Headers["user-agent"]; !strings.HasPrefix(ua, uaPrefix[rec.Client]) {
+			t.Errorf("%s/%s was recorded from %q, package.json installs %q: re-record (testdata/README.md)",
+				rec.Client, rec.Name, ua, strings.TrimSpace(uaPrefix[rec.Client]))
 		}
 	}
 }
