@@ -33,6 +33,9 @@ func TestClean(t *testing.T) {
 		{"environment tag from another client is kept", "claude-code", "<environment_context>x</environment_context>", "<environment_context>x</environment_context>"},
 		{"unknown client keeps everything", "unknown", "[Request interrupted by user] <skill>x</skill>", "[Request interrupted by user] <skill>x</skill>"},
 		{"whitespace only", "curl", " \n\t ", ""},
+		{"an unclosed tag is kept", "claude-code", "<system-reminder> is what I want to grep for", "<system-reminder> is what I want to grep for"},
+		{"a longer tag name is not the tag", "codex", "<skills>x</skills>", "<skills>x</skills>"},
+		{"several blocks, text between kept", "codex", "<skill>\na\n</skill>keep <skill name=\"b\">b</skill>this", "keep this"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := Clean(c.client, c.in); got != c.want {

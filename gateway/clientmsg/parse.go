@@ -1,6 +1,7 @@
 package clientmsg
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -15,47 +16,55 @@ var metaHeaders = []string{"x-codex-turn-metadata", "x-openai-subagent", "x-open
 // Responses (…/responses, …/responses/compact) — into a Request. It is an
 // error when the body is not a JSON object or the path is none of those.
 func Parse(client, path string, header http.Header, body []byte) (Request, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil {
+	var b struct {
+		Stream              bool `json:"stream"`
+		MaxTokens           int  `json:"max_tokens"`
+		MaxCompletionTokens int  `json:"max_completion_tokens"`
+		MaxOutputTokens     int  `json:"max_output_tokens"`
+		Tools               []struct {
+			Name, Type string
+			Function   struct{ Name string } // chat completions
+		} `json:"tools"`
+		System       json.RawMessage `json:"system"`
+		Instructions json.RawMessage `json:"instructions"`
+		Messages     []block         `json:"messages"`
+		Input        json.RawMessage `json:"input"`
+	}
+	// A field of an unexpected type is left empty; only a body that is not
+	// a JSON object is an error.
+	var typeErr *json.UnmarshalTypeError
+	if err := json.Unmarshal(body, &b); err != nil && (!errors.As(err, &typeErr) || typeErr.Field == "") {
 		return Request{}, err
 	}
-	r := Request{Client: client, Path: path, Metadata: map[string]string{}}
+	r := Request{Client: client, Path: path, Stream: b.Stream, Metadata: map[string]string{},
+		MaxTokens: cmp(cmp(b.MaxTokens, b.MaxCompletionTokens), b.MaxOutputTokens)}
 	for _, h := range metaHeaders {
 		if v := header.Get(h); v != "" {
 			r.Metadata[h] = v
 		}
 	}
-	_ = json.Unmarshal(raw["stream"], &r.Stream)
-	for _, k := range []string{"max_tokens", "max_completion_tokens", "max_output_tokens"} {
-		if r.MaxTokens == 0 {
-			_ = json.Unmarshal(raw[k], &r.MaxTokens)
-		}
-	}
-	var tools []struct {
-		Name, Type string
-		Function   struct{ Name string } // chat completions
-	}
-	_ = json.Unmarshal(raw["tools"], &tools)
-	for _, t := range tools {
+	for _, t := range b.Tools {
 		r.Tools = append(r.Tools, cmp(cmp(t.Name, t.Function.Name), t.Type))
 	}
 	switch {
 	case strings.HasSuffix(path, "/messages"):
-		r.System = text(raw["system"])
-		parseMessages(&r, raw["messages"])
+		r.System = text(b.System)
+		addMessages(&r, b.Messages)
 	case strings.HasSuffix(path, "/chat/completions"):
-		parseMessages(&r, raw["messages"])
+		addMessages(&r, b.Messages)
 	case strings.HasSuffix(path, "/responses"), strings.HasSuffix(path, "/responses/compact"):
-		r.System = text(raw["instructions"])
-		parseInput(&r, raw["input"])
+		r.System = text(b.Instructions)
+		parseInput(&r, b.Input)
 	default:
 		return Request{}, errors.New("clientmsg: no dialect for path " + path)
 	}
 	return r, nil
 }
 
-func cmp(a, b string) string {
-	if a != "" {
+// cmp is a, or b when a is the zero value.
+func cmp[T comparable](a, b T) T {
+	var zero T
+	if a != zero {
 		return a
 	}
 	return b
@@ -77,7 +86,8 @@ type block struct {
 // text is a string, or the text of a list of text blocks joined by "\n".
 func text(raw json.RawMessage) string {
 	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if isString(raw) {
+		_ = json.Unmarshal(raw, &s)
 		return s
 	}
 	var blocks []block
@@ -105,10 +115,8 @@ func (r *Request) addSystem(s string) {
 	}
 }
 
-// parseMessages reads Anthropic or chat-completions messages.
-func parseMessages(r *Request, raw json.RawMessage) {
-	var msgs []block
-	_ = json.Unmarshal(raw, &msgs)
+// addMessages adds Anthropic or chat-completions messages.
+func addMessages(r *Request, msgs []block) {
 	for _, m := range msgs {
 		addMessage(r, m)
 	}
@@ -130,7 +138,7 @@ func addMessage(r *Request, m block) {
 	var blocks []block
 	switch {
 	case len(m.Content) == 0 || string(m.Content) == "null": // tool calls only
-	case json.Unmarshal(m.Content, &s) == nil:
+	case isString(m.Content) && json.Unmarshal(m.Content, &s) == nil:
 		r.Messages = append(r.Messages, Message{Index: n, Role: m.Role, Text: s})
 	case json.Unmarshal(m.Content, &blocks) == nil:
 		for _, b := range blocks {
@@ -145,7 +153,7 @@ func addMessage(r *Request, m block) {
 // parseInput reads Responses input: a string, or items.
 func parseInput(r *Request, raw json.RawMessage) {
 	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if isString(raw) && json.Unmarshal(raw, &s) == nil {
 		r.Messages = append(r.Messages, Message{Role: "user", Text: s})
 		return
 	}
@@ -175,4 +183,10 @@ func blockMessage(n int, role string, b block) []Message {
 		return []Message{{Index: n, Role: role, Text: b.Name, ToolCall: true}}
 	}
 	return nil
+}
+
+// isString reports whether raw is a JSON string.
+func isString(raw json.RawMessage) bool {
+	t := bytes.TrimLeft(raw, " \t\r\n")
+	return len(t) > 0 && t[0] == '"'
 }

@@ -52,6 +52,14 @@ func TestParse(t *testing.T) {
 			}
 		})
 	}
+	// A field of an unexpected type is left empty, the rest is read.
+	r, err := Parse("x", "/v1/messages", nil, []byte(`{"stream":"yes","max_tokens":1.5,"messages":[{"role":"user","content":"hi"}]}`))
+	if err != nil || r.Stream || r.MaxTokens != 0 || len(r.Messages) != 1 || r.Messages[0].Text != "hi" {
+		t.Errorf("mistyped fields: %+v, %v", r, err)
+	}
+	if _, err := Parse("x", "/v1/messages", nil, []byte(`{"messages":`)); err == nil {
+		t.Error("a truncated body parsed")
+	}
 	if _, err := Parse("x", "/v1/messages", nil, []byte(`[1]`)); err == nil {
 		t.Error("a body that is not an object parsed")
 	}
