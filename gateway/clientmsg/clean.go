@@ -84,12 +84,15 @@ var wrappers = slices.Concat(
 	// attribution), tool results end with one; a slash command run in the
 	// session is sent as <local-command-caveat>, <command-name>,
 	// <command-message>, <command-args> and <local-command-stdout> blocks.
-	// The bash-mode (! command) and hook tags are from Claude Code's
-	// bundled cli.js of the same version line (public captures quote them).
-	tagRules(claudeCode, "recorded: testdata/claude-code",
+	// Not recorded, seen in Claude Code transcripts (public tools that read
+	// ~/.claude/projects/*.jsonl skip the same tags): bash mode (! command)
+	// as <bash-input>/<bash-stdout>/<bash-stderr>, hook output as
+	// <user-prompt-submit-hook>, background-task completions as
+	// <task-notification>.
+	tagRules(claudeCode, "recorded: testdata/claude-code; Claude Code transcripts",
 		"system-reminder", "local-command-caveat", "command-name", "command-message", "command-args",
 		"local-command-stdout", "local-command-stderr",
-		"bash-input", "bash-stdout", "bash-stderr", "user-prompt-submit-hook"),
+		"bash-input", "bash-stdout", "bash-stderr", "user-prompt-submit-hook", "task-notification"),
 	[]wrapper{
 		// What Claude Code writes when the person presses Esc mid-answer:
 		// "[Request interrupted by user]" or "… for tool use]".
@@ -114,9 +117,10 @@ var wrappers = slices.Concat(
 		"environment_context", "user_instructions", "skill", "user_shell_command", "turn_aborted",
 		"plugins", "subagents", "subagent_notification", "hook_prompt"),
 	[]wrapper{
-		// After compaction Codex replaces history with a user message that
-		// starts with its summary prefix (codex-rs/core/templates/compact/summary_prefix.md).
-		pattern(codex, "Another language model started", `(?s)^\s*Another language model started to solve this problem.*`, "openai/codex templates/compact/summary_prefix.md"),
+		// After compaction Codex puts the summary in a user message that
+		// starts with its summary prefix (recorded: testdata/codex
+		// 06-after-compact; codex-rs/core/templates/compact/summary_prefix.md).
+		pattern(codex, "Another language model started", `(?s)^\s*Another language model started to solve this problem.*`, "recorded: testdata/codex"),
 	},
 )
 
