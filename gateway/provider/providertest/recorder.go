@@ -1,6 +1,9 @@
 package providertest
 
-import "sync"
+import (
+	"context"
+	"sync"
+)
 
 // recorder is what every fake keeps: the requests it received, and
 // whether one was abandoned by its client before the fake finished.
@@ -9,6 +12,7 @@ type recorder struct {
 	requests  []Recorded
 	cancelled chan struct{}
 	once      sync.Once
+	changed   chan struct{} // closed and replaced on every request
 }
 
 func newRecorder() recorder { return recorder{cancelled: make(chan struct{})} }
@@ -16,6 +20,10 @@ func newRecorder() recorder { return recorder{cancelled: make(chan struct{})} }
 func (r *recorder) record(rec Recorded) {
 	r.mu.Lock()
 	r.requests = append(r.requests, rec)
+	if r.changed != nil {
+		close(r.changed)
+	}
+	r.changed = make(chan struct{})
 	r.mu.Unlock()
 }
 
@@ -24,6 +32,28 @@ func (r *recorder) Requests() []Recorded {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]Recorded(nil), r.requests...)
+}
+
+// Await returns once done, called with every request received so far,
+// is true (it is called again after each new request), or with ctx's
+// error when ctx ends first.
+func (r *recorder) Await(ctx context.Context, done func([]Recorded) bool) error {
+	for {
+		r.mu.Lock()
+		if r.changed == nil {
+			r.changed = make(chan struct{})
+		}
+		reqs, changed := append([]Recorded(nil), r.requests...), r.changed
+		r.mu.Unlock()
+		if done(reqs) {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // Cancelled is closed once a request's context ends before the fake
