@@ -25,6 +25,7 @@ type exchange struct {
 	// and what the usage row knows of the request.
 	scope      memory.Scope
 	userText   string
+	turn       string // the agent turn's key (turnKey)
 	requestID  string
 	clientName string
 	// cacheKey is set when the answer may be stored in the response cache.

@@ -47,15 +47,16 @@ type MemoryOptions struct {
 
 // Memory statuses recorded in the usage row.
 const (
-	memOff       = "off"       // memory disabled for this model or gateway
-	memOptedOut  = "opted_out" // x-memory-disable: 1
-	memNoScope   = "no_scope"  // the identity lacks what the policy needs
-	memNoQuery   = "no_query"  // nothing to search with
-	memEmpty     = "empty"     // searched, nothing relevant
-	memInjected  = "injected"  // memories added to the prompt
-	memNoPlace   = "no_place"  // nowhere to put them (e.g. a tool-result turn)
-	memTimeout   = "timeout"   // retrieval ran past its budget
-	memError     = "error"     // the backend failed
+	memOff       = "off"          // memory disabled for this model or gateway
+	memOptedOut  = "opted_out"    // x-memory-disable: 1
+	memNoScope   = "no_scope"     // the identity lacks what the policy needs
+	memSide      = "side_request" // a title, probe, compaction… the client makes on its own
+	memNoQuery   = "no_query"     // nothing to search with
+	memEmpty     = "empty"        // searched, nothing relevant
+	memInjected  = "injected"     // memories added to the prompt
+	memNoPlace   = "no_place"     // nowhere to put them (e.g. a tool-result turn)
+	memTimeout   = "timeout"      // retrieval ran past its budget
+	memError     = "error"        // the backend failed
 	headerMemIDs = "X-Memproxy-Memories"
 	headerMemMS  = "X-Memproxy-Memory-Ms"
 )
@@ -147,6 +148,10 @@ func (s *Server) recall(w http.ResponseWriter, r *http.Request, x *exchange, bod
 	if r.Header.Get("X-Memory-Disable") == "1" {
 		return body, receipt{status: memOptedOut}
 	}
+	if reason, side := sideRequest(r, x); side {
+		s.log.Debug("side request: no memory", "request_id", x.requestID, "reason", reason)
+		return body, receipt{status: memSide}
+	}
 	id, _ := auth.FromContext(r.Context())
 	rc := receipt{scope: scopeFor(id, o.Policy)}
 	if rc.scope == "" {
@@ -155,9 +160,14 @@ func (s *Server) recall(w http.ResponseWriter, r *http.Request, x *exchange, bod
 	}
 	x.scope = rc.scope
 	conv := x.peek.Conversation()
-	human, text := conv.Human(cleanText)
+	clean := cleaner(x.clientName)
+	at, text := humanOf(x)
 	x.userText = text
-	q := conv.Query(o.Query, cleanText)
+	x.turn = turnKey(rc.scope, stateFrom(r.Context()).rec.SessionID, at, text)
+	if t, ok := s.turns.get(x.turn); ok && continuation(conv, clean) {
+		return s.injectBlock(w, r, x, body, rc, t, at)
+	}
+	q := conv.Query(o.Query, clean)
 	if q == "" {
 		rc.status = memNoQuery
 		return body, rc
@@ -198,11 +208,15 @@ func (s *Server) recall(w http.ResponseWriter, r *http.Request, x *exchange, bod
 		rc.status, rc.scores = memEmpty, nil
 		return body, rc
 	}
-	at := -1 // the turn's human message: memories go there, in every call of the turn
-	if human >= 0 {
-		at = conv.Messages[human].Index
-	}
-	out, err := inject.Apply(x.client.Layout(), body, o.Inject, block, at)
+	t := turnRecall{block: block, ids: ids, scores: rc.scores[:len(ids)]}
+	s.turns.put(x.turn, t)
+	return s.injectBlock(w, r, x, body, rc, t, at)
+}
+
+// injectBlock puts a turn's memories into body at the turn's human
+// message (by the configured strategy) and fills the receipt.
+func (s *Server) injectBlock(w http.ResponseWriter, r *http.Request, x *exchange, body []byte, rc receipt, t turnRecall, at int) ([]byte, receipt) {
+	out, err := inject.Apply(x.client.Layout(), body, s.opts.Memory.Inject, t.block, at)
 	if err != nil {
 		rc.status, rc.scores = memNoPlace, nil
 		if !errors.Is(err, inject.ErrNoPlace) {
@@ -210,8 +224,8 @@ func (s *Server) recall(w http.ResponseWriter, r *http.Request, x *exchange, bod
 		}
 		return body, rc
 	}
-	rc.status, rc.ids, rc.scores = memInjected, ids, rc.scores[:len(ids)]
-	w.Header().Set(headerMemIDs, strings.Join(ids, ","))
+	rc.status, rc.ids, rc.scores = memInjected, t.ids, t.scores
+	w.Header().Set(headerMemIDs, strings.Join(t.ids, ","))
 	return out, rc
 }
 
@@ -225,15 +239,11 @@ type writeJob struct {
 	model     string
 }
 
-// cleanText is what the person wrote in one text of a request: the
-// memories the gateway injected earlier are stripped.
-func cleanText(s string) string { return inject.Strip(s) }
-
 // answered is called with the answer a client received in full. An answer
 // that calls tools does not end the agent's turn: the turn is written back
 // once, with the answer that ends it.
 func (s *Server) answered(x *exchange, a dialect.Answer) {
-	if a.ToolCalls {
+	if a.ToolCalls || x.turn == "" || !s.turns.firstWrite(x.turn) {
 		return
 	}
 	s.rememberAfter(x, a.Text)

@@ -63,8 +63,8 @@ func TestResponsesMemory(t *testing.T) {
 		}
 		written++
 	}
-	if written != n {
-		t.Errorf("%d exchanges written back, want %d", written, n)
+	if written != 1 {
+		t.Errorf("%d exchanges written back; the same turn sent %d times is one turn, written once", written, n)
 	}
 	for _, r := range h.rows() {
 		if r.MemoryStatus != "injected" || r.MemoryCount < 1 {
@@ -132,6 +132,74 @@ func TestLargeEchoThroughToolLoop(t *testing.T) {
 		resp, out := h.send("/v1/chat/completions", `{"model":"mock","stream":`+stream+`,"messages":[{"role":"user","content":"`+big+`"}]}`, alice...)
 		if resp.StatusCode != 200 || !strings.Contains(out, big) || strings.Contains(out, `"error"`) {
 			t.Errorf("stream=%s: %d %.300s … %s", stream, resp.StatusCode, out, out[max(0, len(out)-300):])
+		}
+	}
+}
+
+// TestAgentTurnMemory: memory works per agent turn. The turn's first call
+// retrieves with what the person wrote (the client's wrappers cleaned
+// away); its continuation call (a tool result last) gets the same memories
+// in the same place even though the store changed; nothing is written for
+// the call that asked for a tool; the answer that ends the turn writes it
+// once, and the turn sent again is not written twice.
+func TestAgentTurnMemory(t *testing.T) {
+	mem := &fakeMemory{}
+	mem.Add(context.Background(), "u:alice/p:shop", "The staging database listens on port 6543.", nil)
+	h := memHarness(t, mem, func(o *MemoryOptions) { o.WriteBack = "user_only" })
+	h.fake.ToolCall = &providertest.ToolCall{Name: "Read", Input: `{"file_path":"main.go"}`}
+	cc := append([]string{"User-Agent", "claude-cli/2.1.332 (external, cli)", "X-Claude-Code-Session-Id", "s-1"}, alice...)
+	user := `{"role":"user","content":[{"type":"text","text":"<system-reminder>\nAs you answer, use this context: cwd /src\n</system-reminder>"},{"type":"text","text":"Which port does staging use?"}]}`
+	tools := `"tools":[{"type":"function","function":{"name":"Read","parameters":{"type":"object"}}}]`
+	first := `{"model":"gpt",` + tools + `,"messages":[` + user + `]}`
+	resp, out := h.send("/v1/chat/completions", first, cc...)
+	if resp.Header.Get("X-Memproxy-Memories") != "m1" || !strings.Contains(out, "tool_calls") {
+		t.Fatalf("first call: %v %s", resp.Header, out)
+	}
+	mem.Add(context.Background(), "u:alice/p:shop", "Which staging port? See ops.md for staging port docs.", nil)
+	cont := `{"model":"gpt",` + tools + `,"messages":[` + user + `,{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"Read","arguments":"{}"}}]},` +
+		`{"role":"tool","tool_call_id":"call_1","content":"package main"}]}`
+	resp, out = h.send("/v1/chat/completions", cont, cc...)
+	if resp.Header.Get("X-Memproxy-Memories") != "m1" || strings.Contains(out, "tool_calls") {
+		t.Fatalf("continuation: memories %q (want the turn's m1 again): %s", resp.Header.Get("X-Memproxy-Memories"), out)
+	}
+	reqs := h.fake.Requests()
+	b1, _ := json.Marshal(reqs[0].Body["messages"].([]any)[0])
+	b2, _ := json.Marshal(reqs[1].Body["messages"].([]any)[0])
+	if string(b1) != string(b2) || !strings.Contains(string(b1), "port 6543") {
+		t.Errorf("the turn's human message differs between its calls:\n%s\n%s", b1, b2)
+	}
+	h.send("/v1/chat/completions", cont, cc...) // the final call re-sent
+	h.stop()
+	got := mem.all("u:alice/p:shop")
+	if len(got) != 3 || got[2].Content != "Which port does staging use?" {
+		t.Errorf("stored: %+v", got)
+	}
+}
+
+// TestSideRequestsGetNoMemory: a request the client makes on its own (a
+// Claude Code session title, a one-token quota probe) is neither given
+// memories nor written back, and its row says side_request.
+func TestSideRequestsGetNoMemory(t *testing.T) {
+	mem := &fakeMemory{}
+	mem.Add(context.Background(), "u:alice/p:shop", "Sessions about staging use port 6543.", nil)
+	h := memHarness(t, mem, nil)
+	cc := append([]string{"User-Agent", "claude-cli/2.1.332 (external, cli)"}, alice...)
+	for _, body := range []string{
+		`{"model":"claude","max_tokens":50,"system":[{"type":"text","text":"You are naming a coding session. Reply with a short title."}],"messages":[{"role":"user","content":"<session>staging port question</session>"}]}`,
+		`{"model":"claude","max_tokens":1,"messages":[{"role":"user","content":"staging quota"}]}`,
+	} {
+		resp, out := h.send("/v1/messages", body, cc...)
+		if resp.StatusCode != 200 || resp.Header.Get("X-Memproxy-Memories") != "" {
+			t.Errorf("%s: %d %v %s", body, resp.StatusCode, resp.Header, out)
+		}
+	}
+	h.stop()
+	if n := len(mem.all("u:alice/p:shop")); n != 1 {
+		t.Errorf("side requests were written back: %d memories", n)
+	}
+	for _, r := range h.rows() {
+		if r.MemoryStatus != "side_request" {
+			t.Errorf("row memory_status %q, want side_request", r.MemoryStatus)
 		}
 	}
 }

@@ -74,6 +74,7 @@ type Server struct {
 	cache    cache.Cache
 	redis    *redis.Client // nil without Redis
 	metrics  *metrics
+	turns    turnCache // recent agent turns: their retrieval, and whether written back
 	// mcpMem serves /mcp; drain shuts it down.
 	mcpMem *mcp.MemoryHandler
 	// writes queues memory write-backs (nil when memory is off); closed,
