@@ -30,34 +30,68 @@ func Cosine(a, b []float32) (float64, error) {
 	return dot / math.Sqrt(na*nb), nil
 }
 
+// Unit returns v scaled to length 1 (all zeros stays zeros). Stored
+// vectors are kept as unit vectors, so that a comparison is a dot product.
+func Unit(v []float32) []float32 {
+	var n float64
+	for _, x := range v {
+		n += float64(x) * float64(x)
+	}
+	out := make([]float32, len(v))
+	if n > 0 {
+		inv := 1 / math.Sqrt(n)
+		for i, x := range v {
+			out[i] = float32(float64(x) * inv)
+		}
+	}
+	return out
+}
+
 // Quantized is a vector stored as int8: each value is round(x/s) for one
 // scale s per vector (the largest magnitude maps to ±127). Cosine
 // similarity ignores scale, so the scale is not kept: a Quantized is only
 // good for cosine, which is all retrieval needs. It takes a quarter of a
 // float32 vector's bytes.
-type Quantized []int8
+type Quantized struct {
+	values []int8
+	inv    float64 // 1/|values|, 0 for all zeros
+}
 
 // Quantize returns v as int8 values.
 func Quantize(v []float32) Quantized {
-	var m float32
+	var m float64
 	for _, x := range v {
-		m = max(m, float32(math.Abs(float64(x))))
+		m = max(m, math.Abs(float64(x)))
 	}
-	q := make(Quantized, len(v))
-	if m == 0 {
-		return q
+	q := make([]int8, len(v))
+	if m > 0 {
+		s := 127 / m
+		for i, x := range v {
+			q[i] = int8(math.Round(float64(x) * s))
+		}
 	}
-	s := 127 / float64(m)
-	for i, x := range v {
-		q[i] = int8(math.Round(float64(x) * s))
-	}
-	return q
+	return quantized(q)
 }
+
+func quantized(q []int8) Quantized {
+	var n int64
+	for _, x := range q {
+		n += int64(x) * int64(x)
+	}
+	out := Quantized{values: q}
+	if n > 0 {
+		out.inv = 1 / math.Sqrt(float64(n))
+	}
+	return out
+}
+
+// Values returns the int8 values (not a copy).
+func (q Quantized) Values() []int8 { return q.values }
 
 // Bytes returns q as a blob (one byte per value, two's complement).
 func (q Quantized) Bytes() []byte {
-	b := make([]byte, len(q))
-	for i, x := range q {
+	b := make([]byte, len(q.values))
+	for i, x := range q.values {
 		b[i] = byte(x)
 	}
 	return b
@@ -65,67 +99,83 @@ func (q Quantized) Bytes() []byte {
 
 // QuantizedFromBytes reads a blob written by Bytes.
 func QuantizedFromBytes(b []byte) Quantized {
-	q := make(Quantized, len(b))
+	q := make([]int8, len(b))
 	for i, x := range b {
 		q[i] = int8(x)
 	}
-	return q
+	return quantized(q)
 }
 
-// Query is a query vector prepared for many comparisons: normalised once.
+// Query is a query vector prepared for many comparisons: made a unit
+// vector once, and quantised once for comparisons with Quantized vectors.
 type Query struct {
 	v []float32
+	q Quantized
 }
 
 // NewQuery prepares q (not modified) for comparisons.
-func NewQuery(q []float32) Query {
-	var n float64
-	for _, x := range q {
-		n += float64(x) * float64(x)
-	}
-	v := make([]float32, len(q))
-	if n > 0 {
-		inv := 1 / math.Sqrt(n)
-		for i, x := range q {
-			v[i] = float32(float64(x) * inv)
-		}
-	}
-	return Query{v: v}
-}
+func NewQuery(q []float32) Query { return Query{v: Unit(q), q: Quantize(q)} }
 
-// Cosine returns the query's cosine similarity with the float vector d.
+// Cosine returns the query's cosine similarity with the float vector d,
+// which may have any length.
 func (q Query) Cosine(d []float32) (float64, error) {
 	if len(d) != len(q.v) {
 		return 0, ErrDimension
 	}
-	var dot, nd float32
-	for i, x := range q.v {
-		dot += x * d[i]
-		nd += d[i] * d[i]
+	var nd float64
+	for _, x := range d {
+		nd += float64(x) * float64(x)
 	}
 	if nd == 0 {
 		return 0, nil
 	}
-	return float64(dot) / math.Sqrt(float64(nd)), nil
+	dot, _ := q.Dot(d)
+	return dot / math.Sqrt(nd), nil
+}
+
+// Dot returns the query's cosine similarity with the unit vector d (see
+// Unit): their dot product, the fast path for stored vectors.
+func (q Query) Dot(d []float32) (float64, error) {
+	v := q.v
+	if len(d) != len(v) {
+		return 0, ErrDimension
+	}
+	d = d[:len(v)]
+	var s0, s1, s2, s3 float32 // four chains: the loop is bound by add latency
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		s0 += v[i] * d[i]
+		s1 += v[i+1] * d[i+1]
+		s2 += v[i+2] * d[i+2]
+		s3 += v[i+3] * d[i+3]
+	}
+	for ; i < len(v); i++ {
+		s0 += v[i] * d[i]
+	}
+	return float64(s0 + s1 + s2 + s3), nil
 }
 
 // CosineQuantized returns the query's cosine similarity with the
-// quantised vector d.
+// quantised vector d, computed in integers between the quantised query
+// and d.
 func (q Query) CosineQuantized(d Quantized) (float64, error) {
-	if len(d) != len(q.v) {
+	v, w := q.q.values, d.values
+	if len(w) != len(v) {
 		return 0, ErrDimension
 	}
-	var dot float32
-	var nd int32
-	for i, x := range q.v {
-		y := int32(d[i])
-		dot += x * float32(y)
-		nd += y * y
+	w = w[:len(v)]
+	var s0, s1, s2, s3 int32 // |products| ≤ 127²: no overflow below 33k values per chain
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		s0 += int32(v[i]) * int32(w[i])
+		s1 += int32(v[i+1]) * int32(w[i+1])
+		s2 += int32(v[i+2]) * int32(w[i+2])
+		s3 += int32(v[i+3]) * int32(w[i+3])
 	}
-	if nd == 0 {
-		return 0, nil
+	for ; i < len(v); i++ {
+		s0 += int32(v[i]) * int32(w[i])
 	}
-	return float64(dot) / math.Sqrt(float64(nd)), nil
+	return float64(s0+s1+s2+s3) * q.q.inv * d.inv, nil
 }
 
 // Nearest returns the best limit hits of the scored ids whose similarity

@@ -35,7 +35,7 @@ func TestCosine(t *testing.T) {
 	if _, err := Cosine([]float32{1}, []float32{1, 2}); !errors.Is(err, ErrDimension) {
 		t.Errorf("sizes 1 and 2: %v; want ErrDimension", err)
 	}
-	if _, err := NewQuery([]float32{1}).CosineQuantized(Quantized{1, 2}); !errors.Is(err, ErrDimension) {
+	if _, err := NewQuery([]float32{1}).CosineQuantized(Quantize([]float32{1, 2})); !errors.Is(err, ErrDimension) {
 		t.Errorf("quantised sizes 1 and 2: %v; want ErrDimension", err)
 	}
 }
@@ -43,14 +43,25 @@ func TestCosine(t *testing.T) {
 func TestQuantize(t *testing.T) {
 	v := []float32{0.5, -1, 0.25, 0, 1e-4}
 	q := Quantize(v)
-	if want := (Quantized{64, -127, 32, 0, 0}); !slices.Equal(q, want) {
-		t.Errorf("Quantize = %v; want %v", q, want)
+	if want := []int8{64, -127, 32, 0, 0}; !slices.Equal(q.Values(), want) {
+		t.Errorf("Quantize = %v; want %v", q.Values(), want)
 	}
-	if back := QuantizedFromBytes(q.Bytes()); !slices.Equal(back, q) {
+	if back := QuantizedFromBytes(q.Bytes()); !slices.Equal(back.Values(), q.Values()) || back.inv != q.inv {
 		t.Errorf("blob round trip: %v", back)
 	}
-	if z := Quantize(make([]float32, 3)); !slices.Equal(z, Quantized{0, 0, 0}) {
+	z := Quantize(make([]float32, 3))
+	if !slices.Equal(z.Values(), []int8{0, 0, 0}) {
 		t.Errorf("zeros: %v", z)
+	}
+	if c, err := NewQuery([]float32{1, 2, 3}).CosineQuantized(z); c != 0 || err != nil {
+		t.Errorf("cosine with zeros: %v, %v", c, err)
+	}
+	u := Unit([]float32{3, 4})
+	if u[0] != 0.6 || u[1] != 0.8 {
+		t.Errorf("Unit(3,4) = %v", u)
+	}
+	if d, _ := NewQuery([]float32{4, 3}).Dot(u); math.Abs(d-0.96) > 1e-6 {
+		t.Errorf("Dot = %v; want 0.96", d)
 	}
 }
 
@@ -159,11 +170,12 @@ func BenchmarkNearest(b *testing.B) {
 		for i, d := range docs {
 			quant[i] = Quantize(d)
 			names[i] = fmt.Sprint(i)
+			docs[i] = Unit(d)
 		}
 		q := NewQuery(docs[0])
 		b.Run(fmt.Sprintf("float32/%d", dim), func(b *testing.B) {
 			for b.Loop() {
-				Nearest(len(docs), 10, 0, func(i int) (string, float64, error) { s, err := q.Cosine(docs[i]); return names[i], s, err })
+				Nearest(len(docs), 10, 0, func(i int) (string, float64, error) { s, err := q.Dot(docs[i]); return names[i], s, err })
 			}
 		})
 		b.Run(fmt.Sprintf("int8/%d", dim), func(b *testing.B) {
