@@ -157,3 +157,7 @@ var snowballStop = func() map[string]bool {
 	}
 	return m
 }()
+
+// IsStopWord reports whether w (lower case) is on the Snowball English
+// stop list that the SQL stores leave out of queries.
+func IsStopWord(w string) bool { return snowballStop[w] }
