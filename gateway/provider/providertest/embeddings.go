@@ -40,7 +40,9 @@ import (
 type Embeddings struct {
 	URL string
 
-	// Vector gives a text's full-size embedding (default HashVector).
+	// Vector gives a text's full-size embedding (default HashVector); every
+	// vector it returns has the same size, which is the model's (it is
+	// asked for "" to learn it).
 	Vector func(text string) []float32
 	// Status, when non-zero, answers every request with this status and
 	// the dialect's error envelope.
