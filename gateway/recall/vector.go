@@ -106,15 +106,26 @@ func QuantizedFromBytes(b []byte) Quantized {
 	return quantized(q)
 }
 
+// Unit returns q as a float32 unit vector, for Query.Dot: a scan over
+// vectors kept as int8 on disk and as float32 in memory is the fastest in
+// Go (its integer multiply-adds are slower than float ones), at the
+// quantisation's recall cost.
+func (q Quantized) Unit() []float32 {
+	out := make([]float32, len(q.values))
+	for i, x := range q.values {
+		out[i] = float32(float64(x) * q.inv)
+	}
+	return out
+}
+
 // Query is a query vector prepared for many comparisons: made a unit
-// vector once, and quantised once for comparisons with Quantized vectors.
+// vector once.
 type Query struct {
 	v []float32
-	q Quantized
 }
 
 // NewQuery prepares q (not modified) for comparisons.
-func NewQuery(q []float32) Query { return Query{v: Unit(q), q: Quantize(q)} }
+func NewQuery(q []float32) Query { return Query{v: Unit(q)} }
 
 // Cosine returns the query's cosine similarity with the float vector d,
 // which may have any length.
@@ -156,26 +167,25 @@ func (q Query) Dot(d []float32) (float64, error) {
 }
 
 // CosineQuantized returns the query's cosine similarity with the
-// quantised vector d, computed in integers between the quantised query
-// and d.
+// quantised vector d.
 func (q Query) CosineQuantized(d Quantized) (float64, error) {
-	v, w := q.q.values, d.values
+	v, w := q.v, d.values
 	if len(w) != len(v) {
 		return 0, ErrDimension
 	}
 	w = w[:len(v)]
-	var s0, s1, s2, s3 int32 // |products| ≤ 127²: no overflow below 33k values per chain
+	var s0, s1, s2, s3 float32
 	i := 0
 	for ; i+4 <= len(v); i += 4 {
-		s0 += int32(v[i]) * int32(w[i])
-		s1 += int32(v[i+1]) * int32(w[i+1])
-		s2 += int32(v[i+2]) * int32(w[i+2])
-		s3 += int32(v[i+3]) * int32(w[i+3])
+		s0 += v[i] * float32(w[i])
+		s1 += v[i+1] * float32(w[i+1])
+		s2 += v[i+2] * float32(w[i+2])
+		s3 += v[i+3] * float32(w[i+3])
 	}
 	for ; i < len(v); i++ {
-		s0 += int32(v[i]) * int32(w[i])
+		s0 += v[i] * float32(w[i])
 	}
-	return float64(s0+s1+s2+s3) * q.q.inv * d.inv, nil
+	return float64(s0+s1+s2+s3) * d.inv, nil
 }
 
 // Nearest returns the best limit hits of the scored ids whose similarity

@@ -56,6 +56,9 @@ func TestQuantize(t *testing.T) {
 	if c, err := NewQuery([]float32{1, 2, 3}).CosineQuantized(z); c != 0 || err != nil {
 		t.Errorf("cosine with zeros: %v, %v", c, err)
 	}
+	if u := Quantize([]float32{3, 4}).Unit(); math.Abs(float64(u[0])-0.6) > 0.01 || math.Abs(float64(u[1])-0.8) > 0.01 {
+		t.Errorf("Quantized.Unit = %v; want ≈ (0.6, 0.8)", u)
+	}
 	u := Unit([]float32{3, 4})
 	if u[0] != 0.6 || u[1] != 0.8 {
 		t.Errorf("Unit(3,4) = %v", u)
@@ -176,6 +179,15 @@ func BenchmarkNearest(b *testing.B) {
 		b.Run(fmt.Sprintf("float32/%d", dim), func(b *testing.B) {
 			for b.Loop() {
 				Nearest(len(docs), 10, 0, func(i int) (string, float64, error) { s, err := q.Dot(docs[i]); return names[i], s, err })
+			}
+		})
+		deq := make([][]float32, len(docs))
+		for i, d := range quant {
+			deq[i] = d.Unit()
+		}
+		b.Run(fmt.Sprintf("int8-as-float32/%d", dim), func(b *testing.B) {
+			for b.Loop() {
+				Nearest(len(docs), 10, 0, func(i int) (string, float64, error) { s, err := q.Dot(deq[i]); return names[i], s, err })
 			}
 		})
 		b.Run(fmt.Sprintf("int8/%d", dim), func(b *testing.B) {
