@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/memproxy/memproxy/gateway/llm"
 	"github.com/memproxy/memproxy/gateway/provider"
@@ -72,7 +73,7 @@ var (
 	// deployments of different upstream models, whose vectors must not be
 	// compared (configure one upstream model per embedding model name).
 	ErrMixedModels = errors.New("embeddings: deployments of one model name embed with different upstream models")
-	// ErrNoInput: an input is empty (no upstream embeds nothing).
+	// ErrNoInput: an input is empty or blank (upstreams refuse those).
 	ErrNoInput = errors.New("embeddings: empty input")
 )
 
@@ -97,7 +98,7 @@ const (
 	maxAnswer = 64 << 20
 )
 
-// Embed returns the embeddings of req.Inputs, in batches of at most 256
+// Embed returns the embeddings of req.Inputs (none for none), in batches of at most 256
 // inputs (100 for Gemini), each through r.Call (so with the router's
 // retries, fallbacks and cooldowns). A deployment of the Anthropic dialect
 // gives provider.ErrUnsupported. An error status is an *UpstreamError;
@@ -106,7 +107,7 @@ const (
 func Embed(ctx context.Context, r Caller, req Request) (Result, error) {
 	var res Result
 	for _, in := range req.Inputs {
-		if in == "" {
+		if strings.TrimSpace(in) == "" {
 			return Result{}, ErrNoInput
 		}
 	}

@@ -201,7 +201,7 @@ func TestEmbedUpstreamErrors(t *testing.T) {
 	})
 	t.Run("empty input", func(t *testing.T) {
 		f := providertest.NewEmbeddings(t)
-		if _, err := Embed(t.Context(), router(t, f, provider.DialectOpenAI, provider.RouterOptions{}), Request{Model: "emb", Inputs: []string{"a", ""}}); !errors.Is(err, ErrNoInput) || len(f.Requests()) != 0 {
+		if _, err := Embed(t.Context(), router(t, f, provider.DialectOpenAI, provider.RouterOptions{}), Request{Model: "emb", Inputs: []string{"a", " \n"}}); !errors.Is(err, ErrNoInput) || len(f.Requests()) != 0 {
 			t.Fatalf("err %v; want ErrNoInput before any request", err)
 		}
 	})
