@@ -295,3 +295,18 @@ func TestEmbedCancelled(t *testing.T) {
 	}
 	<-f.Cancelled() // the upstream saw the call abandoned
 }
+
+// TestEmbedIndexOrder: OpenAI-style answers are placed by their index,
+// not by their order in data.
+func TestEmbedIndexOrder(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"data":[{"index":1,"embedding":[0,1]},{"index":0,"embedding":[1,0]}],"usage":{"prompt_tokens":7}}`)
+	}))
+	t.Cleanup(srv.Close)
+	d := &provider.Deployment{ModelName: "emb", UpstreamModel: "m", Dialect: provider.DialectOpenAI, Provider: openai.New(openai.Options{BaseURL: srv.URL})}
+	res, err := Embed(t.Context(), provider.NewRouter(provider.NewTable([]*provider.Deployment{d}), provider.RouterOptions{}),
+		Request{Model: "emb", Inputs: []string{"first", "second"}})
+	if err != nil || !near(res.Vectors[0], []float32{1, 0}) || !near(res.Vectors[1], []float32{0, 1}) || res.Usage.PromptTokens != 7 {
+		t.Fatalf("res %+v, err %v; want [1 0], [0 1] and 7 tokens", res, err)
+	}
+}
