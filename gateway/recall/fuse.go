@@ -1,8 +1,9 @@
 // Package recall holds the pure parts of hybrid memory retrieval: merging
 // ranked lists by reciprocal rank fusion, cutting the merged list, vector
-// similarity over float32 and int8-quantised vectors, and offline query
-// expansion. It does no I/O; the stores produce the lists and the gateway
-// wires them together.
+// similarity over float32 and int8-quantised vectors, nearest neighbours.
+// It does no I/O; the stores produce the lists and the gateway wires them
+// together. (Query expansion from WordNet was measured here and not
+// shipped: see wordnet_test.go and docs/performance.md.)
 package recall
 
 import (
