@@ -223,6 +223,10 @@ func TestEmbedMock(t *testing.T) {
 	if err != nil || len(res.Vectors) != 2 || len(res.Vectors[0]) != 8 || near(res.Vectors[0], res.Vectors[1]) {
 		t.Fatalf("res %v, err %v; want two different 8-value vectors", res.Vectors, err)
 	}
+	res, err = Embed(t.Context(), r, Request{Model: "mock-embed", Inputs: []string{"a b"}, Dimensions: 16})
+	if err != nil || len(res.Vectors[0]) != 16 || res.Estimated {
+		t.Fatalf("dimensions 16: %v, %v", res, err)
+	}
 }
 
 // TestEmbedMalformed feeds answers no vector can be read from.
