@@ -98,18 +98,25 @@ const (
 	maxAnswer = 64 << 20
 )
 
-// Embed returns the embeddings of req.Inputs (none for none), in batches of at most 256
-// inputs (100 for Gemini), each through r.Call (so with the router's
-// retries, fallbacks and cooldowns). A deployment of the Anthropic dialect
-// gives provider.ErrUnsupported. An error status is an *UpstreamError;
-// ctx's end stops at once. Nothing is returned on error: the caller retries
-// the whole request.
+// Embed returns the embeddings of req.Inputs (none for none), in batches
+// of at most 256 inputs (100 for Gemini), each through r.Call (so with the
+// router's retries, fallbacks and cooldowns). A deployment of the
+// Anthropic dialect gives provider.ErrUnsupported. An error status is an
+// *UpstreamError; ctx's end stops at once.
+//
+// On error no vector is returned (the caller retries the whole request),
+// but the Result still carries the usage, attempts and deployment of the
+// batches that succeeded before, which were billed: record them.
 func Embed(ctx context.Context, r Caller, req Request) (Result, error) {
 	var res Result
 	for _, in := range req.Inputs {
 		if strings.TrimSpace(in) == "" {
 			return Result{}, ErrNoInput
 		}
+	}
+	fail := func(err error) (Result, error) {
+		res.Vectors = nil
+		return res, err
 	}
 	res.Vectors = make([][]float32, 0, len(req.Inputs))
 	for start := 0; start < len(req.Inputs); {
@@ -121,17 +128,17 @@ func Embed(ctx context.Context, r Caller, req Request) (Result, error) {
 		})
 		res.Attempts += n
 		if err != nil {
-			return Result{}, err
+			return fail(err)
 		}
 		if res.Deployment != nil && res.Deployment.UpstreamModel != dep.UpstreamModel {
 			resp.Body.Close()
-			return Result{}, fmt.Errorf("%w: %s and %s", ErrMixedModels, res.Deployment.UpstreamModel, dep.UpstreamModel)
+			return fail(fmt.Errorf("%w: %s and %s", ErrMixedModels, res.Deployment.UpstreamModel, dep.UpstreamModel))
 		}
-		res.Deployment = dep
 		vecs, usage, estimated, err := decode(resp, dep.Dialect, req.Inputs[start:start+got.n], req.Dimensions)
 		if err != nil {
-			return Result{}, fmt.Errorf("model %s (%s): %w", req.Model, dep.ProviderName, err)
+			return fail(fmt.Errorf("model %s (%s): %w", req.Model, dep.ProviderName, err))
 		}
+		res.Deployment = dep
 		res.Vectors = append(res.Vectors, vecs...)
 		res.Usage.PromptTokens += usage
 		res.Estimated = res.Estimated || estimated
@@ -163,7 +170,7 @@ func attempt(ctx context.Context, d *provider.Deployment, req Request, start int
 		n = min(geminiBatch, len(req.Inputs)-start)
 		op, body, err = geminiBody(d.UpstreamModel, req.Inputs[start:start+n], req.Dimensions, req.Task)
 	default:
-		return batchResult{}, fmt.Errorf("%w: embeddings on a %s deployment", provider.ErrUnsupported, d.Dialect)
+		return batchResult{}, fmt.Errorf("%w: embeddings on a deployment of the %s dialect", provider.ErrUnsupported, d.Dialect)
 	}
 	if err != nil {
 		return batchResult{}, err

@@ -211,8 +211,8 @@ func TestEmbedUnsupportedDialect(t *testing.T) {
 	d := &provider.Deployment{ModelName: "claude", UpstreamModel: "claude-x", Dialect: provider.DialectAnthropic, Provider: mock.Adapter{}}
 	r := provider.NewRouter(provider.NewTable([]*provider.Deployment{d}), provider.RouterOptions{Retries: 2})
 	res, err := Embed(t.Context(), r, Request{Model: "claude", Inputs: []string{"a"}})
-	if !errors.Is(err, provider.ErrUnsupported) || res.Attempts != 0 {
-		t.Fatalf("err %v, attempts %d; want ErrUnsupported", err, res.Attempts)
+	if !errors.Is(err, provider.ErrUnsupported) || res.Attempts != 1 { // tried once, not retried
+		t.Fatalf("err %v, attempts %d; want ErrUnsupported after one attempt", err, res.Attempts)
 	}
 }
 
@@ -312,5 +312,30 @@ func TestEmbedIndexOrder(t *testing.T) {
 		Request{Model: "emb", Inputs: []string{"first", "second"}})
 	if err != nil || !near(res.Vectors[0], []float32{1, 0}) || !near(res.Vectors[1], []float32{0, 1}) || res.Usage.PromptTokens != 7 {
 		t.Fatalf("res %+v, err %v; want [1 0], [0 1] and 7 tokens", res, err)
+	}
+}
+
+// TestEmbedPartialUsage: when a later batch fails, the usage of the
+// batches already answered (and billed) is still returned.
+func TestEmbedPartialUsage(t *testing.T) {
+	good, bad := providertest.NewEmbeddings(t), providertest.NewEmbeddings(t)
+	bad.Status = http.StatusInternalServerError
+	c := &alternating{deps: []*provider.Deployment{
+		{ModelName: "emb", UpstreamModel: "m", Dialect: provider.DialectOpenAI, Provider: openai.New(openai.Options{BaseURL: good.URL + "/v1"})},
+		{ModelName: "emb", UpstreamModel: "m", Dialect: provider.DialectOpenAI, Provider: openai.New(openai.Options{BaseURL: bad.URL + "/v1"})},
+	}}
+	in := texts(openAIBatch + 1)
+	res, err := Embed(t.Context(), c, Request{Model: "emb", Inputs: in})
+	var ue *UpstreamError
+	if !errors.As(err, &ue) || ue.Status != 500 {
+		t.Fatalf("err %v; want the second batch's 500", err)
+	}
+	want := int64(0)
+	for _, s := range in[:openAIBatch] {
+		want += int64(providertest.EmbedTokens(s))
+	}
+	if res.Vectors != nil || res.Usage.PromptTokens != want || res.Attempts != 2 || res.Deployment == nil {
+		t.Errorf("result %d vectors, %d tokens, %d attempts, deployment %v; want none, %d, 2, the first batch's",
+			len(res.Vectors), res.Usage.PromptTokens, res.Attempts, res.Deployment, want)
 	}
 }
