@@ -85,6 +85,8 @@ var rules = []rule{
 		}},
 	{applies: func(p string) bool { return under("gateway")(p) && p != "gateway" }, why: "subpackages never import the gateway root",
 		denies: func(_, imp string) bool { return imp == "gateway" }},
+	{applies: func(p string) bool { return p == "gateway/recall" }, why: "recall is pure: it ranks what the stores found and does no I/O",
+		denies: func(_, imp string) bool { return true }},
 	{applies: func(p string) bool { return under("gateway/provider")(p) && p != "gateway/provider/providertest" },
 		why: "providers do not reach into storage, auth or usage",
 		denies: func(_, imp string) bool {

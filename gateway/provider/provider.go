@@ -32,6 +32,10 @@ const (
 	OpResponses   = "responses"
 	OpMessages    = "messages"              // Anthropic Messages API
 	OpCountTokens = "messages/count_tokens" // Anthropic token counting
+	// Gemini embeddings (api/gemini EmbedContentRequest and
+	// BatchEmbedContentsRequest bodies).
+	OpEmbedContent       = "embedContent"
+	OpBatchEmbedContents = "batchEmbedContents"
 )
 
 // Response is the provider's answer. The caller must close Body. For a

@@ -72,24 +72,32 @@ func New(opts Options) *Adapter {
 // already be a Gemini GenerateContentRequest (translate.OpenAIChatToGemini
 // makes one). It posts to {base}/models/{model}:generateContent, or, for a
 // stream, :streamGenerateContent?alt=sse, whose events are
-// GenerateContentResponse objects. The caller's Authorization and
+// GenerateContentResponse objects. provider.OpEmbedContent and
+// provider.OpBatchEmbedContents post their body (an api/gemini
+// EmbedContentRequest or BatchEmbedContentsRequest) to
+// {base}/models/{model}:embedContent or :batchEmbedContents. The caller's Authorization and
 // x-goog-api-key headers are not passed on; the operator's extra headers
 // are, and APIKey goes in x-goog-api-key. Gemini's errors come back
 // as responses with their status and Google's error envelope (see
 // api/gemini.ParseError).
 func (a *Adapter) Do(ctx context.Context, req *provider.Request) (*provider.Response, error) {
-	if req.Op != provider.OpChat {
+	var method string
+	switch {
+	case req.Op == provider.OpChat && req.Stream:
+		method = ":streamGenerateContent?alt=sse"
+	case req.Op == provider.OpChat:
+		method = ":generateContent"
+	case req.Op == provider.OpEmbedContent && !req.Stream:
+		method = ":embedContent"
+	case req.Op == provider.OpBatchEmbedContents && !req.Stream:
+		method = ":batchEmbedContents"
+	default:
 		return nil, fmt.Errorf("%w: %s", provider.ErrUnsupported, req.Op)
 	}
 	if a.model == "" {
 		return nil, ErrNoModel
 	}
-	u := a.base + "/models/" + url.PathEscape(a.model)
-	if req.Stream {
-		u += ":streamGenerateContent?alt=sse"
-	} else {
-		u += ":generateContent"
-	}
+	u := a.base + "/models/" + url.PathEscape(a.model) + method
 	caller := req.Header.Clone() // the client's credentials for the gateway stay here
 	caller.Del("Authorization")
 	caller.Del("X-Goog-Api-Key")

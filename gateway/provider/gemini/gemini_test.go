@@ -106,6 +106,11 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("op %s: err = %v, want ErrUnsupported", op, err)
 		}
 	}
+	for _, op := range []string{provider.OpEmbedContent, provider.OpBatchEmbedContents} {
+		if _, err := a.Do(t.Context(), &provider.Request{Op: op, Body: []byte(body), Stream: true}); !errors.Is(err, provider.ErrUnsupported) {
+			t.Errorf("streamed %s: err = %v, want ErrUnsupported (embeddings do not stream)", op, err)
+		}
+	}
 	noModel := New(Options{BaseURL: "http://127.0.0.1:1"})
 	if _, err := noModel.Do(t.Context(), &provider.Request{Op: provider.OpChat, Body: []byte(body)}); !errors.Is(err, ErrNoModel) {
 		t.Errorf("no model: err = %v", err)

@@ -133,15 +133,24 @@ func promptTokens(msgs []message) int64 {
 	return n + 3
 }
 
-// embeddings answers an embeddings request with a deterministic 8-value
-// vector per input, derived from a hash of its text.
+// embeddings answers an embeddings request with a deterministic vector
+// per input, derived from a hash of its text: 8 values, or "dimensions"
+// (1 to 4096) when the request gives it.
 func embeddings(body []byte) *provider.Response {
 	var req struct {
-		Model string          `json:"model"`
-		Input json.RawMessage `json:"input"`
+		Model      string          `json:"model"`
+		Input      json.RawMessage `json:"input"`
+		Dimensions int             `json:"dimensions"`
 	}
 	if json.Unmarshal(body, &req) != nil {
 		return errorResponse(http.StatusBadRequest, "invalid JSON")
+	}
+	size := 8
+	if req.Dimensions != 0 {
+		if req.Dimensions < 1 || req.Dimensions > 4096 {
+			return errorResponse(http.StatusBadRequest, "dimensions: must be 1 to 4096")
+		}
+		size = req.Dimensions
 	}
 	var inputs []string
 	var one string
@@ -161,7 +170,7 @@ func embeddings(body []byte) *provider.Response {
 		h := fnv.New64a()
 		h.Write([]byte(in))
 		seed := h.Sum64()
-		vec := make([]float64, 8)
+		vec := make([]float64, size)
 		for j := range vec {
 			seed = seed*6364136223846793005 + 1442695040888963407
 			vec[j] = float64(int64(seed>>11))/float64(1<<52) - 1

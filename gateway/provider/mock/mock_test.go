@@ -360,8 +360,8 @@ func TestStreamThroughObserver(t *testing.T) {
 }
 
 func TestEmbeddingsDeterministic(t *testing.T) {
-	get := func(input string) []float64 {
-		resp, err := Adapter{}.Do(t.Context(), &provider.Request{Op: provider.OpEmbeddings, Body: []byte(`{"model":"e","input":` + input + `}`)})
+	get := func(input string, extra ...string) []float64 {
+		resp, err := Adapter{}.Do(t.Context(), &provider.Request{Op: provider.OpEmbeddings, Body: []byte(`{"model":"e","input":` + input + strings.Join(extra, "") + `}`)})
 		if err != nil || resp.Status != 200 {
 			t.Fatalf("Do: %v %v", resp, err)
 		}
@@ -376,5 +376,12 @@ func TestEmbeddingsDeterministic(t *testing.T) {
 	a, b, c := get(`"hello"`), get(`["hello"]`), get(`"other"`)
 	if len(a) != 8 || fmt.Sprint(a) != fmt.Sprint(b) || fmt.Sprint(a) == fmt.Sprint(c) {
 		t.Errorf("vectors: %v %v %v", a, b, c)
+	}
+	if d := get(`"hello"`, `,"dimensions":32`); len(d) != 32 || fmt.Sprint(d[:8]) != fmt.Sprint(a) {
+		t.Errorf("dimensions 32: %d values %v; want 32 starting as the 8-value vector", len(d), d)
+	}
+	resp, err := Adapter{}.Do(t.Context(), &provider.Request{Op: provider.OpEmbeddings, Body: []byte(`{"model":"e","input":"x","dimensions":-1}`)})
+	if err != nil || resp.Status != http.StatusBadRequest {
+		t.Errorf("dimensions -1: %v %v; want 400", resp, err)
 	}
 }
