@@ -174,6 +174,7 @@ type chained struct {
 }
 
 func (c chained) Write(p []byte) (int, error) { return c.outer.Write(p) }
+func (c chained) Usage() llm.Usage            { return c.outer.Usage() }
 
 func (c chained) Finish(*Error) (llm.Usage, bool) {
 	errOuter := c.outer.Close() // flushes (or writes its error event) into inner
