@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -74,22 +73,7 @@ type receipt struct {
 // identity lacks a part the policy needs. Parts are escaped, so no user
 // or project name can forge another scope's key.
 func scopeFor(id *auth.Identity, policy string) memory.Scope {
-	u, p := url.PathEscape(id.User), url.PathEscape(id.Project)
-	switch policy {
-	case "user":
-		if u != "" {
-			return memory.Scope("u:" + u)
-		}
-	case "project":
-		if p != "" {
-			return memory.Scope("p:" + p)
-		}
-	default: // user_project
-		if u != "" && p != "" {
-			return memory.Scope("u:" + u + "/p:" + p)
-		}
-	}
-	return ""
+	return memory.ScopeFor(policy, id.User, id.Project)
 }
 
 // defaults fills the seed's defaults into unset options.
