@@ -99,6 +99,12 @@ func (t *tunnelService) Hello(ctx context.Context, req *pb.HelloRequest) (*pb.He
 // HTTP, writing the response back as head and chunks. A refused key still
 // reaches the handler, which answers 401 and logs the request's usage row.
 func (t *tunnelService) Forward(stream pb.Gateway_ForwardServer) error {
+	// Headers at once tell the edge this replica took the call: from here
+	// on it fails rather than being sent to another replica, so no request
+	// runs twice.
+	if err := stream.SendHeader(metadata.MD{}); err != nil {
+		return err
+	}
 	first, err := stream.Recv()
 	if err != nil {
 		return err
