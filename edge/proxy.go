@@ -147,30 +147,41 @@ func (p *project) sendBody(w http.ResponseWriter, r *http.Request, stream pb.Gat
 	var sent int64
 	for {
 		n, err := fill(body, buf)
+		// A failed read is judged first: it may have cancelled the
+		// request's context, and with it the call, so Send would fail too.
+		if f := p.bodyFault(r, err, sent+int64(n)); f != nil {
+			return f
+		}
 		if n > 0 {
 			if stream.Send(&pb.ForwardRequest{Msg: &pb.ForwardRequest_Body{Body: buf[:n]}}) != nil {
 				return nil
 			}
 			sent += int64(n)
 		}
-		var mbe *http.MaxBytesError
-		switch {
-		case err == nil:
-			continue
-		case err == io.EOF:
+		if err == io.EOF {
 			return nil
-		case errors.As(err, &mbe):
-			return &bodyFault{http.StatusRequestEntityTooLarge, "request_too_large", p.tooLarge()}
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			return &bodyFault{http.StatusRequestTimeout, "request_timeout", "the request body was not received in time"}
-		case errors.Is(err, io.ErrUnexpectedEOF) && r.ContentLength >= 0:
-			return &bodyFault{http.StatusBadRequest, "content_length_mismatch",
-				fmt.Sprintf("Content-Length says %d bytes but the body has %d", r.ContentLength, sent)}
-		case r.Context().Err() != nil:
-			return &bodyFault{code: "client_closed_request"} // nobody to answer
-		default:
-			return &bodyFault{http.StatusBadRequest, "body_read_error", "could not read the request body"}
 		}
+	}
+}
+
+// bodyFault classifies an error reading the client's body; nil and io.EOF
+// are no fault.
+func (p *project) bodyFault(r *http.Request, err error, read int64) *bodyFault {
+	var mbe *http.MaxBytesError
+	switch {
+	case err == nil, err == io.EOF:
+		return nil
+	case errors.As(err, &mbe):
+		return &bodyFault{http.StatusRequestEntityTooLarge, "request_too_large", p.tooLarge()}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &bodyFault{http.StatusRequestTimeout, "request_timeout", "the request body was not received in time"}
+	case errors.Is(err, io.ErrUnexpectedEOF) && r.ContentLength >= 0:
+		return &bodyFault{http.StatusBadRequest, "content_length_mismatch",
+			fmt.Sprintf("Content-Length says %d bytes but the body has %d", r.ContentLength, read)}
+	case r.Context().Err() != nil:
+		return &bodyFault{code: "client_closed_request"} // nobody to answer
+	default:
+		return &bodyFault{http.StatusBadRequest, "body_read_error", "could not read the request body"}
 	}
 }
 
