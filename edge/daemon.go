@@ -106,7 +106,8 @@ func (d *Daemon) Run(ctx context.Context, ctl net.Listener) error {
 	d.mu.Unlock()
 	defer d.gw.cc.Close()
 	go d.hello(ctx)
-	cs := &http.Server{Handler: d.controlHandler(), ReadHeaderTimeout: 5 * time.Second}
+	cs := &http.Server{Handler: d.controlHandler(), ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
 	go func() { errc <- cs.Serve(ctl) }()
 	var err error
