@@ -1,3 +1,6 @@
+// Edge and gateway hardening end to end: replicas and failover, login's
+// resolved user, the SIGTERM drain, the memory opt-out through the edge.
+
 package e2e
 
 import (
@@ -155,5 +158,38 @@ func TestSIGTERMDrainsThroughTheEdge(t *testing.T) {
 				close(fake.Hold)
 			}
 		})
+	}
+}
+
+// TestMemoryOptOutThroughTheEdge: a client's x-memory-disable: 1 crosses the
+// edge, so the gateway injects nothing; without it the memory is injected.
+func TestMemoryOptOutThroughTheEdge(t *testing.T) {
+	fake := providertest.NewOpenAI(t)
+	g := startGateway(t, memoryConfig(fake.URL))
+	e := newEdge(t, g, "alice")
+	shop := e.start("shop")
+	e.run("memory", "add", "--project", "shop", "The shop project deploys with `make ship` on Tuesdays.")
+	ask := func(optOut bool) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, shop+"/v1/chat/completions",
+			strings.NewReader(`{"model":"gpt-e2e","messages":[{"role":"user","content":"how do we deploy this project?"}]}`))
+		req.Header.Set("Content-Type", "application/json")
+		if optOut {
+			req.Header.Set("x-memory-disable", "1")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := ask(true); resp.StatusCode != 200 || resp.Header.Get("X-Memproxy-Memories") != "" {
+		t.Fatalf("opted out: %d, memories %q", resp.StatusCode, resp.Header.Get("X-Memproxy-Memories"))
+	}
+	if strings.Contains(fmt.Sprint(fake.Requests()[0].Body["messages"]), "make ship") {
+		t.Fatal("the opted-out prompt holds the memory")
+	}
+	if resp := ask(false); resp.Header.Get("X-Memproxy-Memories") == "" {
+		t.Fatal("without the opt-out no memory was injected: the test proves nothing")
 	}
 }
