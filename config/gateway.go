@@ -71,6 +71,10 @@ type GeneralSettings struct {
 	DatabaseURL string `yaml:"database_url"`
 	// MaxRequestSizeMB is the request body limit in MB (default 32).
 	MaxRequestSizeMB float64 `yaml:"max_request_size_mb"`
+	// Serving bounds (memproxy's own keys; see serving.go).
+	RequestBodyTimeout  float64 `yaml:"request_body_timeout"`   // seconds to receive a request body
+	MaxConnectionsPerIP int     `yaml:"max_connections_per_ip"` // 0 = no cap
+	DrainTimeout        float64 `yaml:"drain_timeout"`          // seconds running requests get at SIGTERM
 }
 
 // MaxRequestBytes returns the request body limit in bytes. A zero
@@ -175,7 +179,7 @@ func Default() *Gateway {
 
 func defaults() *Gateway {
 	return &Gateway{
-		General:        GeneralSettings{MaxRequestSizeMB: DefaultMaxRequestSizeMB},
+		General:        defaultGeneral(),
 		UserIDMappings: UserIDMappings{CustomHeader: DefaultUserIDHeader, DefaultUserID: DefaultUserID},
 		Router:         defaultRouter(),
 		Memory:         defaultContextRetrieval(),
@@ -241,6 +245,7 @@ func (g *Gateway) validate(d *decoder) {
 		d.fail("general_settings.max_request_size_mb", "must be more than 0 and at most %d, got %v", maxRequestSizeMBLimit, mb)
 	}
 
+	gs.validateServing(d.fail)
 	if len(g.Models) == 0 {
 		d.fail("model_list", "no models configured; add at least one model_list entry")
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fakeEnv returns an env lookup over m.
@@ -246,5 +247,28 @@ func TestRedacted(t *testing.T) {
 	}
 	if r.Models[0].Params.APIKey.Reveal() != "[redacted]" || r.Models[0].ModelName != "gpt-5-pro" {
 		t.Errorf("redacted model = %+v", r.Models[0])
+	}
+}
+
+func TestServingSettings(t *testing.T) {
+	cfg := Default()
+	if g := cfg.General; g.RequestBodyTimeoutDuration() != DefaultRequestBodyTimeout ||
+		g.MaxConnectionsPerIP != DefaultMaxConnectionsPerIP || g.DrainTimeoutDuration() != DefaultDrainTimeout {
+		t.Fatalf("defaults: %+v", g)
+	}
+	src := "general_settings:\n  request_body_timeout: 2.5\n  max_connections_per_ip: 0\n  drain_timeout: 900\n" + mockModel
+	cfg, err := Parse("gw.yaml", []byte(src), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := cfg.General; g.RequestBodyTimeoutDuration() != 2500*time.Millisecond || g.MaxConnectionsPerIP != 0 ||
+		g.DrainTimeoutDuration() != 15*time.Minute {
+		t.Fatalf("parsed: %+v", g)
+	}
+	_, err = Parse("gw.yaml", []byte("general_settings:\n  drain_timeout: -1\n  max_connections_per_ip: -3\n"+mockModel), nil)
+	for _, want := range []string{"gw.yaml:2: general_settings.drain_timeout: must be", "gw.yaml:3: general_settings.max_connections_per_ip: must be 0"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want %q", err, want)
+		}
 	}
 }

@@ -29,6 +29,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // health serves GET /health without authentication: it says whether the
 // gateway and its database answer, and nothing about keys or config.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() { // shutting down: balancers take this replica out at once
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "draining", "version": version.Version})
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	status, db, code := "healthy", "ok", http.StatusOK

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -120,6 +121,71 @@ func checkGateway(ctx context.Context, c *checkup, h string, login *config.Edge)
 	} else {
 		c.ok("clock within %s of the gateway's", maxSkew)
 	}
+	checkReplicas(ctx, c, login, tlsCfg, id, hostname)
+}
+
+// checkReplicas probes each replica on its own when the login names
+// several (a comma list, or a DNS name with several addresses): one that
+// does not answer is a warning while another does.
+func checkReplicas(ctx context.Context, c *checkup, login *config.Edge, tlsCfg *tls.Config, id, hostname string) {
+	reps := replicas(ctx, login.Gateway)
+	if len(reps) < 2 {
+		return
+	}
+	for _, r := range reps {
+		cfg := tlsCfg
+		if cfg != nil && r.name != "" {
+			cfg = cfg.Clone()
+			cfg.ServerName = r.name
+		}
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		res, err := edge.Probe(pctx, r.addr, login.Key.Reveal(), cfg, id, hostname)
+		cancel()
+		if err != nil {
+			c.warn("replica %s: not serving (%s); requests go to the others", r, status.Convert(err).Message())
+			continue
+		}
+		c.ok("replica %s: serving (version %s, round trip %s)", r, res.Version, res.RTT.Round(time.Microsecond))
+	}
+}
+
+// replica is one gateway address doctor probes, with the DNS name it came
+// from ("" when given as is).
+type replica struct{ addr, name string }
+
+func (r replica) String() string {
+	if r.name == "" {
+		return r.addr
+	}
+	return r.addr + " (" + r.name + ")"
+}
+
+// replicas lists the gateway's replicas: each address of a comma list, or
+// every address one DNS name resolves to.
+func replicas(ctx context.Context, gateway string) []replica {
+	addrs := config.SplitGateways(gateway)
+	if len(addrs) != 1 {
+		out := make([]replica, len(addrs))
+		for i, a := range addrs {
+			out[i] = replica{addr: a}
+		}
+		return out
+	}
+	host, port, err := net.SplitHostPort(addrs[0])
+	if err != nil || net.ParseIP(host) != nil {
+		return []replica{{addr: addrs[0]}}
+	}
+	lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupHost(lctx, host)
+	if err != nil || len(ips) < 2 {
+		return []replica{{addr: addrs[0]}}
+	}
+	out := make([]replica, len(ips))
+	for i, ip := range ips {
+		out[i] = replica{addr: net.JoinHostPort(ip, port), name: host}
+	}
+	return out
 }
 
 func checkRegistry(ctx context.Context, c *checkup, h string) {

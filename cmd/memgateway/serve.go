@@ -26,6 +26,7 @@ import (
 type serveFlags struct {
 	config, dataDir, httpAddr, grpcAddr, logFormat, logLevel string
 	tlsCert, tlsKey, metricsAddr                             string
+	drainTimeout                                             time.Duration
 }
 
 func serveCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -48,6 +49,7 @@ DATA_DIR/master.key (mode 0600).`,
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate: serve HTTP and gRPC over TLS (with --tls-key)")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	fl.DurationVar(&f.drainTimeout, "drain-timeout", 0, "how long running requests may finish after SIGTERM before they are cut (default: general_settings.drain_timeout, 10m)")
 	fl.StringVar(&f.metricsAddr, "metrics", "", "also serve GET /metrics without authentication on this address, for Prometheus (bind it to a private interface); the HTTP port serves it to the master key only")
 	return c
 }
@@ -67,6 +69,9 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
 		return fmt.Errorf("creating data directory: %w", err)
 	}
+	if err := privateDataDir(f.dataDir, cfg.General.DatabaseURL, log); err != nil {
+		return err
+	}
 	master := cfg.General.MasterKey.Reveal()
 	if master == "" {
 		if master, err = generatedMasterKey(f.dataDir, log); err != nil {
@@ -82,7 +87,8 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer shutdownTelemetry(tel, log)
-	srv, err := gateway.New(ctx, gateway.Options{Config: cfg, DataDir: f.dataDir, MasterKey: master, Logger: log, TLS: tlsCfg})
+	srv, err := gateway.New(ctx, gateway.Options{Config: cfg, DataDir: f.dataDir, MasterKey: master, Logger: log, TLS: tlsCfg,
+		ShutdownGrace: f.drainTimeout})
 	if err != nil {
 		return err
 	}

@@ -204,14 +204,25 @@ func newEdge(t *testing.T, g *gateway, user string, loginFlags ...string) *edgeH
 // run runs memedge with args and returns its stdout; failure fails the test.
 func (e *edgeHome) run(args ...string) string {
 	e.t.Helper()
+	out, err := e.runErr(args...)
+	if err != nil {
+		e.t.Fatalf("memedge %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// runErr runs memedge with args and returns its stdout (and stderr, when it
+// failed) and its error.
+func (e *edgeHome) runErr(args ...string) (string, error) {
 	cmd := exec.Command(filepath.Join(bin, "memedge"), args...)
 	cmd.Env = e.env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		e.t.Fatalf("memedge %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errb.String())
+	err := cmd.Run()
+	if err != nil {
+		return out.String() + errb.String(), err
 	}
-	return out.String()
+	return out.String(), nil
 }
 
 // start serves project and returns its base URL from `memedge list --json`.
