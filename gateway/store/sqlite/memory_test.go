@@ -119,3 +119,8 @@ func FuzzSearch(f *testing.F) {
 func BenchmarkSearch(b *testing.B) {
 	memorytest.BenchmarkSearch(b, memoryDB(b), 10_000)
 }
+
+func TestMemoryLifecycle(t *testing.T) {
+	db := memoryDB(t)
+	memorytest.RunLifecycle(t, func(t *testing.T) memory.Lifecycle { return db })
+}
