@@ -23,9 +23,12 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("Get = %+v, %v; want the source back, active, no visible metadata", g, err)
 	}
 	for name, err := range map[string]error{
-		"Supersede": func() error { _, err := b.Supersede(t.Context(), s, m.ID, "Port 7000.", memory.AddOptions{}); return err }(),
-		"Update":    func() error { _, err := b.Update(t.Context(), s, m.ID, "Port 7000."); return err }(),
-		"History":   func() error { _, err := b.History(t.Context(), s, m.ID); return err }(),
+		"Supersede": func() error {
+			_, err := b.Supersede(t.Context(), s, m.ID, "Port 7000.", memory.AddOptions{})
+			return err
+		}(),
+		"Update":  func() error { _, err := b.Update(t.Context(), s, m.ID, "Port 7000."); return err }(),
+		"History": func() error { _, err := b.History(t.Context(), s, m.ID); return err }(),
 		"AddWith keys": func() error {
 			_, _, err := b.AddWith(t.Context(), s, "Port 7000.", memory.AddOptions{Keys: "k"})
 			return err
