@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/gateway/auth"
 	"github.com/memproxy/memproxy/gateway/llm"
 	"github.com/memproxy/memproxy/gateway/memory"
@@ -20,8 +21,8 @@ import (
 
 // addMemory stores what POST /v1/memory was given. With a Lifecycle
 // backend the memory is sourced to the caller's client ("api" when the
-// client is unknown) and may carry hidden keys; without one, keys are
-// refused rather than dropped.
+// client is not recognised) and may carry hidden keys; without one, keys
+// are refused rather than dropped.
 func (s *Server) addMemory(r *http.Request, sc memory.Scope, content string, meta map[string]string, keys string) (memory.Memory, bool, error) {
 	b := s.opts.Memory.Backend
 	l, err := memory.LifecycleOf(b)
@@ -32,7 +33,7 @@ func (s *Server) addMemory(r *http.Request, sc memory.Scope, content string, met
 		return b.Add(r.Context(), sc, content, meta)
 	}
 	client := "api"
-	if id, _ := auth.FromContext(r.Context()); id != nil && id.Client != "" {
+	if id, _ := auth.FromContext(r.Context()); id != nil && id.Client != "" && id.Client != config.UnknownClient {
 		client = id.Client
 	}
 	return l.AddWith(r.Context(), sc, content, memory.AddOptions{Metadata: meta, Keys: keys, Source: memory.Source{Client: client}})
@@ -87,4 +88,3 @@ func (s *Server) memEdit(w http.ResponseWriter, r *http.Request, sc memory.Scope
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"memory": toJSON([]memory.Memory{m}, false)[0], "supersedes": id, "changed": m.ID != id})
 }
-
