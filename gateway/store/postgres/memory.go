@@ -52,15 +52,18 @@ const memoryColumns = `m.id, m.content, m.metadata, m.created_at, m.superseded_b
 // Words that are only stop words or punctuation drop out (numnode 0); with
 // none left the query is NULL and matches nothing. The query is computed
 // once (MATERIALIZED) so the planner can use it as an index condition.
-// The match ANDs in the scope's lexeme (migration 0007), so the GIN index
-// returns the scope's rows only; the rank uses the words alone.
+// The match (q.m) ANDs in the scope's lexeme (migration 0007), so the GIN
+// index returns the scope's rows only; the rank uses the words alone (q.q).
+// Both are computed in the CTE, once: in a generic plan a per-row filter
+// would otherwise recompute the md5 for every row it reads.
 const searchMemories = `WITH q AS MATERIALIZED (
-		SELECT ('(' || string_agg(p::text, ') | (') || ')')::tsquery AS q
-		FROM unnest($2::text[]) AS w(word), plainto_tsquery('english', w.word) AS p
-		WHERE numnode(p) > 0)
+		SELECT w.q, ('xs' || md5($1))::tsquery && w.q AS m
+		FROM (SELECT ('(' || string_agg(p::text, ') | (') || ')')::tsquery AS q
+			FROM unnest($2::text[]) AS w(word), plainto_tsquery('english', w.word) AS p
+			WHERE numnode(p) > 0) AS w)
 	SELECT ` + memoryColumns + `, ts_rank(m.tsv, q.q, 1)
 	FROM q, memories AS m
-	WHERE m.scope = $1 AND m.tsv @@ (('xs' || md5($1))::tsquery && q.q) AND m.superseded_by IS NULL
+	WHERE m.scope = $1 AND m.tsv @@ q.m AND m.superseded_by IS NULL
 	ORDER BY 11 DESC, m.created_at DESC, m.id DESC
 	LIMIT $3`
 
