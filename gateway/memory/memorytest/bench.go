@@ -25,7 +25,11 @@ const BenchScopes = 3
 // memories are generated from the quality data set's vocabulary, so
 // queries match many of them (10–30 % of a scope), more than in a real
 // scope. The scopes are emptied before and after.
-func BenchmarkSearch(b *testing.B, be memory.Backend, perScope int) {
+//
+// afterFill, if given, runs once the memories are loaded and before the
+// searches (e.g. to ANALYZE the table, as a running database's
+// autovacuum does).
+func BenchmarkSearch(b *testing.B, be memory.Backend, perScope int, afterFill ...func(context.Context) error) {
 	ctx := context.Background()
 	scopes := make([]memory.Scope, BenchScopes)
 	for i := range scopes {
@@ -41,6 +45,11 @@ func BenchmarkSearch(b *testing.B, be memory.Backend, perScope int) {
 	empty()
 	b.Cleanup(empty)
 	fill(b, be, scopes, perScope)
+	for _, f := range afterFill {
+		if err := f(ctx); err != nil {
+			b.Fatalf("after loading: %v", err)
+		}
+	}
 
 	var queries []string
 	for _, p := range QualitySet {
