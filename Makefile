@@ -22,8 +22,8 @@ help: ## list the targets
 build: ## build bin/memgateway and bin/memedge
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/memgateway ./cmd/memedge
 
-test: ## run every test (unit, services, end to end); what .ci/run calls
-	$(GO) test -count=1 -timeout 15m $(PKGS)
+test: ## run every test (unit, services, end to end) and list what was skipped and why; what .ci/run calls
+	$(GO) run ./test/testsummary -count=1 -timeout 15m $(PKGS)
 
 bench: build ## loopback load test + Go benchmarks; prints latency, errors, CPU and RSS
 	$(GO) test -run '^$$' -bench . -benchmem ./gateway/... ./edge/... ./config/... ./proto/...
