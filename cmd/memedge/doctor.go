@@ -38,9 +38,23 @@ func (c *checkup) fail(format string, a ...any) {
 
 func doctorCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "doctor",
-		Short: "check the login, the gateway, the key, the registry, the ports and the clock",
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Use:   "doctor [CLIENT]",
+		Short: "check the login, the gateway, the key, the registry, the ports and the clock; or one client's round trip",
+		Long: `Without an argument, check the login, the gateway, the key, the registry,
+the ports and the clock.
+
+With a client (claude-code, codex, continue, jetbrains), make one real
+request the way that client does (its User-Agent, dialect and path) to
+where its own configuration points, and say in one line what works or
+what is wrong. The request is marked x-memory-disable, so it is logged
+but not remembered.`,
+		Example:   "  memedge doctor\n  memedge doctor claude-code",
+		Args:      cobra.MaximumNArgs(1),
+		ValidArgs: []string{"claude-code", "codex", "continue", "jetbrains"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				return doctorClient(cmd.Context(), cmd.OutOrStdout(), args[0])
+			}
 			c := &checkup{w: cmd.OutOrStdout()}
 			h, err := home()
 			if err != nil {
