@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -106,4 +107,23 @@ func TestLiveNotAskedForGoodFile(t *testing.T) {
 	if asked != 0 {
 		t.Errorf("Live asked %d times for a good file", asked)
 	}
+}
+
+// TestLockNoWait: a second holder is refused at once with ErrLocked, and
+// gets the lock after the first releases it.
+func TestLockNoWait(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.lock")
+	release, err := Lock(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Lock(path, false); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Lock = %v, want ErrLocked", err)
+	}
+	release()
+	again, err := Lock(path, false)
+	if err != nil {
+		t.Fatalf("Lock after release: %v", err)
+	}
+	again()
 }

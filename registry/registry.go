@@ -10,8 +10,10 @@
 // daemon restarts, crashes and releases, a port moves only when another
 // program has taken it.
 //
-// This package is a leaf: it imports only the standard library. The file
-// locking and liveness checks use Unix system calls (Linux and macOS).
+// This package is a leaf: it imports only the standard library (and
+// golang.org/x/sys/windows on Windows). The file locking and liveness
+// checks are flock and kill(pid, 0) on Unix (Linux and macOS), LockFileEx
+// and OpenProcess on Windows.
 package registry
 
 import (
@@ -261,7 +263,7 @@ func (r *Registry) Remove(project string) error {
 func (r *Registry) update(fn func(t *table) (changed bool, err error)) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	unlock, err := lockFile(r.lockPath)
+	unlock, err := lockFile(r.lockPath, true)
 	if err != nil {
 		return fmt.Errorf("registry: locking %s: %w", r.lockPath, err)
 	}

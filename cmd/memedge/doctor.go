@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -89,7 +90,9 @@ func checkLogin(c *checkup) *config.Edge {
 		c.fail("login file: %v", err)
 		return nil
 	}
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+	// Windows reports no Unix permission bits (its ACLs keep the file the
+	// user's); elsewhere group or other bits expose the key.
+	if fi, err := os.Stat(path); err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
 		c.fail("%s is readable by others (mode %o): chmod 600 it, it holds your key", path, fi.Mode().Perm())
 	} else {
 		c.ok("login %s (gateway %s, user %s)", path, login.Gateway, login.User)
