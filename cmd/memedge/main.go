@@ -49,6 +49,6 @@ State lives in $MEMPROXY_HOME (default ~/.config/memproxy).`,
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(setupCmd(), loginCmd(), startCmd(), runCmd(), stopCmd(), listCmd(), shutdownCmd(), envCmd(), registryCmd(), doctorCmd(), memoryCmd(), statsCmd())
+	root.AddCommand(setupCmd(), serviceCmd(), loginCmd(), startCmd(), runCmd(), stopCmd(), listCmd(), shutdownCmd(), envCmd(), registryCmd(), doctorCmd(), memoryCmd(), statsCmd())
 	return root.ExecuteContext(ctx)
 }
