@@ -164,9 +164,15 @@ type HeaderPattern struct {
 func (h HeaderPattern) Regexp() *regexp.Regexp { return h.re }
 
 // Default returns the configuration used when the gateway runs without a
-// file: one model "mock" (mock/echo), no master key, embedded SQLite.
+// file: one model "mock" (mock/echo), no master key, embedded SQLite, and
+// memory on (the local backend in that database, rules-mode write-back of
+// each exchange) so a first run shows what memproxy is for. A config file
+// starts from the same defaults but with memory off until its
+// context_retrieval says enabled: true.
 func Default() *Gateway {
 	g := defaults()
+	g.Memory.Enabled = true
+	g.Memory.Backend = "local"
 	g.Models = []Deployment{{
 		ModelName:     "mock",
 		Params:        LiteLLMParams{Model: "mock/echo"},

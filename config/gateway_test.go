@@ -185,6 +185,14 @@ func TestDefault(t *testing.T) {
 	if g.UserIDMappings.CustomHeader != "x-memory-user-id" || g.UserIDMappings.DefaultUserID != "default-dev" {
 		t.Errorf("user_id_mappings = %+v", g.UserIDMappings)
 	}
+	// Memory is on without a file (the demo shows it), off in a file that
+	// does not ask for it.
+	if m := g.Memory; !m.Enabled || m.MemoryBackend() != "local" || m.WriteBack != "exchange" {
+		t.Errorf("default memory = enabled %v, backend %q, write_back %q; want on, local, exchange", m.Enabled, m.MemoryBackend(), m.WriteBack)
+	}
+	if f, err := Parse("gw.yaml", []byte("model_list:\n  - model_name: m\n    litellm_params: {model: mock/echo}\n"), nil); err != nil || f.Memory.Enabled {
+		t.Errorf("a file without context_retrieval: memory enabled = %v (err %v), want off", f != nil && f.Memory.Enabled, err)
+	}
 	Default().Models[0].ModelName = "changed"
 	if Default().Models[0].ModelName != "mock" {
 		t.Error("Default shares state between calls")

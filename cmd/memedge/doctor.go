@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -39,9 +40,23 @@ func (c *checkup) fail(format string, a ...any) {
 
 func doctorCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "doctor",
-		Short: "check the login, the gateway, the key, the registry, the ports and the clock",
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Use:   "doctor [CLIENT]",
+		Short: "check the login, the gateway, the key, the registry, the ports and the clock; or one client's round trip",
+		Long: `Without an argument, check the login, the gateway, the key, the registry,
+the ports and the clock.
+
+With a client (claude-code, codex, continue, jetbrains), make one real
+request the way that client does (its User-Agent, dialect and path) to
+where its own configuration points, and say in one line what works or
+what is wrong. The request is marked x-memory-disable, so it is logged
+but not remembered.`,
+		Example:   "  memedge doctor\n  memedge doctor claude-code",
+		Args:      cobra.MaximumNArgs(1),
+		ValidArgs: []string{"claude-code", "codex", "continue", "jetbrains"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				return doctorClient(cmd.Context(), cmd.OutOrStdout(), args[0])
+			}
 			c := &checkup{w: cmd.OutOrStdout()}
 			h, err := home()
 			if err != nil {
@@ -76,7 +91,9 @@ func checkLogin(c *checkup) *config.Edge {
 		c.fail("login file: %v", err)
 		return nil
 	}
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+	// Windows reports no Unix permission bits (its ACLs keep the file the
+	// user's); elsewhere group or other bits expose the key.
+	if fi, err := os.Stat(path); err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
 		c.fail("%s is readable by others (mode %o): chmod 600 it, it holds your key", path, fi.Mode().Perm())
 	} else {
 		c.ok("login %s (gateway %s, user %s)", path, login.Gateway, login.User)

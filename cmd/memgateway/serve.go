@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,7 +26,7 @@ import (
 
 type serveFlags struct {
 	config, dataDir, httpAddr, grpcAddr, logFormat, logLevel string
-	tlsCert, tlsKey, metricsAddr                             string
+	tlsCert, tlsKey, metricsAddr, addrFile                   string
 	drainTimeout                                             time.Duration
 }
 
@@ -51,6 +52,7 @@ DATA_DIR/master.key (mode 0600).`,
 	fl.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", 0, "how long running requests may finish after SIGTERM before they are cut (default: general_settings.drain_timeout, 10m)")
 	fl.StringVar(&f.metricsAddr, "metrics", "", "also serve GET /metrics without authentication on this address, for Prometheus (bind it to a private interface); the HTTP port serves it to the master key only")
+	fl.StringVar(&f.addrFile, "addr-file", "", "once listening, write the bound addresses to this file as JSON {\"http\",\"grpc\",\"metrics\"} (for --http 127.0.0.1:0 and scripts)")
 	return c
 }
 
@@ -113,6 +115,16 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 	log.Info("memgateway ready", "version", version.Version, "http", httpLn.Addr().String(), "grpc", grpcLn.Addr().String(),
 		"tls", tlsCfg != nil, "models", len(srv.Models()))
 	fmt.Fprintf(stdout, "memgateway %s: HTTP on %s, gRPC on %s\n", version.Version, httpLn.Addr(), grpcLn.Addr())
+	if f.addrFile != "" {
+		if err := writeAddrFile(f.addrFile, httpLn, grpcLn, metricsLn); err != nil {
+			httpLn.Close()
+			grpcLn.Close()
+			if metricsLn != nil {
+				metricsLn.Close()
+			}
+			return err
+		}
+	}
 	if metricsLn == nil {
 		return srv.Run(ctx, httpLn, grpcLn)
 	}
@@ -126,6 +138,32 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		runErr = fmt.Errorf("metrics: %w", err)
 	}
 	return runErr
+}
+
+// boundAddrs is the --addr-file document.
+type boundAddrs struct {
+	HTTP    string `json:"http"`
+	GRPC    string `json:"grpc"`
+	Metrics string `json:"metrics,omitempty"`
+}
+
+// writeAddrFile writes the listeners' addresses to path atomically (a
+// temporary file renamed over it), so a reader that sees the file sees
+// all of it, and only once every listener is bound.
+func writeAddrFile(path string, httpLn, grpcLn, metricsLn net.Listener) error {
+	a := boundAddrs{HTTP: httpLn.Addr().String(), GRPC: grpcLn.Addr().String()}
+	if metricsLn != nil {
+		a.Metrics = metricsLn.Addr().String()
+	}
+	b, _ := json.Marshal(a)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("--addr-file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("--addr-file: %w", err)
+	}
+	return nil
 }
 
 // setupTelemetry installs the tracer provider that litellm_settings.otel

@@ -131,7 +131,7 @@ func (g *gateway) kill() {
 	if err := g.cmd.Process.Kill(); err != nil {
 		g.t.Fatal(err)
 	}
-	_ = g.cmd.Wait()
+	<-g.exited
 	g.terminated = true
 }
 
