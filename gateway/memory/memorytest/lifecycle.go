@@ -109,6 +109,11 @@ func testSupersede(t *testing.T, b memory.Lifecycle) {
 	if r := search(t, b, s, "staging database port", 10); len(r) != 1 || r[0].ID != nw.ID {
 		t.Errorf("Search = %v; want just the new memory %s", ids(r), nw.ID)
 	}
+	// The old text matches this query best: it must not take the only
+	// place of a limit-1 search (a superseded memory leaves the index).
+	if r := search(t, b, s, "staging database listens on port 6543", 1); len(r) != 1 || r[0].ID != nw.ID {
+		t.Errorf("Search(limit 1) = %v; want the new memory %s", ids(r), nw.ID)
+	}
 	if l := listAll(t, b, s, 10); len(l) != 1 || l[0].ID != nw.ID {
 		t.Errorf("List = %v; want just the active memory", ids(l))
 	}

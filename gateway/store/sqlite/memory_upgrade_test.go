@@ -24,9 +24,9 @@ func TestMemoryUpgrade(t *testing.T) {
 	if _, err := raw.ExecContext(t.Context(), `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY)`); err != nil {
 		t.Fatal(err)
 	}
-	for v, name := range map[int]string{1: "0001_usage", 2: "0002_usage_cost_session", 3: "0003_memory", 4: "0004_api_keys",
-		5: "0005_usage_memory_tools", 6: "0006_usage_cache_hit"} {
-		if err := old.apply(t.Context(), v, "migrations/"+name+".sql"); err != nil {
+	for i, name := range []string{"0001_usage", "0002_usage_cost_session", "0003_memory", "0004_api_keys",
+		"0005_usage_memory_tools", "0006_usage_cache_hit"} {
+		if err := old.apply(t.Context(), i+1, "migrations/"+name+".sql"); err != nil {
 			t.Fatal(err)
 		}
 	}
