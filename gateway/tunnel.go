@@ -113,15 +113,16 @@ func (t *tunnelService) Forward(stream pb.Gateway_ForwardServer) error {
 	if head == nil {
 		return status.Error(codes.InvalidArgument, "the first message of Forward must be a request head")
 	}
-	ctx, cancel := context.WithCancelCause(stream.Context())
+	callCtx, cancel := context.WithCancelCause(stream.Context())
 	defer cancel(nil)
 	go func() { // the drain timeout ends tunnelled requests too
 		select {
 		case <-t.s.cutting:
 			cancel(errDrainTimeout)
-		case <-ctx.Done():
+		case <-callCtx.Done():
 		}
 	}()
+	ctx := callCtx
 	if p, err := t.principal(ctx); err != nil {
 		cause := auth.ErrBadKey
 		if status.Code(err) == codes.Unavailable {
