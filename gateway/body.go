@@ -18,10 +18,12 @@ import (
 // avoids Go's HTTP/1 server closing a body still being read once the
 // response starts (golang/go#40747).
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *apiError) {
-	tooLarge := newAPIError(http.StatusRequestEntityTooLarge, llm.ErrRequestTooLarge, "request_too_large",
-		fmt.Sprintf("request body is larger than the gateway's limit of %d bytes", limit))
+	tooLarge := func() *apiError { // built only when needed: this is the hot path
+		return newAPIError(http.StatusRequestEntityTooLarge, llm.ErrRequestTooLarge, "request_too_large",
+			fmt.Sprintf("request body is larger than the gateway's limit of %d bytes", limit))
+	}
 	if r.ContentLength > limit {
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	body := http.MaxBytesReader(w, r.Body, limit)
 	var b []byte
@@ -36,7 +38,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *api
 	case err == nil:
 		return b, nil
 	case errors.As(err, &mbe):
-		return nil, tooLarge
+		return nil, tooLarge()
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		// Checked before the context: a timed-out read also cancels it.
 		return nil, newAPIError(http.StatusRequestTimeout, llm.ErrInvalidRequest, "request_timeout",

@@ -138,7 +138,9 @@ func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, x *exchange
 		return
 	}
 	e := newAPIError(http.StatusBadGateway, llm.ErrUpstreamCut, "stream_cut", "the upstream stream ended before it was complete")
-	if errors.Is(readErr, errStreamIdle) {
+	if drainCut(r.Context()) {
+		e = shutdownError()
+	} else if errors.Is(readErr, errStreamIdle) {
 		e = newAPIError(http.StatusGatewayTimeout, llm.ErrUpstreamTimeout, "upstream_timeout", "the upstream sent nothing for "+mc.dep.StreamIdle.String())
 	}
 	u, complete := sink.Finish(e)
@@ -157,8 +159,19 @@ func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, x *exchange
 	}
 }
 
-// clientGone reports whether ctx ended because the client left.
-func clientGone(ctx context.Context) bool { return errors.Is(ctx.Err(), context.Canceled) }
+// clientGone reports whether ctx ended because the client left (not
+// because the gateway's drain timeout cut the request).
+func clientGone(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.Canceled) && !drainCut(ctx)
+}
+
+// drainCut reports whether the gateway's drain timeout ended ctx.
+func drainCut(ctx context.Context) bool { return errors.Is(context.Cause(ctx), errDrainTimeout) }
+
+// shutdownError is what a client whose answer the drain cut is told.
+func shutdownError() *apiError {
+	return newAPIError(http.StatusServiceUnavailable, llm.ErrGatewayShutdown, "gateway_shutdown", errDrainTimeout.Error())
+}
 
 // deltaCounter counts the deltas (content, tool-argument and text events:
 // each carries a "delta" key in every dialect) a client was sent.

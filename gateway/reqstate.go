@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -178,7 +177,7 @@ func (s *Server) finish(r *http.Request, route string, tw *trackingWriter, st *r
 	if tw.status != 0 {
 		st.rec.Status = tw.status
 	}
-	if errors.Is(r.Context().Err(), context.Canceled) && st.rec.ErrorType == "" {
+	if clientGone(r.Context()) && st.rec.ErrorType == "" {
 		st.setError(llm.ErrClientCancelled)
 	}
 	if st.rec.ErrorType == string(llm.ErrClientCancelled) {

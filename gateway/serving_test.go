@@ -257,6 +257,16 @@ func TestDrainTimeoutCutsStreamsVisibly(t *testing.T) {
 		t.Fatal(err)
 	}
 	g.run <- nil
+	// The rows say the gateway cut them, not that the clients left.
+	recs, err := g.srv.db.QueryUsage(context.Background(), usage.Filter{Limit: 10})
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("rows: %v %v", recs, err)
+	}
+	for _, r := range recs {
+		if r.ErrorType != "gateway_shutdown" || r.Status == statusClientClosed || r.CompletionTokens == 0 {
+			t.Errorf("row of a stream cut by the drain: status %d, error %q, %d completion tokens", r.Status, r.ErrorType, r.CompletionTokens)
+		}
+	}
 }
 
 // eventually polls ok until it holds, failing the test after 20 s.
