@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"context"
 	"strings"
 	"unicode"
 )
@@ -117,3 +118,28 @@ var shingleStopwords = func() map[string]bool {
 	}
 	return m
 }()
+
+// nearCandidates is how many search results NearestDuplicate compares.
+const nearCandidates = 5
+
+// NearestDuplicate looks in s for an active memory that text restates
+// (NearDuplicate of its content), among the best few Search results for
+// text, and returns the most similar; ok is false when there is none. Rules
+// mode calls it before adding a turn's text, and supersedes the memory it
+// finds instead of adding a second one.
+func NearestDuplicate(ctx context.Context, b Backend, s Scope, text string) (m Memory, ok bool, err error) {
+	ms, err := b.Search(ctx, s, text, nearCandidates)
+	if err != nil {
+		return Memory{}, false, err
+	}
+	best := -1.0
+	for _, c := range ms {
+		if c.Status == StatusSuperseded || !NearDuplicate(c.Content, text) {
+			continue
+		}
+		if sim := Similarity(c.Content, text); sim > best {
+			m, best, ok = c, sim, true
+		}
+	}
+	return m, ok, nil
+}

@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -82,5 +83,31 @@ func TestNearDuplicateThreshold(t *testing.T) {
 	}
 	if recall := float64(tp) / float64(tp+fn); recall < 0.8 {
 		t.Errorf("at %.2f, %.0f%% of restatements caught; want at least 80%%", NearDuplicateThreshold, 100*recall)
+	}
+}
+
+// searchOnly is a Backend whose Search answers with fixed results.
+type searchOnly struct {
+	Backend
+	results []Memory
+}
+
+func (b searchOnly) Search(context.Context, Scope, string, int) ([]Memory, error) {
+	return b.results, nil
+}
+
+func TestNearestDuplicate(t *testing.T) {
+	b := searchOnly{results: []Memory{
+		{ID: "port", Content: "Our staging database listens on port 7000."},
+		{ID: "old", Content: "Remember: our staging database listens on port 6543.", Status: StatusSuperseded},
+		{ID: "near", Content: "For the record, our staging database listens on port 6543."},
+		{ID: "nearer", Content: "our staging database listens on port 6543"},
+	}}
+	m, ok, err := NearestDuplicate(t.Context(), b, "u:a/p:b", "Our staging database listens on port 6543.")
+	if err != nil || !ok || m.ID != "nearer" {
+		t.Errorf("NearestDuplicate = %s, %v, %v; want the most similar active restatement", m.ID, ok, err)
+	}
+	if _, ok, _ := NearestDuplicate(t.Context(), b, "u:a/p:b", "Deploys need two approvals."); ok {
+		t.Error("NearestDuplicate found a restatement of an unrelated text")
 	}
 }
