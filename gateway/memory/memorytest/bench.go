@@ -84,7 +84,15 @@ func fill(b *testing.B, be memory.Backend, scopes []memory.Scope, perScope int) 
 					words[j] = vocab[rng.IntN(len(vocab))]
 				}
 				content := fmt.Sprintf("Note %d: %s", k, strings.Join(words, " "))
-				if _, _, err := be.Add(context.Background(), s, content, map[string]string{"n": fmt.Sprint(k)}); err != nil {
+				// A few tries: on a loaded machine SQLite's busy timeout
+				// can run out with eight writers queued.
+				var err error
+				for range 5 {
+					if _, _, err = be.Add(context.Background(), s, content, map[string]string{"n": fmt.Sprint(k)}); err == nil {
+						break
+					}
+				}
+				if err != nil {
 					errs <- fmt.Errorf("loading %s #%d: %w", s, k, err)
 					return
 				}

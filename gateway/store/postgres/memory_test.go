@@ -29,6 +29,11 @@ func TestMemoryOneDB(t *testing.T) {
 	memorytest.Run(t, func(t *testing.T) memory.Backend { return db })
 }
 
+func TestMemoryLifecycle(t *testing.T) {
+	db := memoryDB(t)
+	memorytest.RunLifecycle(t, func(t *testing.T) memory.Lifecycle { return db })
+}
+
 func TestMemoryQuality(t *testing.T) {
 	r5, mrr, err := memorytest.Evaluate(t.Context(), memoryDB(t))
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3" // also registers the "sqlite3" driver
@@ -26,6 +27,9 @@ var migrations embed.FS
 type DB struct {
 	db   *sql.DB
 	path string
+	// memIndexReady is set once the memory search index is known to exist
+	// (memory_index.go), so that searches stop asking.
+	memIndexReady atomic.Bool
 }
 
 // Open opens (creating if needed) the database file at path and applies any
