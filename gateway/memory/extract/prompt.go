@@ -84,7 +84,6 @@ func factsRequest(model string, now time.Time, t Turn, maxFacts int) ([]byte, er
 	}{now.UTC().Format(time.DateOnly), cut(t.User, MaxUserBytes), cut(t.Answer, MaxAnswerBytes)})
 }
 
-
 type candidateJSON struct {
 	ID   string `json:"id"`
 	Text string `json:"text"`
