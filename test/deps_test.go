@@ -101,6 +101,8 @@ var rules = []rule{
 			}
 			return true
 		}},
+	{applies: under("gateway/memory/extract"), why: "the extractor sees memories and usage only; the gateway gives it a model caller",
+		denies: func(_, imp string) bool { return imp != "gateway/memory" && imp != "gateway/llm" }},
 	{applies: func(p string) bool { return under("gateway")(p) && p != "gateway" && !under("gateway/dialect")(p) },
 		why: "only the pipeline (the gateway root) uses the dialect table",
 		denies: func(_, imp string) bool { return under("gateway/dialect")(imp) }},

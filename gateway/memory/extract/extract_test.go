@@ -302,3 +302,35 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// TestApplyRaces: a memory deleted or superseded between Distil and Apply
+// does not lose the fact, and two facts of a turn never supersede one
+// memory twice.
+func TestApplyRaces(t *testing.T) {
+	eachBackend(t, func(t *testing.T, l memory.Lifecycle) {
+		old, _, err := l.AddWith(t.Context(), scope, "The deploy bot posts to #releases.", memory.AddOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const a, b = "The deploy bot posts to #ship-it.", "The deploy bot also posts a summary to #eng."
+		sc := newScript(t, facts(t, []string{a}, []string{b}),
+			`{"decisions": [{"fact": 0, "action": "update", "id": "`+old.ID+`"}, {"fact": 1, "action": "update", "id": "`+old.ID+`"}]}`)
+		res, err := newExtractor(sc).Distil(t.Context(), l, extract.Turn{Scope: scope, User: "bot channel changed"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Ops) != 2 || res.Ops[0].Action != extract.Update || res.Ops[1].Action != extract.Add || res.Ops[1].OldID != "" {
+			t.Fatalf("ops %+v; want the first fact to update, the second added", res.Ops)
+		}
+		if err := l.Delete(t.Context(), scope, old.ID); err != nil {
+			t.Fatal(err)
+		}
+		ms, err := extract.Apply(t.Context(), l, res)
+		if err != nil || len(ms) != 2 {
+			t.Fatalf("Apply after the old memory was deleted: %v, %v; want both facts added", ms, err)
+		}
+		if got := search(t, l, scope, "deploy bot posts"); len(got) != 2 || !slices.Contains(got, a) || !slices.Contains(got, b) {
+			t.Errorf("search finds %q; want both facts", got)
+		}
+	})
+}
