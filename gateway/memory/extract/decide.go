@@ -21,7 +21,9 @@ func (e *Extractor) decide(ctx context.Context, b memory.Backend, res *Result, t
 	var ask []pending
 	for i, f := range facts {
 		ops[i] = Op{Fact: f.Fact, Keys: f.Keys}
-		cands, err := b.Search(ctx, t.Scope, f.Fact, Candidates)
+		// The keys widen the search: a stale memory often shares more
+		// words with the fact's other phrasings than with the fact.
+		cands, err := b.Search(ctx, t.Scope, strings.Join(append([]string{f.Fact}, f.Keys...), " "), Candidates)
 		if err != nil {
 			return nil, fmt.Errorf("memory extraction: searching the scope: %w", err)
 		}

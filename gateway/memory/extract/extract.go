@@ -11,7 +11,8 @@
 //     people — each a standalone sentence with 2–5 hidden search keys
 //     (alternative phrasings, keywords). Small talk or a question with no
 //     new information gives none, and nothing is stored.
-//  2. the decisions: each fact is searched in the scope (top 5). A fact
+//  2. the decisions: each fact is searched in the scope (top 5, the fact
+//     and its keys as the query). A fact
 //     with no candidate is added; one identical (memory.Normalize, any
 //     case) to a candidate is already known; one that restates a candidate
 //     (memory.NearDuplicate) updates it. The rest go to the model in one

@@ -334,3 +334,23 @@ func TestApplyRaces(t *testing.T) {
 		}
 	})
 }
+
+// TestKeysFindCandidates: a stale memory that shares no word with the new
+// fact is still found through the fact's keys, and goes to the model.
+func TestKeysFindCandidates(t *testing.T) {
+	eachBackend(t, func(t *testing.T, l memory.Lifecycle) {
+		old, _, err := l.AddWith(t.Context(), scope, "Deploys go out from the release branch on Fridays.", memory.AddOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const fact = "Production is shipped every Thursday."
+		sc := newScript(t, facts(t, []string{fact, "release branch schedule", "deploy day"}), decisions("update", old.ID))
+		res, ms := turn(t, newExtractor(sc), l, scope, "We ship on Thursdays now.")
+		if sc.n() != 2 || res.Ops[0].Action != extract.Update || res.Ops[0].OldID != old.ID || len(ms) != 1 {
+			t.Fatalf("%d calls, ops %+v; want the old memory found as a candidate and updated", sc.n(), res.Ops)
+		}
+		if got, _ := l.Get(t.Context(), scope, old.ID); got.Status != memory.StatusSuperseded {
+			t.Errorf("the old memory is %s; want superseded", got.Status)
+		}
+	})
+}
