@@ -11,9 +11,11 @@ import (
 // Budget caps the extraction model's use per scope and UTC day: Calls
 // model calls and Tokens tokens (prompt plus completion, as the provider
 // reported them). A zero limit is no limit; the zero Budget allows
-// everything. A call is allowed while the day's use is below both limits,
-// so the last call may pass the token limit by its own size (a call's
-// tokens are known only after it); each answer is held to 2000 tokens.
+// everything. A call is allowed while the day's use is below both limits
+// and counted when allowed, so concurrent turns never pass Calls; the
+// last call may pass Tokens by its own size (and concurrent ones by
+// theirs), as a call's tokens are known only after it; each answer is
+// held to 2000 tokens.
 //
 // The counters live in this process's memory: a restart starts the day
 // afresh, and replicas of the gateway each count on their own (with Redis
@@ -48,24 +50,32 @@ func (b *Budget) Used(s memory.Scope, day string) Spent {
 	return b.used[s]
 }
 
-// allow returns ErrBudget when s has spent its budget for day.
-func (b *Budget) allow(s memory.Scope, day string) error {
+// take returns ErrBudget when s has spent its budget for day, and else
+// counts one call (before it is made, so that concurrent turns of a scope
+// never pass Calls).
+func (b *Budget) take(s memory.Scope, day string) error {
 	if b == nil {
 		return nil
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	u := b.today(day)[s]
+	m := b.today(day)
+	if m == nil {
+		return nil // a day already over (the clock went back): not counted
+	}
+	u := m[s]
 	switch {
 	case b.Calls > 0 && u.Calls >= b.Calls:
 		return fmt.Errorf("%w (%d calls of %d)", ErrBudget, u.Calls, b.Calls)
 	case b.Tokens > 0 && u.Tokens >= b.Tokens:
 		return fmt.Errorf("%w (%d tokens of %d)", ErrBudget, u.Tokens, b.Tokens)
 	}
+	u.Calls++
+	m[s] = u
 	return nil
 }
 
-// spend counts one call and its usage against s's budget for day.
+// spend counts a call's usage against s's budget for day.
 func (b *Budget) spend(s memory.Scope, day string, u llm.Usage) {
 	if b == nil {
 		return
@@ -73,16 +83,22 @@ func (b *Budget) spend(s memory.Scope, day string, u llm.Usage) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	m := b.today(day)
+	if m == nil {
+		return
+	}
 	sp := m[s]
-	sp.Calls++
 	sp.Tokens += u.PromptTokens + u.CompletionTokens
 	m[s] = sp
 }
 
-// today returns the counters of day, dropping those of any other day (so
-// the map holds one day's scopes at most). The caller holds b.mu.
+// today returns the counters of day, dropping those of an earlier day (so
+// the map holds one day's scopes at most), or nil when day is before the
+// counters' day. The caller holds b.mu.
 func (b *Budget) today(day string) map[memory.Scope]Spent {
-	if b.used == nil || b.day != day {
+	switch {
+	case day < b.day:
+		return nil
+	case b.used == nil || day > b.day:
 		b.day, b.used = day, make(map[memory.Scope]Spent)
 	}
 	return b.used

@@ -1,10 +1,13 @@
 package extract_test
 
 import (
+	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/memproxy/memproxy/gateway/llm"
 	"github.com/memproxy/memproxy/gateway/memory"
 	"github.com/memproxy/memproxy/gateway/memory/extract"
 )
@@ -64,5 +67,46 @@ func TestBudgetBetweenCalls(t *testing.T) {
 	res, err := e.Distil(t.Context(), l, extract.Turn{Scope: scope, User: "staging moved to 7000"})
 	if !errors.Is(err, extract.ErrBudget) || res.Calls != 1 || res.Usage.PromptTokens != 40 || sc.n() != 1 {
 		t.Errorf("%v, %+v, %d calls; want ErrBudget after one call, its usage reported", err, res, sc.n())
+	}
+}
+
+// TestBudgetConcurrent: turns of one scope racing for the last calls of a
+// budget never pass its call cap.
+func TestBudgetConcurrent(t *testing.T) {
+	l := openSQLite(t)
+	const turns, calls = 16, 5
+	answers := make([]string, turns)
+	for i := range answers {
+		answers[i] = `{"facts": []}`
+	}
+	sc := newScript(t, answers...)
+	e := newExtractor(sc)
+	e.Budget = &extract.Budget{Calls: calls}
+	// The calls wait for each other until the cap is reached, so that
+	// every other turn asks while none has finished.
+	var arrived sync.WaitGroup
+	arrived.Add(calls)
+	e.Call = func(ctx context.Context, model string, body []byte) ([]byte, llm.Usage, error) {
+		arrived.Done() // panics past the cap
+		arrived.Wait()
+		return sc.call(ctx, model, body)
+	}
+	errs := make(chan error, turns)
+	for range turns {
+		go func() {
+			_, err := e.Distil(t.Context(), l, extract.Turn{Scope: scope, User: "hi"})
+			errs <- err
+		}()
+	}
+	spent := 0
+	for range turns {
+		if err := <-errs; errors.Is(err, extract.ErrBudget) {
+			spent++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sc.n() != calls || spent != turns-calls {
+		t.Errorf("%d model calls, %d turns refused; want exactly %d calls, %d refused", sc.n(), spent, calls, turns-calls)
 	}
 }

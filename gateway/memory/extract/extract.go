@@ -227,7 +227,7 @@ func (e *Extractor) Distil(ctx context.Context, b memory.Backend, t Turn) (Resul
 // call makes one model call within the budget and folds its usage into res.
 func (e *Extractor) call(ctx context.Context, res *Result, info Info, body []byte) ([]byte, error) {
 	day := e.now().UTC().Format(time.DateOnly)
-	if err := e.Budget.allow(info.Turn.Scope, day); err != nil {
+	if err := e.Budget.take(info.Turn.Scope, day); err != nil {
 		return nil, err
 	}
 	answer, u, err := e.Call(context.WithValue(ctx, infoKey{}, info), e.Model, body)
