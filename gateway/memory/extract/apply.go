@@ -19,7 +19,9 @@ const MetaSource = "extraction"
 // supersede the old memory with the fact, or add it when the old memory
 // was deleted or superseded since Distil (ErrNotFound, ErrSuperseded), so
 // a fact is never lost to a race. Each memory gets r.Source, the fact's
-// keys and metadata {"source": MetaSource, "model": r.Model}. A failed
+// keys and metadata {"source": MetaSource, "model": r.Model}. A backend
+// without supersede links or hidden keys (memory.ErrUnsupported, as
+// Supermemory) gets the fact added, without keys if need be. A failed
 // write does not stop the others: their errors are joined.
 func Apply(ctx context.Context, l memory.Lifecycle, r Result) ([]memory.Memory, error) {
 	if err := r.Scope.Validate(); err != nil {
@@ -46,11 +48,15 @@ func Apply(ctx context.Context, l memory.Lifecycle, r Result) ([]memory.Memory, 
 func write(ctx context.Context, l memory.Lifecycle, s memory.Scope, op Op, o memory.AddOptions) (memory.Memory, error) {
 	if (op.Action == Update || op.Action == Delete) && op.OldID != "" {
 		m, err := l.Supersede(ctx, s, op.OldID, op.Fact, o)
-		if !errors.Is(err, memory.ErrNotFound) && !errors.Is(err, memory.ErrSuperseded) {
+		if !errors.Is(err, memory.ErrNotFound) && !errors.Is(err, memory.ErrSuperseded) && !errors.Is(err, memory.ErrUnsupported) {
 			return m, err
 		}
 	}
 	m, _, err := l.AddWith(ctx, s, op.Fact, o)
+	if errors.Is(err, memory.ErrUnsupported) && o.Keys != "" {
+		o.Keys = "" // a backend without hidden keys (Supermemory) still gets the fact
+		m, _, err = l.AddWith(ctx, s, op.Fact, o)
+	}
 	return m, err
 }
 

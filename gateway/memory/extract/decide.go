@@ -45,7 +45,7 @@ func (e *Extractor) decide(ctx context.Context, b memory.Backend, res *Result, t
 			return nil, err
 		}
 		for j, p := range ask {
-			e.apply(&ops[p.op], ds[j], p.candidates, t.RequestID)
+			e.settle(&ops[p.op], ds[j], p.candidates, t.RequestID)
 		}
 	}
 	oneSupersedePerMemory(ops)
@@ -79,11 +79,11 @@ func byRule(op *Op, cands []memory.Memory) bool {
 	return false
 }
 
-// apply sets op from the model's decision d, keeping ids to the fact's
+// settle sets op from the model's decision d, keeping ids to the fact's
 // candidates: an update, delete or none that names no candidate of this
 // fact (another id, of this scope or not, or none) adds the fact instead,
 // so that nothing is lost and nothing crosses scopes.
-func (e *Extractor) apply(op *Op, d decision, cands []memory.Memory, requestID string) {
+func (e *Extractor) settle(op *Op, d decision, cands []memory.Memory, requestID string) {
 	op.Action = d.Action
 	if d.Action == Add {
 		return

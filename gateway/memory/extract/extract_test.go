@@ -1,6 +1,7 @@
 package extract_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -353,4 +354,40 @@ func TestKeysFindCandidates(t *testing.T) {
 			t.Errorf("the old memory is %s; want superseded", got.Status)
 		}
 	})
+}
+
+// plain is a backend without supersede links or hidden keys, as the
+// Supermemory backend answers.
+type plain struct{ memory.Lifecycle }
+
+func (p plain) Supersede(context.Context, memory.Scope, string, string, memory.AddOptions) (memory.Memory, error) {
+	return memory.Memory{}, memory.ErrUnsupported
+}
+
+func (p plain) AddWith(ctx context.Context, s memory.Scope, content string, o memory.AddOptions) (memory.Memory, bool, error) {
+	if o.Keys != "" {
+		return memory.Memory{}, false, memory.ErrUnsupported
+	}
+	return p.Lifecycle.AddWith(ctx, s, content, o)
+}
+
+// TestApplyUnsupported: a backend that cannot supersede or keep keys still
+// gets every fact.
+func TestApplyUnsupported(t *testing.T) {
+	l := openSQLite(t)
+	old, _, err := l.AddWith(t.Context(), scope, "The staging database listens on port 6543.", memory.AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := extract.Result{Scope: scope, Model: "cheap", Ops: []extract.Op{
+		{Action: extract.Update, Fact: "The staging database listens on port 7000.", Keys: []string{"staging port"}, OldID: old.ID},
+		{Action: extract.Add, Fact: "Alice owns billing.", Keys: []string{"billing owner"}},
+	}}
+	ms, err := extract.Apply(t.Context(), plain{l}, res)
+	if err != nil || len(ms) != 2 {
+		t.Fatalf("Apply: %v, %v; want both facts added", ms, err)
+	}
+	if got := search(t, l, scope, "staging database port"); len(got) != 2 {
+		t.Errorf("search finds %q; want the old and the new fact (no supersede on this backend)", got)
+	}
 }
