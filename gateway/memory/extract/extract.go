@@ -12,13 +12,12 @@
 //     (alternative phrasings, keywords). Small talk or a question with no
 //     new information gives none, and nothing is stored.
 //  2. the decisions: each fact is searched in the scope (top 5, the fact
-//     and its keys as the query). A fact
-//     with no candidate is added; one identical (memory.Normalize, any
-//     case) to a candidate is already known; one that restates a candidate
-//     (memory.NearDuplicate) updates it. The rest go to the model in one
-//     call with their candidates (ids and texts), which answers add,
-//     update (supersede one named memory), delete (one memory is no longer
-//     true) or none (already known).
+//     and its keys as the query). A fact with no candidate is added; one
+//     identical (memory.Normalize, any case) to a candidate is already
+//     known; one that restates a candidate (memory.NearDuplicate) updates
+//     it. The rest go to the model in one call with their candidates (ids
+//     and texts), which answers add, update (supersede one named memory),
+//     delete (one memory is no longer true) or none (already known).
 //
 // Apply then writes the decisions with the memory's source and keys:
 // update and delete both supersede the old memory with the new fact (the
