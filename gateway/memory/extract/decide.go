@@ -69,9 +69,14 @@ func byRule(op *Op, cands []memory.Memory) bool {
 	}
 	for _, c := range cands {
 		if memory.NearDuplicate(c.Content, op.Fact) {
-			// A restatement: the fresh wording (and its keys) replaces
-			// the old one, as rules-mode write-back does.
+			// A restatement: at most one of the two has words the other
+			// lacks. When the memory is the longer, it already says all
+			// the fact does; else the fresh wording (and its keys)
+			// replaces it, as rules-mode write-back does.
 			op.Action, op.OldID, op.Old = Update, c.ID, c.Content
+			if len(memory.Normalize(c.Content)) > len(op.Fact) {
+				op.Action = None
+			}
 			return true
 		}
 	}

@@ -15,7 +15,7 @@
 //     and its keys as the query). A fact with no candidate is added; one
 //     identical (memory.Normalize, any case) to a candidate is already
 //     known; one that restates a candidate (memory.NearDuplicate) updates
-//     it. The rest go to the model in one call with their candidates (ids
+//     it, unless the candidate is the longer (it says more: known). The rest go to the model in one call with their candidates (ids
 //     and texts), which answers add, update (supersede one named memory),
 //     delete (one memory is no longer true) or none (already known).
 //

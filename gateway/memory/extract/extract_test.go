@@ -236,6 +236,12 @@ func TestRules(t *testing.T) {
 		if got := search(t, l, scope, "staging database port"); !slices.Equal(got, []string{restated}) {
 			t.Errorf("search finds %q; want only the restatement", got)
 		}
+		// A shorter restatement says less than the memory: known.
+		sc = newScript(t, facts(t, []string{"The staging database listens on port 6543."}))
+		res, ms = turn(t, newExtractor(sc), l, scope, "staging is on 6543")
+		if sc.n() != 1 || res.Ops[0].Action != extract.None || res.Ops[0].OldID != ms1(t, l) || len(ms) != 0 {
+			t.Errorf("a shorter restatement: %d calls, ops %+v, wrote %v; want none by rule", sc.n(), res.Ops, ms)
+		}
 	})
 }
 
@@ -390,4 +396,14 @@ func TestApplyUnsupported(t *testing.T) {
 	if got := search(t, l, scope, "staging database port"); len(got) != 2 {
 		t.Errorf("search finds %q; want the old and the new fact (no supersede on this backend)", got)
 	}
+}
+
+// ms1 is the id of the one active memory of scope.
+func ms1(t *testing.T, l memory.Lifecycle) string {
+	t.Helper()
+	all, _, err := l.List(t.Context(), scope, "", 10)
+	if err != nil || len(all) != 1 {
+		t.Fatalf("List: %v, %v; want one memory", all, err)
+	}
+	return all[0].ID
 }
