@@ -18,7 +18,7 @@ import (
 func TestBudget(t *testing.T) {
 	l := openSQLite(t)
 	nothing := `{"facts": []}`
-	sc := newScript(t, nothing, nothing, nothing, nothing, nothing) // 60 tokens each
+	sc := newScript(t, nothing, nothing, nothing, nothing, nothing, nothing) // 60 tokens each
 	now := day
 	e := newExtractor(sc)
 	e.Now = func() time.Time { return now }
@@ -49,8 +49,15 @@ func TestBudget(t *testing.T) {
 	if err := distil(scope); err != nil {
 		t.Errorf("the next UTC day: %v; want a fresh budget", err)
 	}
-	if u := e.Budget.Used(scope, "2026-12-07"); u.Calls != 1 {
-		t.Errorf("the next day's use %+v; want 1 call", u)
+	now = day // the clock went back: allowed, counted nowhere
+	if err := distil(scope); err != nil {
+		t.Errorf("a day already over: %v; want the call allowed", err)
+	}
+	if u := e.Budget.Used(scope, "2026-12-07"); u.Calls != 1 || u.Tokens != 60 {
+		t.Errorf("the next day's use %+v; want 1 call, 60 tokens", u)
+	}
+	if u := e.Budget.Used(scope, "2026-12-06"); u.Calls != 0 {
+		t.Errorf("a past day's use %+v; want it forgotten", u)
 	}
 }
 

@@ -407,3 +407,28 @@ func ms1(t *testing.T, l memory.Lifecycle) string {
 	}
 	return all[0].ID
 }
+
+// TestRefused: a turn without a valid scope, or an Extractor without a
+// model, makes no call; Apply refuses a bad scope and reports a failed
+// write without stopping the others.
+func TestRefused(t *testing.T) {
+	l := openSQLite(t)
+	sc := newScript(t)
+	if _, err := newExtractor(sc).Distil(t.Context(), l, extract.Turn{Scope: "", User: "hi"}); !errors.Is(err, memory.ErrInvalidScope) {
+		t.Errorf("no scope: %v; want ErrInvalidScope", err)
+	}
+	if _, err := (&extract.Extractor{Call: sc.call}).Distil(t.Context(), l, extract.Turn{Scope: scope, User: "hi"}); err == nil {
+		t.Error("no model: no error")
+	}
+	if sc.n() != 0 {
+		t.Errorf("%d calls; want none", sc.n())
+	}
+	if _, err := extract.Apply(t.Context(), l, extract.Result{Scope: "bad\nscope"}); !errors.Is(err, memory.ErrInvalidScope) {
+		t.Errorf("Apply to a bad scope: %v; want ErrInvalidScope", err)
+	}
+	ms, err := extract.Apply(t.Context(), l, extract.Result{Scope: scope, Ops: []extract.Op{
+		{Action: extract.Add, Fact: " "}, {Action: extract.None, Fact: "known"}, {Action: extract.Add, Fact: "Alice owns billing."}}})
+	if !errors.Is(err, memory.ErrInvalidContent) || len(ms) != 1 || ms[0].Content != "Alice owns billing." {
+		t.Errorf("Apply with a blank fact: %v, %v; want its error and the other fact written", ms, err)
+	}
+}
