@@ -29,7 +29,7 @@ Each fact is one standalone sentence, in the language of the turn, understandabl
 For each fact give 2 to 5 keys: other ways someone might search for it without remembering its words — synonyms, the question it answers, related terms. Keys are a few words each and do not repeat the fact.
 
 Answer with one JSON object and nothing else, in this form:
-{"facts": [{"fact": "The staging database listens on port 6543.", "keys": ["staging DB port", "which port the test database uses", "Postgres connection for staging"]}]}
+{"facts": [{"fact": "<one standalone sentence>", "keys": ["<another phrasing>", "<a keyword or two>", "<the question it answers>"]}]}
 When the turn holds no durable fact, answer {"facts": []}.`
 
 // decisionsPrompt is the system prompt of the second call.
