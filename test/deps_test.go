@@ -87,6 +87,8 @@ var rules = []rule{
 		denies: func(_, imp string) bool { return imp == "gateway" }},
 	{applies: func(p string) bool { return p == "gateway/recall" }, why: "recall is pure: it ranks what the stores found and does no I/O",
 		denies: func(_, imp string) bool { return true }},
+	{applies: under("gateway/memory/extract"), why: "the extractor sees memories and usage only; the gateway gives it a model caller",
+		denies: func(_, imp string) bool { return imp != "gateway/memory" && imp != "gateway/llm" }},
 	{applies: func(p string) bool { return under("gateway/provider")(p) && p != "gateway/provider/providertest" },
 		why: "providers do not reach into storage, auth or usage",
 		denies: func(_, imp string) bool {
