@@ -194,7 +194,11 @@ func (s *Server) finish(r *http.Request, route string, tw *trackingWriter, st *r
 	if st.routed {
 		st.rec.SetCost(s.prices.Cost(st.rec.Model, st.rec.Provider, st.rec.UpstreamModel, st.usage))
 	}
-	s.usage.Finish(st.ticket, st.rec)
+	if unauthenticatedFailure(&st.rec) && !s.authFails.keep(s.log, authFailSource(r), end) {
+		s.usage.Skip(st.ticket, st.rec.RequestID)
+	} else {
+		s.usage.Finish(st.ticket, st.rec)
+	}
 	var ttfb time.Duration
 	if !st.firstByte.IsZero() {
 		ttfb = st.firstByte.Sub(st.start)

@@ -72,6 +72,8 @@ type Server struct {
 	cache    cache.Cache
 	redis    *redis.Client // nil without Redis
 	metrics  *metrics
+	// authFails samples the usage rows of failed authentication.
+	authFails authFailSampler
 	// mcpMem serves /mcp; drain shuts it down.
 	mcpMem *mcp.MemoryHandler
 	// writes queues memory write-backs (nil when memory is off); closed,

@@ -17,6 +17,8 @@ import (
 //	{"crc":…,"rec":{"phase":"begin","time":"…","request_id":"req_…",…}}
 //	{"crc":…,"rec":{"time":"…","request_id":"req_…","status":200,…}}
 //
+// and "phase":"skip" for a request that ended without a row (Skip).
+//
 // (Journals of earlier versions hold finished rows only, in the same
 // form: they are read as such.)
 //
@@ -30,6 +32,7 @@ const (
 	journalPrefix = "usage-journal-"
 	phaseBegin    = "begin"
 	phaseEnd      = ""
+	phaseSkip     = "skip" // the request ended without a row (Skip)
 )
 
 // ErrorGatewayCrash is the error type of the row of a request that was in
@@ -80,7 +83,9 @@ func (q *Queue) recover() error {
 				return
 			}
 			delete(open, e.RequestID)
-			rows++
+			if e.Phase == phaseEnd {
+				rows++
+			}
 		})
 		if err != nil {
 			return fmt.Errorf("reading the usage journal: %w", err)

@@ -133,6 +133,20 @@ func (q *Queue) Finish(t Ticket, r Record) {
 	q.ch <- r
 }
 
+// Skip closes a request begun with t that gets no row of its own (a
+// sampled-out authentication failure): it journals that the request
+// ended, so that it is not taken for one cut by a crash.
+func (q *Queue) Skip(t Ticket, requestID string) {
+	if q.j == nil || t.ref == (wal.Ref{}) {
+		return
+	}
+	r := Record{RequestID: requestID}
+	if _, err := q.j.Append(q.encode(phaseSkip, &r), false); err != nil {
+		q.opts.Logger.Error("usage journal write failed", "request_id", requestID, "err", err)
+	}
+	q.j.Unpin(t.ref)
+}
+
 // Enqueue is Finish for a row that had no Begin.
 func (q *Queue) Enqueue(r Record) { q.Finish(Ticket{}, r) }
 
