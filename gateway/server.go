@@ -23,6 +23,7 @@ import (
 	"github.com/memproxy/memproxy/gateway/cache"
 	"github.com/memproxy/memproxy/gateway/limits"
 	"github.com/memproxy/memproxy/gateway/mcp"
+	"github.com/memproxy/memproxy/gateway/memory/writeback"
 	"github.com/memproxy/memproxy/gateway/pricing"
 	"github.com/memproxy/memproxy/gateway/provider"
 	"github.com/memproxy/memproxy/gateway/store"
@@ -76,12 +77,9 @@ type Server struct {
 	authFails authFailSampler
 	// mcpMem serves /mcp; drain shuts it down.
 	mcpMem *mcp.MemoryHandler
-	// writes queues memory write-backs (nil when memory is off); closed,
-	// under writesMu, once the servers have stopped.
-	writes       chan writeJob
-	written      chan struct{}
-	writesMu     sync.RWMutex
-	writesClosed bool
+	// writes queues memory write-backs, durably (nil when memory is off);
+	// closed once the servers have stopped.
+	writes *writeback.Queue
 }
 
 // New builds a server: it opens the database (applying migrations) and
@@ -148,8 +146,12 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	go s.usage.Run()
 	if m := opts.Memory; m != nil && m.Enabled && m.Backend != nil {
 		m.defaults()
-		s.writes, s.written = make(chan writeJob, 1024), make(chan struct{})
-		go func() { s.writeBack(s.log); close(s.written) }()
+		wopts := writeback.Options{Logger: s.log, Fsync: qopts.Fsync}
+		if s.writes, err = writeback.Open(opts.DataDir, s.storeMemory, wopts); err != nil {
+			s.usage.Close(ctx)
+			db.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -219,15 +221,11 @@ func (s *Server) drain(hs *http.Server, gs *grpc.Server) {
 	}
 	<-stopped
 	if s.writes != nil {
-		s.writesMu.Lock()
-		s.writesClosed = true
-		close(s.writes)
-		s.writesMu.Unlock()
-		select {
-		case <-s.written:
-		case <-time.After(grace):
-			s.log.Warn("memory write-back not finished at shutdown")
+		wctx, wcancel := context.WithTimeout(context.Background(), grace)
+		if err := s.writes.Close(wctx); err != nil {
+			s.log.Warn("memory write-back not finished at shutdown; the next start replays it", "err", err)
 		}
+		wcancel()
 	}
 	qctx, qcancel := context.WithTimeout(context.Background(), grace)
 	defer qcancel()
