@@ -121,6 +121,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	qopts := opts.UsageQueue
 	qopts.Logger = opts.Logger
+	if qopts.Fsync == "" {
+		qopts.Fsync = cfg.Usage.Fsync
+	}
 	if qopts.JournalDir == "" {
 		qopts.JournalDir = opts.DataDir // rows the database cannot take wait here, on disk
 	}
