@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/memproxy/memproxy/internal/wal"
 )
@@ -26,7 +27,8 @@ import (
 // begun there and never finished is a request that was in flight when the
 // process died, and gets its row now, with status CrashStatus and error
 // type ErrorGatewayCrash, appended to the journal before anything else.
-// Then the writer replays the journal from its oldest record.
+// The earlier run's rows are pinned and queued to be read back by the
+// writer; everything else of that run is removed.
 
 const (
 	journalPrefix = "usage-journal-"
@@ -41,6 +43,34 @@ const (
 	ErrorGatewayCrash = "gateway_crash"
 	CrashStatus       = 500
 )
+
+// beginEntry is a request's start (or skip): the fields Begin knows, and only them
+// (cheaper to write than a whole row; read back as an entry).
+type beginEntry struct {
+	Phase     string    `json:"phase"`
+	Time      time.Time `json:"time"`
+	RequestID string    `json:"request_id"`
+	User      string    `json:"user,omitempty"`
+	Project   string    `json:"project,omitempty"`
+	Client    string    `json:"client,omitempty"`
+	Hostname  string    `json:"hostname,omitempty"`
+	EdgeID    string    `json:"edge_id,omitempty"`
+	Ingress   string    `json:"ingress,omitempty"`
+	Method    string    `json:"method"`
+	Path      string    `json:"path"`
+	Model     string    `json:"model,omitempty"`
+}
+
+// encodeBegin renders a request's start (or, phaseSkip, its end without
+// a row).
+func encodeBegin(phase string, r *Record) []byte {
+	b, err := json.Marshal(&beginEntry{Phase: phase, Time: r.Time, RequestID: r.RequestID, User: r.User, Project: r.Project,
+		Client: r.Client, Hostname: r.Hostname, EdgeID: r.EdgeID, Ingress: r.Ingress, Method: r.Method, Path: r.Path, Model: r.Model})
+	if err != nil {
+		panic(fmt.Sprintf("usage: encoding a request's start: %v", err)) // every field is plain data
+	}
+	return b
+}
 
 // entry is one journal record.
 type entry struct {
@@ -71,12 +101,13 @@ func (q *Queue) recover() error {
 	var c wal.Cursor
 	defer c.Close()
 	open := map[string]Record{}
-	rows := 0
+	var rows []wal.Ref
 	for {
-		n, err := q.j.Next(&c, 4096, func(p []byte, _ wal.Ref) {
+		n, err := q.j.Next(&c, 4096, func(p []byte, at wal.Ref) {
 			var e entry
-			if json.Unmarshal(p, &e) != nil {
-				return // decode logs it when the writer reads it
+			if err := json.Unmarshal(p, &e); err != nil {
+				q.opts.Logger.Error("usage journal: skipping a record that is not a row", "err", err)
+				return
 			}
 			if e.Phase == phaseBegin {
 				open[e.RequestID] = e.Record
@@ -84,7 +115,7 @@ func (q *Queue) recover() error {
 			}
 			delete(open, e.RequestID)
 			if e.Phase == phaseEnd {
-				rows++
+				rows = append(rows, at)
 			}
 		})
 		if err != nil {
@@ -101,36 +132,37 @@ func (q *Queue) recover() error {
 			}
 		}
 	}, func(a, b Record) int { return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.RequestID, b.RequestID)) })
+	for _, ref := range rows {
+		q.j.Pin(ref)
+	}
 	for _, r := range crashed {
 		r.Status, r.ErrorType = CrashStatus, ErrorGatewayCrash
-		if _, err := q.j.Append(q.encode(phaseEnd, &r), false); err != nil {
+		ref, err := q.j.Append(q.encode(phaseEnd, &r), true)
+		if err != nil {
 			return fmt.Errorf("journaling the rows of requests cut by a crash: %w", err)
 		}
+		rows = append(rows, ref)
 	}
-	q.pending.Add(int64(rows + len(crashed)))
+	q.j.Collect()
+	q.addSpill(rows...)
+	q.pending.Add(int64(len(rows)))
 	q.opts.Logger.Warn("usage journal left by an earlier run; replaying it", "dir", q.opts.JournalDir,
-		"bytes", q.j.Bytes(), "rows", rows, "cut_by_crash", len(crashed))
+		"bytes", q.j.Bytes(), "rows", len(rows)-len(crashed), "cut_by_crash", len(crashed))
 	return nil
 }
 
-// encode renders one journal record.
+// encode renders one journal record. Finish has made its numbers finite,
+// so it cannot fail.
 func (q *Queue) encode(phase string, r *Record) []byte {
-	e := entry{Phase: phase, Record: *r}
-	b, err := json.Marshal(&e)
+	b, err := json.Marshal(&entry{Phase: phase, Record: *r})
 	if err != nil {
-		// Only a NaN or infinite float can fail: keep the row, not the
-		// float.
-		q.opts.Logger.Warn("usage row has a non-finite number; journaled as 0", "request_id", r.RequestID, "err", err)
-		e.Record = finite(*r)
-		if b, err = json.Marshal(&e); err != nil {
-			panic(fmt.Sprintf("usage: encoding a finite row: %v", err)) // cannot happen: every field is plain data
-		}
+		panic(fmt.Sprintf("usage: encoding a row: %v", err)) // every field is plain data
 	}
 	return b
 }
 
 // decode parses one journal record; end reports a finished row (as
-// opposed to a request's start).
+// opposed to a request's start or skip).
 func (q *Queue) decode(p []byte) (r Record, end bool) {
 	var e entry
 	if err := json.Unmarshal(p, &e); err != nil {
@@ -140,18 +172,18 @@ func (q *Queue) decode(p []byte) (r Record, end bool) {
 	return e.Record, e.Phase == phaseEnd
 }
 
-func finite(r Record) Record {
-	fix := func(f float64) float64 {
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return 0
-		}
-		return f
-	}
-	r.LatencyMS, r.TTFBMS, r.MemoryMS = fix(r.LatencyMS), fix(r.TTFBMS), fix(r.MemoryMS)
-	if r.Cost != nil {
-		if c := fix(*r.Cost); c != *r.Cost {
-			r.Cost = nil
+// finite replaces a NaN or infinite number of r (which JSON cannot hold)
+// with 0, or a non-finite cost with none, reporting whether it did.
+func finite(r *Record) bool {
+	bad := func(f float64) bool { return math.IsNaN(f) || math.IsInf(f, 0) }
+	changed := false
+	for _, f := range []*float64{&r.LatencyMS, &r.TTFBMS, &r.MemoryMS} {
+		if bad(*f) {
+			*f, changed = 0, true
 		}
 	}
-	return r
+	if r.Cost != nil && bad(*r.Cost) {
+		r.Cost, changed = nil, true
+	}
+	return changed
 }

@@ -12,8 +12,9 @@ import (
 
 // QueueOptions tune a Queue. Zero values take the defaults.
 type QueueOptions struct {
-	// Size bounds the records held in memory without a journal (or while
-	// it fails) before Finish waits (default 65536).
+	// Size bounds the rows held in memory (default 65536). Past it, rows
+	// wait in the journal only (read back when their turn comes) or,
+	// without a journal, Finish waits.
 	Size          int
 	BatchSize     int           // records per write (default 512)
 	FlushInterval time.Duration // longest a record waits for company (default 200ms)
@@ -41,25 +42,35 @@ const (
 
 // Queue carries rows from the request path to a Sink. With a journal,
 // Begin records a request's start and Finish its row in the journal, each
-// returning once the bytes are written; the writer reads the journal in
-// order and writes it to the sink in batches, and a segment of the journal
-// is removed only once the sink has committed every row in it and every
-// request begun in it has finished. Without one, rows wait in a bounded
-// channel. Either way a failed write is retried with backoff, in order,
-// never dropped; replaying may write a row the sink already stored, which
-// Sink's idempotency on RequestID makes harmless.
+// returning once the bytes are written, and each record stays pinned
+// there until it is no longer needed: a start until the row is written, a
+// row until the sink has committed it. The writer takes rows from memory
+// (a bounded channel) and writes them to the sink in batches; rows that
+// found the channel full, and the rows an earlier run left, wait in the
+// journal only and are read back from it. Without a journal, rows wait in
+// the channel and Finish waits while it is full. Either way a failed
+// write is retried with backoff, never dropped; replaying may write a row
+// the sink already stored, which Sink's idempotency on RequestID makes
+// harmless.
 type Queue struct {
 	sink    Sink
 	opts    QueueOptions
-	ch      chan Record // rows without a journal, or that it refused
+	ch      chan row // rows held in memory
 	done    chan struct{}
 	once    sync.Once
 	j       *wal.Log // nil without a journal
-	cur     wal.Cursor
-	kick    chan struct{} // a batch's worth of rows is waiting
-	unread  atomic.Int64  // rows finished, not yet read by the writer
+	rd      *wal.Reader
+	spillMu sync.Mutex
+	spill   []wal.Ref     // rows in the journal only, oldest first
+	kick    chan struct{} // spill is not empty
 	pending atomic.Int64  // rows finished, not yet in the sink
 	full    atomic.Bool   // Begin is waiting for room, and said so
+}
+
+// row is a finished row and where it is journaled (zero without one).
+type row struct {
+	rec Record
+	ref wal.Ref
 }
 
 // NewQueue returns a queue writing to sink; start it with Run. When
@@ -82,7 +93,7 @@ func NewQueue(sink Sink, opts QueueOptions) *Queue {
 	if opts.JournalMaxBytes <= 0 {
 		opts.JournalMaxBytes = 1 << 30
 	}
-	q := &Queue{sink: sink, opts: opts, ch: make(chan Record, opts.Size), done: make(chan struct{}), kick: make(chan struct{}, 1)}
+	q := &Queue{sink: sink, opts: opts, ch: make(chan row, opts.Size), done: make(chan struct{}), kick: make(chan struct{}, 1)}
 	if opts.JournalDir != "" {
 		if err := q.openJournal(); err != nil {
 			opts.Logger.Error("usage journal unavailable: rows wait in memory and a crash loses them", "dir", opts.JournalDir, "err", err)
@@ -107,7 +118,7 @@ func (q *Queue) Begin(r Record) Ticket {
 		return Ticket{}
 	}
 	q.waitRoom()
-	ref, err := q.j.Append(q.encode(phaseBegin, &r), true)
+	ref, err := q.j.Append(encodeBegin(phaseBegin, &r), true)
 	if err != nil {
 		q.opts.Logger.Error("usage journal write failed", "request_id", r.RequestID, "err", err)
 	}
@@ -119,18 +130,31 @@ func (q *Queue) Begin(r Record) Ticket {
 // channel is full). t is Begin's ticket, or the zero Ticket.
 func (q *Queue) Finish(t Ticket, r Record) {
 	q.pending.Add(1)
+	if finite(&r) {
+		q.opts.Logger.Warn("usage row has a non-finite number; stored as 0", "request_id", r.RequestID)
+	}
 	if q.j != nil {
-		_, err := q.j.Append(q.encode(phaseEnd, &r), false)
+		ref, err := q.j.Append(q.encode(phaseEnd, &r), true)
 		q.j.Unpin(t.ref)
 		if err == nil {
-			if q.unread.Add(1) == int64(q.opts.BatchSize) {
-				signal(q.kick)
+			select {
+			case q.ch <- row{rec: r, ref: ref}:
+			default:
+				q.addSpill(ref)
 			}
 			return
 		}
 		q.opts.Logger.Error("usage journal write failed; the row waits in memory", "request_id", r.RequestID, "err", err)
 	}
-	q.ch <- r
+	q.ch <- row{rec: r}
+}
+
+// addSpill queues rows that wait in the journal only.
+func (q *Queue) addSpill(refs ...wal.Ref) {
+	q.spillMu.Lock()
+	q.spill = append(q.spill, refs...)
+	q.spillMu.Unlock()
+	signal(q.kick)
 }
 
 // Skip closes a request begun with t that gets no row of its own (a
@@ -141,7 +165,7 @@ func (q *Queue) Skip(t Ticket, requestID string) {
 		return
 	}
 	r := Record{RequestID: requestID}
-	if _, err := q.j.Append(q.encode(phaseSkip, &r), false); err != nil {
+	if _, err := q.j.Append(encodeBegin(phaseSkip, &r), false); err != nil {
 		q.opts.Logger.Error("usage journal write failed", "request_id", requestID, "err", err)
 	}
 	q.j.Unpin(t.ref)
@@ -167,17 +191,17 @@ func (q *Queue) JournalBytes() int64 {
 func (q *Queue) Run() {
 	defer close(q.done)
 	if q.j != nil {
-		defer func() { q.cur.Close(); q.j.Close() }()
+		q.rd = q.j.NewReader()
+		defer func() { q.rd.Close(); q.j.Close() }()
 	}
-	batch := make([]Record, 0, q.opts.BatchSize)
+	batch := make([]row, 0, q.opts.BatchSize)
 	tick := time.NewTicker(q.opts.FlushInterval)
 	defer tick.Stop()
 	for {
 		select {
 		case r, ok := <-q.ch:
 			if !ok {
-				batch = q.fromJournal(batch)
-				q.write(batch)
+				q.write(q.fromSpill(batch, true))
 				return
 			}
 			batch = append(batch, r)
@@ -185,50 +209,62 @@ func (q *Queue) Run() {
 				batch = q.write(batch)
 			}
 		case <-q.kick:
-			batch = q.fromJournal(batch)
+			batch = q.fromSpill(batch, false)
 		case <-tick.C:
-			batch = q.write(q.fromJournal(batch))
+			batch = q.write(q.fromSpill(batch, false))
 		}
 	}
 }
 
-// fromJournal adds the journal's unread rows to batch, writing each full
-// batch, and returns what is left.
-func (q *Queue) fromJournal(batch []Record) []Record {
-	if q.j == nil {
-		return batch
-	}
+// fromSpill adds rows waiting in the journal only to batch, writing each
+// full batch, and returns what is left. Unless all, it stops once the
+// channel holds rows again, so that those are not held up.
+func (q *Queue) fromSpill(batch []row, all bool) []row {
 	for {
-		want := q.opts.BatchSize - len(batch)
-		n, err := q.j.Next(&q.cur, want, func(p []byte, _ wal.Ref) {
-			if r, end := q.decode(p); end {
-				batch = append(batch, r)
-				q.unread.Add(-1)
-			}
-		})
-		if err != nil {
-			q.opts.Logger.Error("reading the usage journal; retrying at the next tick", "err", err)
+		q.spillMu.Lock()
+		n := min(len(q.spill), q.opts.BatchSize-len(batch))
+		refs := q.spill[:n:n]
+		q.spill = q.spill[n:]
+		q.spillMu.Unlock()
+		if n == 0 {
 			return batch
+		}
+		for i, ref := range refs {
+			p, err := q.rd.ReadAt(ref)
+			if err != nil {
+				q.opts.Logger.Error("reading a row back from the usage journal; retrying at the next tick", "err", err)
+				q.spillMu.Lock()
+				q.spill = append(refs[i:len(refs):len(refs)], q.spill...)
+				q.spillMu.Unlock()
+				return batch
+			}
+			r, _ := q.decode(p)
+			batch = append(batch, row{rec: r, ref: ref})
 		}
 		if len(batch) >= q.opts.BatchSize {
 			batch = q.write(batch)
 		}
-		if n < want {
+		if !all && len(q.ch) > 0 {
+			signal(q.kick)
 			return batch
 		}
 	}
 }
 
 // write stores batch in the sink, retrying with backoff until it takes
-// it, then releases the journal up to what was read, and returns the
-// emptied batch for reuse.
-func (q *Queue) write(batch []Record) []Record {
+// it, then unpins its rows in the journal, and returns the emptied batch
+// for reuse.
+func (q *Queue) write(batch []row) []row {
 	if len(batch) == 0 {
 		return batch
 	}
+	recs := make([]Record, len(batch))
+	for i := range batch {
+		recs[i] = batch[i].rec
+	}
 	backoff := firstBackoff
 	for attempt := 1; ; attempt++ {
-		err := q.writeSink(batch)
+		err := q.writeSink(recs)
 		if err == nil {
 			if attempt > 1 {
 				q.opts.Logger.Info("usage database answers again", "attempts", attempt, "journal_bytes", q.JournalBytes())
@@ -242,8 +278,11 @@ func (q *Queue) write(batch []Record) []Record {
 	}
 	q.pending.Add(-int64(len(batch)))
 	if q.j != nil {
-		q.j.Release(&q.cur)
+		for i := range batch {
+			q.j.Unpin(batch[i].ref)
+		}
 	}
+	clear(batch)
 	return batch[:0]
 }
 

@@ -102,36 +102,31 @@ func (l *Log) locate(c *Cursor) (*segment, int64) {
 	return nil, 0
 }
 
-// Release marks every record before c as consumed and removes the
-// segments that are consumed and unpinned.
-func (l *Log) Release(c *Cursor) {
-	if c.seg == nil {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, s := range l.segs {
-		switch {
-		case s.num < c.seg.num:
-			s.consumed = s.size
-		case s == c.seg:
-			s.consumed = c.off
-		}
-	}
-	l.collect()
+// Reader reads records by Ref, keeping the last segment it read open. A
+// Reader is used by one goroutine.
+type Reader struct {
+	l   *Log
+	seg *segment
+	f   *os.File
 }
 
-// ReadAt returns the payload of the record at ref.
-func (l *Log) ReadAt(ref Ref) ([]byte, error) {
+// NewReader returns a Reader of l's records.
+func (l *Log) NewReader() *Reader { return &Reader{l: l} }
+
+// ReadAt returns the payload of the record at ref, which must be pinned.
+func (r *Reader) ReadAt(ref Ref) ([]byte, error) {
 	if ref.seg == nil {
 		return nil, errors.New("wal: reading a zero Ref")
 	}
-	f, err := os.Open(ref.seg.path)
-	if err != nil {
-		return nil, err
+	if r.seg != ref.seg {
+		r.Close()
+		f, err := os.Open(ref.seg.path)
+		if err != nil {
+			return nil, err
+		}
+		r.seg, r.f = ref.seg, f
 	}
-	defer f.Close()
-	line, err := bufio.NewReader(io.NewSectionReader(f, ref.off, 1<<62)).ReadBytes('\n')
+	line, err := bufio.NewReaderSize(io.NewSectionReader(r.f, ref.off, 1<<62), 4096).ReadBytes('\n')
 	if err != nil {
 		return nil, fmt.Errorf("reading %s at %d: %w", ref.seg.path, ref.off, err)
 	}
@@ -140,6 +135,21 @@ func (l *Log) ReadAt(ref Ref) ([]byte, error) {
 		return nil, fmt.Errorf("reading %s at %d: damaged record", ref.seg.path, ref.off)
 	}
 	return payload, nil
+}
+
+// Close closes the file the Reader has open.
+func (r *Reader) Close() {
+	if r.f != nil {
+		r.f.Close()
+	}
+	r.seg, r.f = nil, nil
+}
+
+// ReadAt returns the payload of the record at ref, which must be pinned.
+func (l *Log) ReadAt(ref Ref) ([]byte, error) {
+	r := l.NewReader()
+	defer r.Close()
+	return r.ReadAt(ref)
 }
 
 // line is one journal line.

@@ -1,7 +1,9 @@
 // Package wal is a write-ahead journal: JSON records appended to a
 // directory of segment files with group commit, read back in order by a
-// cursor, and removed once consumed and no longer pinned. The usage log
-// and the memory write-back queue both keep their records in one.
+// cursor (at start, what an earlier run left) or one by one by Ref. A
+// record that must be kept is pinned; a segment is removed once nothing in
+// it is pinned. The usage log and the memory write-back queue both keep
+// their records in one.
 //
 // A directory holds one journal, named by its prefix:
 //
@@ -114,15 +116,14 @@ type Log struct {
 	stop, stopped chan struct{}
 }
 
-// segment is one file. size counts the bytes holding whole lines;
-// consumed how far a reader has released it.
+// segment is one file. size counts the bytes holding whole lines; pins
+// the records in it that must be kept.
 type segment struct {
-	num      uint64
-	path     string
-	size     int64
-	consumed int64
-	pins     int
-	removed  bool
+	num     uint64
+	path    string
+	size    int64
+	pins    int
+	removed bool
 }
 
 // batch is one group write.
@@ -143,7 +144,8 @@ type Ref struct {
 }
 
 // Open creates dir if needed (mode 0700) and takes stock of the segments
-// an earlier run left there; read them with a Cursor.
+// an earlier run left there; read them with a Cursor, Pin what must be
+// kept, then call Collect to remove the rest.
 func Open(dir string, o Options) (*Log, error) {
 	if o.Prefix == "" {
 		return nil, errors.New("wal: no prefix")
@@ -208,7 +210,8 @@ func (l *Log) Bytes() int64 {
 // Append writes payload, which must be JSON without a raw newline (as
 // json.Marshal writes it), as one record. It returns once the record is in
 // the file (and fsynced, with SyncAlways). With pin, the record's segment
-// is kept, whatever is consumed, until Unpin is called with the Ref. On
+// is kept until Unpin is called with the Ref; without, it may be removed
+// as soon as nothing else in its segment is pinned. On
 // error nothing of the record counts as written.
 func (l *Log) Append(payload []byte, pin bool) (Ref, error) {
 	l.mu.Lock()
@@ -323,7 +326,7 @@ func (l *Log) Pin(ref Ref) {
 }
 
 // Unpin releases a pin of Append or Pin; the segment is removed once
-// nothing pins it and it has been consumed.
+// nothing pins it.
 func (l *Log) Unpin(ref Ref) {
 	if ref.seg == nil {
 		return
@@ -334,24 +337,20 @@ func (l *Log) Unpin(ref Ref) {
 	l.collect()
 }
 
-// ConsumeAll marks every record written so far as consumed: segments are
-// then kept by their pins only.
-func (l *Log) ConsumeAll() {
+// Collect removes the segments nothing pins (after an earlier run's
+// segments have been read and what must be kept pinned).
+func (l *Log) Collect() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, s := range l.segs {
-		s.consumed = s.size
-	}
 	l.collect()
 }
 
-// collect removes the segments that are consumed and unpinned; l.mu is
-// held. A segment that outlives its removal (a crash right after) is read
+// collect removes the segments nothing pins; l.mu is held. A segment that outlives its removal (a crash right after) is read
 // again by the next run, which its consumers must take in their stride.
 func (l *Log) collect() {
 	kept := l.segs[:0]
 	for _, s := range l.segs {
-		if s.consumed < s.size || s.pins > 0 || (s == l.wseg && l.writing) {
+		if s.pins > 0 || (s == l.wseg && (l.writing || l.pending != nil)) {
 			kept = append(kept, s)
 			continue
 		}
@@ -360,7 +359,7 @@ func (l *Log) collect() {
 			l.w, l.wseg = nil, nil
 		}
 		if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			l.o.Logger.Error("removing a consumed journal segment; it will be read again", "file", s.path, "err", err)
+			l.o.Logger.Error("removing a journal segment; it will be read again", "file", s.path, "err", err)
 		}
 		s.removed = true
 		l.bytes -= s.size

@@ -80,46 +80,70 @@ func TestAppendConcurrentAndReopen(t *testing.T) {
 	}
 }
 
-// Consumed segments are removed; a pinned one stays until unpinned; a
-// cursor follows appends across segments.
-func TestReleaseAndPins(t *testing.T) {
+// A segment is removed once nothing in it is pinned; a cursor follows
+// appends across segments; a Reader reads pinned records back.
+func TestPins(t *testing.T) {
 	dir := t.TempDir()
 	l := open(t, dir, Options{SegmentBytes: 64})
-	pinned, err := l.Append([]byte(`"pinned"`), true)
+	first, err := l.Append([]byte(`"first"`), true)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var refs []Ref
 	for i := range 20 {
-		if _, err := l.Append([]byte(strconv.Itoa(i)), false); err != nil {
+		ref, err := l.Append([]byte(strconv.Itoa(i)), true)
+		if err != nil {
 			t.Fatal(err)
 		}
+		refs = append(refs, ref)
 	}
 	var c Cursor
 	defer c.Close()
-	if got := readAll(t, l, &c); len(got) != 21 || got[0] != `"pinned"` {
+	if got := readAll(t, l, &c); len(got) != 21 || got[0] != `"first"` {
 		t.Fatalf("read %v", got)
 	}
-	l.Release(&c)
-	if n := len(files(t, dir)); n != 1 {
-		t.Fatalf("%d segments after release, want only the pinned one", n)
+	segs := len(files(t, dir))
+	r := l.NewReader()
+	defer r.Close()
+	for i, ref := range refs {
+		if p, err := r.ReadAt(ref); err != nil || string(p) != strconv.Itoa(i) {
+			t.Fatalf("ReadAt(%d) = %q, %v", i, p, err)
+		}
+		l.Unpin(ref)
 	}
-	if p, err := l.ReadAt(pinned); err != nil || string(p) != `"pinned"` {
+	if n := len(files(t, dir)); n != 1 || segs < 3 {
+		t.Fatalf("%d of %d segments left after unpinning all but the first record, want its one", n, segs)
+	}
+	if p, err := l.ReadAt(first); err != nil || string(p) != `"first"` {
 		t.Fatalf("ReadAt = %q, %v", p, err)
 	}
-	l.Unpin(pinned)
-	if n := len(files(t, dir)); n != 0 {
-		t.Fatalf("%d segments after unpin, want none", n)
-	}
-	if l.Bytes() != 0 {
-		t.Fatalf("Bytes = %d after everything was consumed", l.Bytes())
+	l.Unpin(first)
+	if n := len(files(t, dir)); n != 0 || l.Bytes() != 0 {
+		t.Fatalf("%d segments, %d bytes after the last unpin, want none", n, l.Bytes())
 	}
 	// Appending after the active segment was removed starts a new one, and
 	// the cursor finds it.
-	if _, err := l.Append([]byte(`"later"`), false); err != nil {
+	if _, err := l.Append([]byte(`"later"`), true); err != nil {
 		t.Fatal(err)
 	}
 	if got := readAll(t, l, &c); len(got) != 1 || got[0] != `"later"` {
 		t.Fatalf("after removal read %v", got)
+	}
+	// An earlier run's segments stay until Collect: what is pinned stays.
+	l.Close()
+	l2 := open(t, dir, Options{})
+	var c2 Cursor
+	defer c2.Close()
+	var later Ref
+	l2.Next(&c2, 10, func(_ []byte, at Ref) { later = at })
+	l2.Pin(later)
+	l2.Collect()
+	if n := len(files(t, dir)); n != 1 {
+		t.Fatalf("%d segments after Collect with a pinned record, want 1", n)
+	}
+	l2.Unpin(later)
+	if n := len(files(t, dir)); n != 0 {
+		t.Fatalf("%d segments after the unpin, want 0", n)
 	}
 }
 

@@ -124,7 +124,6 @@ func (q *Queue) complete(it *item, err error) {
 	} else {
 		q.stats.Done++
 	}
-	q.j.ConsumeAll()
 }
 
 // retry schedules another attempt after a backoff that doubles each time.

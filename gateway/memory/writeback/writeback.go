@@ -207,7 +207,7 @@ func (q *Queue) recover() error {
 		q.keys[it.key] = true
 		q.ready = append(q.ready, it)
 	}
-	q.j.ConsumeAll() // keeps the pinned segments only
+	q.j.Collect() // keeps the segments of pending jobs only
 	if len(q.ready) > 0 {
 		q.o.Logger.Warn("memory write-backs left by an earlier run; replaying them", "jobs", len(q.ready))
 	}
