@@ -4,6 +4,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -150,7 +151,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if m := opts.Memory; m != nil && m.Enabled && m.Backend != nil {
 		m.defaults()
 		wopts := writeback.Options{Logger: s.log, Fsync: qopts.Fsync}
-		if s.writes, err = writeback.Open(opts.DataDir, s.storeMemory, wopts); err != nil {
+		if s.writes, err = writeback.Open(cmp.Or(opts.DataDir, "."), s.storeMemory, wopts); err != nil {
 			s.usage.Close(ctx)
 			db.Close()
 			return nil, err
