@@ -75,7 +75,8 @@ var rules = []rule{
 	{applies: func(p string) bool { return !under("test")(p) }, why: "only tests import test/",
 		denies: func(_, imp string) bool { return under("test")(imp) }},
 	{applies: func(p string) bool {
-		return p == "config" || p == "registry" || p == "gateway/llm" || p == "proto/memproxy/v1" || p == "internal/version"
+		return p == "config" || p == "registry" || p == "gateway/llm" || p == "proto/memproxy/v1" || p == "internal/version" ||
+			p == "internal/wal"
 	}, why: "leaf packages import nothing of ours",
 		denies: func(_, imp string) bool { return true }},
 	{applies: anyPkg, why: "only cmd/* and the edge and gateway roots see the raw config",
@@ -89,4 +90,6 @@ var rules = []rule{
 		denies: func(_, imp string) bool {
 			return under("gateway/store")(imp) || under("gateway/usage")(imp) || under("gateway/auth")(imp)
 		}},
+	{applies: under("gateway/memory/writeback"), why: "the write-back queue knows jobs and its journal only, not the backends",
+		denies: func(_, imp string) bool { return imp != "internal/wal" }},
 }
