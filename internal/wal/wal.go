@@ -110,6 +110,7 @@ type Log struct {
 	bytes   int64  // sum of segs' sizes
 	next    uint64 // number of the next segment
 	dirty   bool   // written since the last fsync (SyncBatch)
+	spare   []byte // a written batch's buffer, for the next batch
 	toSync  []*os.File
 	closed  bool
 
@@ -221,7 +222,8 @@ func (l *Log) Append(payload []byte, pin bool) (Ref, error) {
 	}
 	b := l.pending
 	if b == nil {
-		b = &batch{}
+		b = &batch{buf: l.spare}
+		l.spare = nil
 		l.pending = b
 	}
 	at := int64(len(b.buf))
@@ -263,6 +265,9 @@ func (l *Log) write(b *batch) {
 		err = f.Sync()
 	}
 	l.mu.Lock()
+	if cap(b.buf) <= 1<<20 {
+		l.spare = b.buf[:0] // the appenders need b's offsets, not its bytes
+	}
 	if err != nil {
 		// Cut off what part got in so the next write starts a clean line;
 		// failing that, the next write starts a new segment (this one is
