@@ -101,7 +101,7 @@ type Log struct {
 	o   Options
 
 	mu      sync.Mutex
-	cond    *sync.Cond // a group write finished
+	cond    *sync.Cond // a group write finished (for Close)
 	segs    []*segment // oldest first
 	w       *os.File   // open for appending to wseg; nil when none is
 	wseg    *segment
@@ -129,6 +129,7 @@ type segment struct {
 
 // batch is one group write.
 type batch struct {
+	cond *sync.Cond // on Log.mu: its appenders wait here
 	buf  []byte
 	pins int
 	seg  *segment
@@ -222,7 +223,7 @@ func (l *Log) Append(payload []byte, pin bool) (Ref, error) {
 	}
 	b := l.pending
 	if b == nil {
-		b = &batch{buf: l.spare}
+		b = &batch{buf: l.spare, cond: sync.NewCond(&l.mu)}
 		l.spare = nil
 		l.pending = b
 	}
@@ -233,7 +234,9 @@ func (l *Log) Append(payload []byte, pin bool) (Ref, error) {
 	}
 	for !b.done {
 		if l.writing {
-			l.cond.Wait()
+			// Woken when b is written, or (one of b's appenders) when the
+			// write before it ends, to write b.
+			b.cond.Wait()
 			continue
 		}
 		// b is the pending batch: no write is under way, so none has
@@ -242,6 +245,10 @@ func (l *Log) Append(payload []byte, pin bool) (Ref, error) {
 		l.writing = true
 		l.write(b)
 		l.writing = false
+		b.cond.Broadcast()
+		if l.pending != nil {
+			l.pending.cond.Signal()
+		}
 		l.cond.Broadcast()
 	}
 	if b.err != nil {
