@@ -47,6 +47,8 @@ type Gateway struct {
 	Cache Cache `yaml:"-"`
 	// Limits are the users' and projects' limits (memproxy's own block).
 	Limits Limits `yaml:"limits"`
+	// Usage is the usage block: the journals' fsync mode.
+	Usage UsageSettings `yaml:"usage"`
 	// Telemetry is litellm_settings' otel keys (tracing export).
 	Telemetry Telemetry `yaml:"-"`
 	// Router is router_settings (and litellm_settings' routing keys),
@@ -255,6 +257,7 @@ func (g *Gateway) validate(d *decoder) {
 	if len(g.Models) == 0 {
 		d.fail("model_list", "no models configured; add at least one model_list entry")
 	}
+	g.Usage.validate(d)
 	g.Memory.validate(d, g.Models)
 	g.Tools.validate(d, g.Memory.Enabled)
 	validateMCPServers(d, g.MCPServers)

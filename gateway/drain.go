@@ -114,15 +114,13 @@ func waitOrTimeout(done <-chan struct{}, d time.Duration) bool {
 // once no request runs any more.
 func (s *Server) flushAfterDrain(grace time.Duration) {
 	if s.writes != nil {
-		s.writesMu.Lock()
-		s.writesClosed = true
-		close(s.writes)
-		s.writesMu.Unlock()
-		select {
-		case <-s.written:
-		case <-time.After(grace):
-			s.log.Warn("memory write-back not finished at shutdown")
+		// The queue is journaled: what is not stored by then is replayed at
+		// the next start, so the wait is short.
+		wctx, wcancel := context.WithTimeout(context.Background(), min(grace, 30*time.Second))
+		if err := s.writes.Close(wctx); err != nil {
+			s.log.Warn("memory write-back not finished at shutdown; the next start replays it", "err", err)
 		}
+		wcancel()
 	}
 	qctx, qcancel := context.WithTimeout(context.Background(), grace)
 	defer qcancel()

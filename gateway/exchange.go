@@ -25,6 +25,7 @@ type exchange struct {
 	// and what the usage row knows of the request.
 	scope      memory.Scope
 	userText   string
+	session    string // the client's coding-session id, "" when none
 	turn       string // the agent turn's key (turnKey)
 	requestID  string
 	clientName string

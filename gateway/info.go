@@ -39,13 +39,18 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	if err := s.db.Ping(ctx); err != nil {
 		status, db, code = "degraded", "unreachable", http.StatusServiceUnavailable
 	}
-	writeJSON(w, code, map[string]any{
+	out := map[string]any{
 		"status":              status,
 		"version":             version.Version,
 		"database":            db,
 		"usage_pending":       s.usage.Len(),
 		"usage_journal_bytes": s.usage.JournalBytes(),
-	})
+	}
+	if s.writes != nil {
+		ws := s.writes.Stats()
+		out["memory_writeback_pending"], out["memory_writeback_stuck"] = ws.Pending, ws.Stuck
+	}
+	writeJSON(w, code, out)
 }
 
 // listModels serves GET /v1/models in OpenAI's list format, or Anthropic's

@@ -4,6 +4,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -27,6 +28,7 @@ import (
 	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/limits"
 	"github.com/memproxy/memproxy/gateway/mcp"
+	"github.com/memproxy/memproxy/gateway/memory/writeback"
 	"github.com/memproxy/memproxy/gateway/pricing"
 	"github.com/memproxy/memproxy/gateway/provider"
 	"github.com/memproxy/memproxy/gateway/store"
@@ -85,14 +87,13 @@ type Server struct {
 	redis    *redis.Client // nil without Redis
 	metrics  *metrics
 	turns    turnCache // recent agent turns: their retrieval, and whether written back
+	// authFails samples the usage rows of failed authentication.
+	authFails authFailSampler
 	// mcpMem serves /mcp; drain shuts it down.
 	mcpMem *mcp.MemoryHandler
-	// writes queues memory write-backs (nil when memory is off); closed,
-	// under writesMu, once the servers have stopped.
-	writes       chan writeJob
-	written      chan struct{}
-	writesMu     sync.RWMutex
-	writesClosed bool
+	// writes queues memory write-backs, durably (nil when memory is off);
+	// closed once the servers have stopped.
+	writes *writeback.Queue
 	// draining is set at the start of drain: /health answers 503 and the
 	// gRPC health service NOT_SERVING, so balancers and edges move away.
 	draining   atomic.Bool
@@ -139,6 +140,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	qopts := opts.UsageQueue
 	qopts.Logger = opts.Logger
+	if qopts.Fsync == "" {
+		qopts.Fsync = cfg.Usage.Fsync
+	}
 	if qopts.JournalDir == "" {
 		qopts.JournalDir = opts.DataDir // rows the database cannot take wait here, on disk
 	}
@@ -164,8 +168,12 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	go s.usage.Run()
 	if m := opts.Memory; m != nil && m.Enabled && m.Backend != nil {
 		m.defaults()
-		s.writes, s.written = make(chan writeJob, 1024), make(chan struct{})
-		go func() { s.writeBack(s.log); close(s.written) }()
+		wopts := writeback.Options{Logger: s.log, Fsync: qopts.Fsync}
+		if s.writes, err = writeback.Open(cmp.Or(opts.DataDir, "."), s.storeMemory, wopts); err != nil {
+			s.usage.Close(ctx)
+			db.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }
