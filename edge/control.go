@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 
 	"github.com/memproxy/memproxy/internal/version"
@@ -38,7 +39,9 @@ func ListenControl(path string) (net.Listener, error) {
 	}
 	_ = os.Remove(path) // we hold the lock: any socket here is a crashed daemon's
 	ln, err := net.Listen("unix", path)
-	if err == nil {
+	if err == nil && runtime.GOOS != "windows" {
+		// Windows has no mode bits for it: the socket file takes the ACL
+		// of $MEMPROXY_HOME, which is the user's own.
 		err = os.Chmod(path, 0o600)
 	}
 	if err != nil {

@@ -142,7 +142,10 @@ func testNames(tests []string) string {
 	out := make([]string, len(order))
 	for i, t := range order {
 		out[i] = t
-		if n := subs[t]; n > 0 {
+		switch n := subs[t]; {
+		case n == 1:
+			out[i] = t + " (1 subtest)"
+		case n > 1:
 			out[i] = fmt.Sprintf("%s (%d subtests)", t, n)
 		}
 	}

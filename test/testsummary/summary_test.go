@@ -51,7 +51,7 @@ func TestSummary(t *testing.T) {
 		"FAIL\tm/a\t0.01s\n", "ok  \tm/c\t0.02s\n", // the closing lines CI reads
 		"b/x.go:3:1: syntax error\n", "plain text line\n",
 		"skipped: 3 tests (subtests counted) did not run",
-		"  2 × PostgreSQL: nothing on 127.0.0.1:5432 — set MEMPROXY_TEST_POSTGRES_URL\n      m/a: TestPG, TestT (1 subtests)\n",
+		"  2 × PostgreSQL: nothing on 127.0.0.1:5432 — set MEMPROXY_TEST_POSTGRES_URL\n      m/a: TestPG, TestT (1 subtest)\n",
 		"  1 × chromium is not installed\n      m/c: TestChrome\n",
 	} {
 		if !strings.Contains(got, want) {

@@ -72,7 +72,11 @@ func TestReplayAfterCrash(t *testing.T) {
 	if err := q1.Enqueue(job(3)); err != nil { // the same key again
 		t.Fatal(err)
 	}
+	deadline := time.Now().Add(30 * time.Second)
 	for q1.Stats().Done < 5 || q1.Stats().Failures < 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("first run never settled: %+v", q1.Stats())
+		}
 		time.Sleep(time.Millisecond) // polling the outcome, not timing it
 	}
 	// The process dies here: q1 is never closed.
