@@ -70,7 +70,10 @@ var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 func newRequestID() string {
 	var b [15]byte
 	_, _ = rand.Read(b[:])
-	return "req_" + idEncoding.EncodeToString(b[:])
+	var out [4 + 24]byte // "req_" and 15 bytes in base32
+	copy(out[:], "req_")
+	idEncoding.Encode(out[4:], b[:])
+	return string(out[:])
 }
 
 // track wraps an API handler so that every request, whatever happens to it,
