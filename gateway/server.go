@@ -27,6 +27,7 @@ import (
 	"github.com/memproxy/memproxy/gateway/cache"
 	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/limits"
+	"github.com/memproxy/memproxy/gateway/memory/extract"
 	"github.com/memproxy/memproxy/gateway/mcp"
 	"github.com/memproxy/memproxy/gateway/memory/writeback"
 	"github.com/memproxy/memproxy/gateway/pricing"
@@ -87,6 +88,8 @@ type Server struct {
 	redis    *redis.Client // nil without Redis
 	metrics  *metrics
 	turns    turnCache // recent agent turns: their retrieval, and whether written back
+	// extractor distils finished turns into facts (nil: rules mode).
+	extractor *extract.Extractor
 	// authFails samples the usage rows of failed authentication.
 	authFails authFailSampler
 	// mcpMem serves /mcp; drain shuts it down.
@@ -168,6 +171,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	go s.usage.Run()
 	if m := opts.Memory; m != nil && m.Enabled && m.Backend != nil {
 		m.defaults()
+		if x := cfg.Memory.Extraction; x.Model != "" {
+			s.extractor = &extract.Extractor{Model: x.Model, Call: s.extractionCall, MaxFacts: x.MaxFacts, Logger: s.log,
+				Budget: &extract.Budget{Tokens: x.DailyBudgetTokens, Calls: x.DailyBudgetCalls}}
+		}
 		wopts := writeback.Options{Logger: s.log, Fsync: qopts.Fsync}
 		if s.writes, err = writeback.Open(cmp.Or(opts.DataDir, "."), s.storeMemory, wopts); err != nil {
 			s.usage.Close(ctx)
