@@ -28,7 +28,7 @@ type exchange struct {
 	session    string // the client's coding-session id, "" when none
 	user       string // the identity's user and project (the usage row's)
 	project    string
-	turnIndex  int // the turn's human message: its index in the conversation
+	turnIndex  int    // the turn's human message: its index in the conversation
 	turn       string // the agent turn's key (turnKey)
 	requestID  string
 	clientName string

@@ -67,6 +67,10 @@ type receipt struct {
 	ids    []string
 	scores []float64
 	ms     float64
+	// query is the text retrieval searched with; reused marks memories
+	// reused from the turn's first call.
+	query  string
+	reused bool
 }
 
 // scopeFor derives the memory scope of an identity by policy; "" when the
@@ -150,10 +154,12 @@ func (s *Server) recall(w http.ResponseWriter, r *http.Request, x *exchange, bod
 	st := stateFrom(r.Context())
 	x.session, x.user, x.project, x.turnIndex = st.rec.SessionID, st.rec.User, st.rec.Project, at
 	x.turn = turnKey(rc.scope, x.session, at, text)
+	q := conv.Query(o.Query, clean)
+	rc.query = q
 	if t, ok := s.turns.get(x.turn); ok && continuation(conv, clean) {
+		rc.reused = true
 		return s.injectBlock(w, r, x, body, rc, t, at)
 	}
-	q := conv.Query(o.Query, clean)
 	if q == "" {
 		rc.status = memNoQuery
 		return body, rc

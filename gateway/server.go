@@ -27,8 +27,8 @@ import (
 	"github.com/memproxy/memproxy/gateway/cache"
 	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/limits"
-	"github.com/memproxy/memproxy/gateway/memory/extract"
 	"github.com/memproxy/memproxy/gateway/mcp"
+	"github.com/memproxy/memproxy/gateway/memory/extract"
 	"github.com/memproxy/memproxy/gateway/memory/writeback"
 	"github.com/memproxy/memproxy/gateway/pricing"
 	"github.com/memproxy/memproxy/gateway/provider"
@@ -88,6 +88,7 @@ type Server struct {
 	redis    *redis.Client // nil without Redis
 	metrics  *metrics
 	turns    turnCache // recent agent turns: their retrieval, and whether written back
+	whys     whyCache  // recent requests' retrieval query and scores (memory/why)
 	// extractor distils finished turns into facts (nil: rules mode).
 	extractor *extract.Extractor
 	// authFails samples the usage rows of failed authentication.
