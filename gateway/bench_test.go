@@ -27,6 +27,7 @@ func (p instant) Do(context.Context, *provider.Request) (*provider.Response, err
 // Target: ≤ 50 µs and ≤ 100 allocations per request.
 func BenchmarkHotPath(b *testing.B) {
 	cfg := config.Default()
+	cfg.Memory.Enabled = false // the hot path without memory (the embedded defaults turn it on)
 	srv, err := New(context.Background(), Options{Config: cfg, DataDir: b.TempDir(), MasterKey: "sk-bench"})
 	if err != nil {
 		b.Fatal(err)
