@@ -182,6 +182,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			db.Close()
 			return nil, err
 		}
+		s.metrics.watchWriteback(s.writes)
 	}
 	return s, nil
 }
