@@ -89,6 +89,9 @@ type Server struct {
 	metrics  *metrics
 	turns    turnCache // recent agent turns: their retrieval, and whether written back
 	whys     whyCache  // recent requests' retrieval query and scores (memory/why)
+	// flushOnce writes out the queues once: at the end of Run, or in
+	// Close for a server that never ran.
+	flushOnce sync.Once
 	// extractor distils finished turns into facts (nil: rules mode).
 	extractor *extract.Extractor
 	// authFails samples the usage rows of failed authentication.
@@ -250,6 +253,7 @@ func (s *Server) Run(ctx context.Context, httpLn, grpcLn net.Listener) error {
 
 // Close releases the database and Redis. Call it after Run has returned.
 func (s *Server) Close() error {
+	s.flushAfterDrain(5 * time.Second) // a server that never ran still has its queues to write out
 	if s.redis != nil {
 		_ = s.redis.Close()
 	}
