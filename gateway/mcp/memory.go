@@ -2,6 +2,7 @@ package mcp
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -53,6 +54,12 @@ type MemoryOptions struct {
 	SessionTimeout time.Duration
 	Logger         *slog.Logger
 	Version        string
+	// SessionKey signs session ids. Replicas given the same key serve each
+	// other's sessions: a request naming a session this process does not
+	// hold, signed for its caller, is served statelessly (the memory
+	// server keeps nothing in a session but its caller). Empty: a random
+	// key, so sessions live in this process only.
+	SessionKey []byte
 }
 
 // MemoryHandler serves the memory MCP server over streamable HTTP (SSE
@@ -64,6 +71,9 @@ type MemoryHandler struct {
 	stub   *sdk.Server
 	next   http.Handler
 	sdkLog *slog.Logger
+	// adopted serves sessions opened by another replica (see SessionKey).
+	adopted http.Handler
+	signer  sessionSigner
 
 	mu      sync.Mutex
 	closed  bool
@@ -102,6 +112,10 @@ func NewMemoryHandler(o MemoryOptions) *MemoryHandler {
 	h := &MemoryHandler{opts: o, cache: sdk.NewSchemaCache(), streams: map[*http.Request]context.CancelFunc{},
 		servers: map[string][]bornServer{}, sdkLog: slog.New(warnOnly{o.Logger.Handler()})}
 	h.stub = sdk.NewServer(h.impl(), nil)
+	h.signer = sessionSigner{key: o.SessionKey}
+	if len(h.signer.key) == 0 {
+		h.signer.key = []byte(rand.Text())
+	}
 	streamable := sdk.NewStreamableHTTPHandler(h.server, &sdk.StreamableHTTPOptions{
 		Logger:         h.sdkLog, // the SDK logs every session at info
 		SessionTimeout: o.SessionTimeout,
@@ -117,13 +131,20 @@ func NewMemoryHandler(o MemoryOptions) *MemoryHandler {
 	// RequireBearerToken, so ServeHTTP hands that middleware a stand-in
 	// bearer and the verifier answers with the caller the gateway
 	// authenticated, whatever the token says.
-	h.next = auth.RequireBearerToken(func(ctx context.Context, _ string, _ *http.Request) (*auth.TokenInfo, error) {
+	bearer := auth.RequireBearerToken(func(ctx context.Context, _ string, _ *http.Request) (*auth.TokenInfo, error) {
 		c, ok := callerFrom(ctx)
 		if !ok {
 			return nil, auth.ErrInvalidToken
 		}
 		return &auth.TokenInfo{UserID: c.ID, Expiration: time.Now().Add(time.Hour)}, nil
-	}, nil)(streamable)
+	}, nil)
+	h.next = bearer(streamable)
+	h.adopted = bearer(sdk.NewStreamableHTTPHandler(func(r *http.Request) *sdk.Server {
+		if c, ok := callerFrom(r.Context()); ok {
+			return h.boundServer(c)
+		}
+		return nil
+	}, &sdk.StreamableHTTPOptions{Stateless: true, Logger: h.sdkLog, DisableLocalhostProtection: true, MaxRequestBodyBytes: 1 << 20}))
 	return h
 }
 
@@ -155,7 +176,47 @@ func (h *MemoryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.Clone(context.WithValue(ctx, slotKey{}, &serverSlot{}))
 	r.Header.Set("Authorization", "Bearer memproxy-caller") // see NewMemoryHandler; the real credential was checked and stays out of the tools' view
 	r.Header.Del("X-Api-Key")
+	if h.foreignSession(r) {
+		h.serveAdopted(w, r)
+		return
+	}
 	h.next.ServeHTTP(w, r)
+}
+
+// foreignSession reports whether r names a session this process does not
+// hold but which was signed for r's caller: one another replica opened.
+func (h *MemoryHandler) foreignSession(r *http.Request) bool {
+	sid := r.Header.Get(sessionHeader)
+	c, _ := callerFrom(r.Context())
+	if sid == "" || !h.signer.verify(c.ID, sid) {
+		return false // no session, or not this caller's: the SDK answers (404 or 403)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, b := range h.servers[c.ID] {
+		for ss := range b.srv.Sessions() {
+			if ss.ID() == sid {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// serveAdopted serves a request of a session another replica opened:
+// a POST runs statelessly on a server bound to the caller, as the
+// session's own would; DELETE ends nothing here (204); the GET stream
+// is not offered (405, which the transport allows).
+func (h *MemoryHandler) serveAdopted(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodDelete:
+		w.WriteHeader(http.StatusNoContent)
+	case http.MethodPost:
+		h.adopted.ServeHTTP(w, r)
+	default:
+		w.Header().Set("Allow", "POST, DELETE")
+		http.Error(w, "this session's event stream is on another replica", http.StatusMethodNotAllowed)
+	}
 }
 
 func (h *MemoryHandler) track(r *http.Request, cancel context.CancelFunc) bool {
