@@ -100,6 +100,11 @@ type Server struct {
 	// cutting is closed when the drain timeout ends the requests still
 	// running (see drain).
 	cutting chan struct{}
+	// replicaID, claim and stopUpkeep: see replicas.go.
+	replicaID  string
+	claim      *store.Claim
+	stopUpkeep func()
+	upkeepDone chan struct{}
 }
 
 // New builds a server: it opens the database (applying migrations) and
@@ -125,8 +130,15 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the database: %w", err)
 	}
+	replicaID := newReplicaID()
+	claim, err := store.ClaimFile(ctx, db, replicaID)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	if opts.Memory == nil {
 		if opts.Memory, err = buildMemory(cfg.Memory, db, opts.HTTPClient); err != nil {
+			_ = claim.Leave(ctx)
 			db.Close()
 			return nil, err
 		}
@@ -151,6 +163,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		db:       db,
 		usage:    usage.NewQueue(db, qopts),
 		maxBody:  cfg.General.MaxRequestBytes(),
+		claim:    claim, replicaID: replicaID,
 	}
 	s.prices = buildPrices(cfg)
 	s.router = provider.NewRouter(models, provider.RouterOptions{
@@ -158,6 +171,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		AllowedFails: cfg.Router.AllowedFails, Strategy: cfg.Router.RoutingStrategy, Fallbacks: cfg.Router.Fallbacks,
 	})
 	s.keys.Attach(db, auth.CacheOptions{Logger: opts.Logger})
+	upkeep, stop := context.WithCancel(context.Background())
+	s.stopUpkeep, s.upkeepDone = stop, make(chan struct{})
+	go s.replicaUpkeep(upkeep, s.upkeepDone)
 	s.sharedState(cfg)
 	s.metrics = newMetrics(s.usage, models.Names())
 	s.handler = s.routes()
@@ -233,6 +249,8 @@ func (s *Server) Run(ctx context.Context, httpLn, grpcLn net.Listener) error {
 
 // Close releases the database and Redis. Call it after Run has returned.
 func (s *Server) Close() error {
+	s.stopUpkeep()
+	<-s.upkeepDone
 	if s.redis != nil {
 		_ = s.redis.Close()
 	}
