@@ -35,6 +35,7 @@ func (s *Server) sharedState(cfg *config.Gateway) {
 		MaxRetries: 1})
 	s.redis = rdb
 	s.limiter = limits.NewRedis(rdb, "memproxy:limits:", time.Now, limits.Options{FailClosed: cfg.Limits.FailClosed, Logger: s.log})
+	s.router.ShareHealth(&redisHealth{rdb: rdb, key: "memproxy:router:cooling"})
 	if cfg.Cache.Params.Type == "local" {
 		s.cache = cache.NewMemory(64 << 20)
 	} else {

@@ -11,8 +11,9 @@ import (
 // What one replica shares with the others, and what it does not, is listed
 // in docs/deployment.md ("Running several replicas"). This file holds the
 // replica's own upkeep: its heartbeat in an embedded database (so that a
-// second gateway on the same SQLite file refuses to start) and the poll
-// that drops keys revoked elsewhere from the key cache.
+// second gateway on the same SQLite file refuses to start), the poll that
+// drops keys revoked elsewhere from the key cache, and the one that takes
+// the router cooldowns other replicas announced (Redis).
 
 // revocationMargin is how far back each poll looks for revocations: it
 // covers the revoker's clock running behind this replica's.
@@ -49,6 +50,9 @@ func (s *Server) replicaTick(ctx context.Context) {
 	defer cancel()
 	if err := s.claim.Beat(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("writing the replica heartbeat failed", "err", err)
+	}
+	if err := s.router.Sync(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("reading other replicas' cooldowns failed", "err", err)
 	}
 	if n, err := s.keys.DropRevoked(ctx, time.Now().Add(-revocationMargin)); err != nil && ctx.Err() == nil {
 		s.log.Warn("listing revoked keys failed", "err", err)
