@@ -36,8 +36,12 @@ func (s *Server) mcpRoute() http.Handler {
 	if t := s.opts.Tools; t != nil {
 		maxResults = t.MaxResults
 	}
-	s.mcpMem = mcp.NewMemoryHandler(mcp.MemoryOptions{Backend: b, MaxResults: maxResults, Logger: s.log, Version: version.Version,
-		SessionKey: mcpSessionKey(s.opts.MasterKey)})
+	mo := mcp.MemoryOptions{Backend: b, MaxResults: maxResults, Logger: s.log, Version: version.Version,
+		SessionKey: mcpSessionKey(s.opts.MasterKey)}
+	if s.redis != nil {
+		mo.Ended = &redisEnded{rdb: s.redis, prefix: "memproxy:mcp:ended:"}
+	}
+	s.mcpMem = mcp.NewMemoryHandler(mo)
 	return s.authenticate(http.HandlerFunc(s.serveMCP))
 }
 

@@ -60,6 +60,9 @@ type MemoryOptions struct {
 	// server keeps nothing in a session but its caller). Empty: a random
 	// key, so sessions live in this process only.
 	SessionKey []byte
+	// Ended, when set, shares the sessions that ended between replicas
+	// (see EndedSessions).
+	Ended EndedSessions
 }
 
 // MemoryHandler serves the memory MCP server over streamable HTTP (SSE
@@ -74,6 +77,7 @@ type MemoryHandler struct {
 	// adopted serves sessions opened by another replica (see SessionKey).
 	adopted http.Handler
 	signer  sessionSigner
+	ended   localEnded
 
 	mu      sync.Mutex
 	closed  bool
@@ -176,40 +180,53 @@ func (h *MemoryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.Clone(context.WithValue(ctx, slotKey{}, &serverSlot{}))
 	r.Header.Set("Authorization", "Bearer memproxy-caller") // see NewMemoryHandler; the real credential was checked and stays out of the tools' view
 	r.Header.Del("X-Api-Key")
-	if h.foreignSession(r) {
+	switch local, foreign := h.whose(r); {
+	case foreign:
 		h.serveAdopted(w, r)
 		return
+	case local && r.Method == http.MethodDelete:
+		defer h.endSessions(r.Header.Get(sessionHeader))
 	}
 	h.next.ServeHTTP(w, r)
 }
 
-// foreignSession reports whether r names a session this process does not
-// hold but which was signed for r's caller: one another replica opened.
-func (h *MemoryHandler) foreignSession(r *http.Request) bool {
+// whose tells a session this process holds for r's caller (local) from
+// one signed for that caller that another replica opened (foreign), both
+// not ended. Neither: no session, another caller's, or an ended one (a
+// held one ended elsewhere is closed here); the SDK answers those (404 or
+// 403).
+func (h *MemoryHandler) whose(r *http.Request) (local, foreign bool) {
 	sid := r.Header.Get(sessionHeader)
 	c, _ := callerFrom(r.Context())
 	if sid == "" || !h.signer.verify(c.ID, sid) {
-		return false // no session, or not this caller's: the SDK answers (404 or 403)
+		return false, false
 	}
+	var held *sdk.ServerSession
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	for _, b := range h.servers[c.ID] {
 		for ss := range b.srv.Sessions() {
 			if ss.ID() == sid {
-				return false
+				held = ss
 			}
 		}
 	}
-	return true
+	h.mu.Unlock()
+	ended := h.sessionEnded(r.Context(), sid)
+	if held != nil && ended { // deleted through another replica
+		_ = held.Close()
+		return false, false
+	}
+	return held != nil, held == nil && !ended
 }
 
 // serveAdopted serves a request of a session another replica opened:
 // a POST runs statelessly on a server bound to the caller, as the
-// session's own would; DELETE ends nothing here (204); the GET stream
+// session's own would; DELETE records it as ended (204); the GET stream
 // is not offered (405, which the transport allows).
 func (h *MemoryHandler) serveAdopted(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodDelete:
+		h.endSessions(r.Header.Get(sessionHeader))
 		w.WriteHeader(http.StatusNoContent)
 	case http.MethodPost:
 		h.adopted.ServeHTTP(w, r)
@@ -316,11 +333,14 @@ func (h *MemoryHandler) register(id string, srv *sdk.Server) {
 	}
 	h.servers[id] = append(list, bornServer{srv, now})
 	h.mu.Unlock()
+	var ended []string
 	for _, b := range evict {
 		for ss := range b.srv.Sessions() {
+			ended = append(ended, ss.ID())
 			_ = ss.Close()
 		}
 	}
+	h.endSessions(ended...)
 	if len(evict) > 0 {
 		h.opts.Logger.Info("closed the oldest MCP sessions of a caller past the limit", "closed", len(evict), "max", MaxSessionsPerCaller)
 	}

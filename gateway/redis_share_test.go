@@ -37,3 +37,25 @@ func TestRedisHealthShared(t *testing.T) {
 		t.Errorf("after Clear: %v", got)
 	}
 }
+
+// TestRedisEndedShared: a session ended through one replica's client is
+// ended for another's, and the mark expires.
+func TestRedisEndedShared(t *testing.T) {
+	addr := services.RequireRedis(t)
+	prefix := "memproxy-test:mcp:" + rand.Text() + ":"
+	a, b := redis.NewClient(&redis.Options{Addr: addr}), redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { a.Del(context.Background(), prefix+"s1"); a.Close(); b.Close() })
+	ea, eb := &redisEnded{rdb: a, prefix: prefix}, &redisEnded{rdb: b, prefix: prefix}
+	if ended, err := eb.Ended(t.Context(), "s1"); err != nil || ended {
+		t.Fatalf("before End: %v %v", ended, err)
+	}
+	if err := ea.End(t.Context(), "s1", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if ended, err := eb.Ended(t.Context(), "s1"); err != nil || !ended {
+		t.Errorf("after End through a: %v %v", ended, err)
+	}
+	if ttl := b.PTTL(t.Context(), prefix+"s1").Val(); ttl <= 0 || ttl > time.Hour {
+		t.Errorf("ttl %s", ttl)
+	}
+}

@@ -7,8 +7,12 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/memproxy/memproxy/gateway/mcp"
 	"github.com/memproxy/memproxy/gateway/provider"
 )
+
+// Replica state shared through Redis: the router's cooldowns and the MCP
+// sessions that ended.
 
 // redisHealth is the router's provider.HealthShare in Redis: one hash,
 // deployment id → end of its cooldown (Unix ms). Every replica with the
@@ -49,4 +53,24 @@ func (h *redisHealth) Cooling(ctx context.Context) (map[string]time.Time, error)
 		}
 	}
 	return out, nil
+}
+
+// redisEnded is the memory MCP server's mcp.EndedSessions in Redis: one
+// key per ended session, expiring with the session timeout.
+type redisEnded struct {
+	rdb    *redis.Client
+	prefix string
+}
+
+var _ mcp.EndedSessions = (*redisEnded)(nil)
+
+// End implements mcp.EndedSessions.
+func (e *redisEnded) End(ctx context.Context, id string, ttl time.Duration) error {
+	return e.rdb.Set(ctx, e.prefix+id, 1, ttl).Err()
+}
+
+// Ended implements mcp.EndedSessions.
+func (e *redisEnded) Ended(ctx context.Context, id string) (bool, error) {
+	n, err := e.rdb.Exists(ctx, e.prefix+id).Result()
+	return n > 0, err
 }
