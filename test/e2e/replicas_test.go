@@ -47,10 +47,11 @@ litellm_settings:
 	}
 	all := gs[0].grpcAddr + "," + gs[1].grpcAddr + "," + gs[2].grpcAddr
 	var urls []string
+	var edges []*edgeHome
 	for _, user := range []string{"alice", "bob"} {
 		e := newEdge(t, gs[0], user)
 		e.run("login", "--gateway", all, "--key", gs[0].masterKey, "--user", user)
-		urls = append(urls, e.start("shop"))
+		urls, edges = append(urls, e.start("shop")), append(edges, e)
 	}
 
 	// The MCP session opens on replica 0 and writes a memory there.
@@ -82,6 +83,12 @@ litellm_settings:
 	gs[0].start()
 	gs[1].start()
 	ld.waitDone(t, ld.done()+100)
+	for _, e := range edges { // both edges are back on all three
+		waitFor(t, "every replica serving in memedge doctor", func() bool {
+			doc := e.run("doctor")
+			return strings.Count(doc, ": serving") >= 3 && !strings.Contains(doc, "not serving")
+		})
+	}
 	results := ld.stop()
 
 	var failed []result
@@ -326,3 +333,22 @@ func runGatewayCLI(t *testing.T, args ...string) string {
 }
 
 func pgIdent(parts ...string) string { return pgx.Identifier(parts).Sanitize() }
+
+// TestSecondGatewayOnOneSQLiteFileRefused: a second memgateway on the data
+// directory (the SQLite file) of a running one exits at once, saying why;
+// after the first was killed (kill -9), a new one starts.
+func TestSecondGatewayOnOneSQLiteFileRefused(t *testing.T) {
+	g := startGateway(t, modelConfig("http://127.0.0.1:9"))
+	cfg := g.args[slices.Index(g.args, "--config")+1]
+	second := func() *exec.Cmd {
+		return exec.Command(filepath.Join(bin, "memgateway"), "serve", "--config", cfg, "--data-dir", g.dataDir(),
+			"--http", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--grpc", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
+	}
+	out, err := second().CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "another gateway is using this SQLite database") ||
+		!strings.Contains(string(out), "PostgreSQL") {
+		t.Fatalf("a second gateway on one SQLite file: %v\n%s", err, out)
+	}
+	g.kill()
+	g.start() // the dead one's heartbeat does not block its restart
+}
