@@ -28,6 +28,10 @@ func (s *Server) sharedState(cfg *config.Gateway) {
 	if addr == "" {
 		s.limiter = limits.NewMemory(time.Now)
 		s.cache = cache.NewMemory(64 << 20)
+		if !strings.HasPrefix(s.db.Describe(), "sqlite:") { // a database made for replicas
+			s.log.Warn("no Redis: limits, budgets, the response cache and router cooldowns are kept per process; " +
+				"replicas sharing this database need litellm_settings.cache_params (type: redis), or each allows the whole budget")
+		}
 		return
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: addr, Password: password,

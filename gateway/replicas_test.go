@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,4 +110,36 @@ func freshPostgresSchema(t *testing.T) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// TestPostgresWithoutRedisWarns: a gateway on PostgreSQL (a database made
+// for replicas) without Redis says at start that its limits are its own.
+func TestPostgresWithoutRedisWarns(t *testing.T) {
+	dsn := freshPostgresSchema(t)
+	logs := &lockedLog{}
+	fake := providertest.NewOpenAI(t)
+	y := "general_settings:\n  master_key: " + testMaster + "\n  database_url: " + dsn + "\nmodel_list:\n" +
+		"  - model_name: gpt-test\n    litellm_params: {model: openai/gpt-upstream, api_base: \"" + fake.URL + "/v1\", api_key: k}\n"
+	serveYAML(t, y, fake, func(o *Options) { o.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
+	if !strings.Contains(logs.String(), "no Redis: limits, budgets") {
+		t.Errorf("no warning about per-process limits:\n%s", logs.String())
+	}
+}
+
+// lockedLog collects log lines from any goroutine.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
