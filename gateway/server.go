@@ -132,9 +132,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	replicaID := newReplicaID()
 	claim, err := store.ClaimFile(ctx, db, replicaID)
-	if err != nil {
+	if errors.Is(err, store.ErrShared) {
 		db.Close()
 		return nil, err
+	} else if err != nil {
+		opts.Logger.Warn("starting without the check for another gateway on the database file", "err", err)
 	}
 	if opts.Memory == nil {
 		if opts.Memory, err = buildMemory(cfg.Memory, db, opts.HTTPClient); err != nil {

@@ -34,6 +34,9 @@ type Claim struct {
 // (each would keep its own memory index and journal, and lock the file
 // against the others). A fresh heartbeat of a process on this host that
 // no longer exists (killed without a clean stop) is not in the way.
+//
+// Any other error (the file is locked, say) comes with a usable Claim:
+// the caller may go on, and the next Beat tries again.
 func ClaimFile(ctx context.Context, db DB, id string) (*Claim, error) {
 	sq, ok := db.(*sqlite.DB)
 	if !ok {
@@ -42,11 +45,11 @@ func ClaimFile(ctx context.Context, db DB, id string) (*Claim, error) {
 	host, _ := os.Hostname()
 	c := &Claim{db: sq, me: sqlite.Replica{ID: id, Host: host, PID: os.Getpid()}}
 	if err := c.Beat(ctx); err != nil {
-		return nil, err
+		return c, fmt.Errorf("checking for another gateway on %s: %w", sq.Describe(), err)
 	}
 	others, err := sq.Replicas(ctx, id, time.Now().Add(-BeatFresh))
 	if err != nil {
-		return nil, err
+		return c, fmt.Errorf("checking for another gateway on %s: %w", sq.Describe(), err)
 	}
 	for _, o := range others {
 		if o.Host == host && !processAlive(o.PID) {
