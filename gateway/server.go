@@ -100,8 +100,7 @@ type Server struct {
 	// cutting is closed when the drain timeout ends the requests still
 	// running (see drain).
 	cutting chan struct{}
-	// replicaID, claim and stopUpkeep: see replicas.go.
-	replicaID  string
+	// claim, stopUpkeep and upkeepDone: see replicas.go.
 	claim      *store.Claim
 	stopUpkeep func()
 	upkeepDone chan struct{}
@@ -130,8 +129,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the database: %w", err)
 	}
-	replicaID := newReplicaID()
-	claim, err := store.ClaimFile(ctx, db, replicaID)
+	claim, err := store.ClaimFile(ctx, db, newReplicaID())
 	if errors.Is(err, store.ErrShared) {
 		db.Close()
 		return nil, err
@@ -165,7 +163,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		db:       db,
 		usage:    usage.NewQueue(db, qopts),
 		maxBody:  cfg.General.MaxRequestBytes(),
-		claim:    claim, replicaID: replicaID,
+		claim:    claim,
 	}
 	s.prices = buildPrices(cfg)
 	s.router = provider.NewRouter(models, provider.RouterOptions{
