@@ -62,6 +62,18 @@ litellm_settings:
 		t.Fatalf("memory_add on replica 0: %s", out)
 	}
 
+	// Through an edge, an MCP session's calls are spread over the three
+	// replicas like any request: every one is served.
+	ecs := mcpSession(t, urls[0], true)
+	if out := mcpTool(t, ecs, "memory_add", map[string]any{"content": "Edge sessions span replicas."}); !strings.Contains(out, `"created":true`) {
+		t.Fatalf("memory_add through the edge: %s", out)
+	}
+	for i := range 6 {
+		if out := mcpTool(t, ecs, "memory_search", map[string]any{"query": "edge sessions span"}); !strings.Contains(out, "span replicas") {
+			t.Fatalf("memory_search %d through the edge: %s", i, out)
+		}
+	}
+
 	ld := startSteadyLoad(t, urls)
 	ld.waitDone(t, 100)
 
