@@ -108,6 +108,10 @@ type Server struct {
 	// cutting is closed when the drain timeout ends the requests still
 	// running (see drain).
 	cutting chan struct{}
+	// claim, stopUpkeep and upkeepDone: see replicas.go.
+	claim      *store.Claim
+	stopUpkeep func()
+	upkeepDone chan struct{}
 }
 
 // New builds a server: it opens the database (applying migrations) and
@@ -133,8 +137,16 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the database: %w", err)
 	}
+	claim, err := store.ClaimFile(ctx, db, newReplicaID())
+	if errors.Is(err, store.ErrShared) {
+		db.Close()
+		return nil, err
+	} else if err != nil {
+		opts.Logger.Warn("starting without the check for another gateway on the database file", "err", err)
+	}
 	if opts.Memory == nil {
 		if opts.Memory, err = buildMemory(cfg.Memory, db, opts.HTTPClient); err != nil {
+			_ = claim.Leave(ctx)
 			db.Close()
 			return nil, err
 		}
@@ -162,6 +174,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		db:       db,
 		usage:    usage.NewQueue(db, qopts),
 		maxBody:  cfg.General.MaxRequestBytes(),
+		claim:    claim,
 	}
 	s.prices = buildPrices(cfg)
 	s.router = provider.NewRouter(models, provider.RouterOptions{
@@ -169,6 +182,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		AllowedFails: cfg.Router.AllowedFails, Strategy: cfg.Router.RoutingStrategy, Fallbacks: cfg.Router.Fallbacks,
 	})
 	s.keys.Attach(db, auth.CacheOptions{Logger: opts.Logger})
+	upkeep, stop := context.WithCancel(context.Background())
+	s.stopUpkeep, s.upkeepDone = stop, make(chan struct{})
+	go s.replicaUpkeep(upkeep, s.upkeepDone)
 	s.sharedState(cfg)
 	s.metrics = newMetrics(s.usage, models.Names())
 	s.handler = s.routes()
@@ -254,6 +270,8 @@ func (s *Server) Run(ctx context.Context, httpLn, grpcLn net.Listener) error {
 // Close releases the database and Redis. Call it after Run has returned.
 func (s *Server) Close() error {
 	s.flushAfterDrain(5 * time.Second) // a server that never ran still has its queues to write out
+	s.stopUpkeep()
+	<-s.upkeepDone
 	if s.redis != nil {
 		_ = s.redis.Close()
 	}
