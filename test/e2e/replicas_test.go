@@ -354,7 +354,7 @@ func TestSecondGatewayOnOneSQLiteFileRefused(t *testing.T) {
 	cfg := g.args[slices.Index(g.args, "--config")+1]
 	second := func() *exec.Cmd {
 		return exec.Command(filepath.Join(bin, "memgateway"), "serve", "--config", cfg, "--data-dir", g.dataDir(),
-			"--http", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--grpc", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
+			"--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0")
 	}
 	out, err := second().CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "another gateway is using this SQLite database") ||
