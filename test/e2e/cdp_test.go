@@ -12,8 +12,8 @@ import (
 
 	"os"
 	"os/exec"
-	"syscall"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
