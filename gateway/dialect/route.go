@@ -109,6 +109,9 @@ func SetModel(body []byte, model string) []byte {
 	if !ok {
 		return body
 	}
+	if cur, isString := jsonscan.String(body[s:e]); isString && cur == model {
+		return body // already so (a translated body names its upstream model): no copy of a large body
+	}
 	out := make([]byte, 0, len(body)-(e-s)+len(model)+2)
 	out = append(out, body[:s]...)
 	out = appendJSONString(out, model)
