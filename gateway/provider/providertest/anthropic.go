@@ -25,6 +25,9 @@ type Anthropic struct {
 	// message carries no tool_result, answers with a tool_use block instead of
 	// text, with stop_reason tool_use.
 	ToolCall *ToolCall
+	// ToolAlways answers with ToolCall even after a tool_result (an
+	// agent step that calls another tool), whenever tools are offered.
+	ToolAlways bool
 	// Thinking, when non-nil, puts a thinking block before the answer.
 	Thinking *Thinking
 	// Status, when non-zero, answers every request with this status and
@@ -119,7 +122,7 @@ func (f *Anthropic) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	model, _ := body["model"].(string)
 	call := f.ToolCall
-	if lastHasToolResult(body) || body["tools"] == nil {
+	if (lastHasToolResult(body) && !f.ToolAlways) || body["tools"] == nil {
 		call = nil // no tools offered, or the client ran the tool: answer in text
 	}
 	if stream, _ := body["stream"].(bool); stream {

@@ -32,6 +32,9 @@ type Responses struct {
 	// the request offers tools and its input does not end with a
 	// function_call_output (which gets the text answer).
 	ToolCall *ToolCall
+	// ToolAlways answers with ToolCall even after a function_call_output
+	// (an agent step that calls another tool), whenever tools are offered.
+	ToolAlways bool
 	// Status, when non-zero, answers every request with this status and
 	// ErrorBody (default: an OpenAI error envelope).
 	Status    int
@@ -100,7 +103,7 @@ func (f *Responses) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	call := f.ToolCall
-	if tools, _ := body["tools"].([]any); len(tools) == 0 || lastInputType(body) == "function_call_output" {
+	if tools, _ := body["tools"].([]any); len(tools) == 0 || (lastInputType(body) == "function_call_output" && !f.ToolAlways) {
 		call = nil
 	}
 	if stream, _ := body["stream"].(bool); stream {
