@@ -1,0 +1,225 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/memproxy/memproxy/gateway/provider/providertest"
+)
+
+// Distinctive texts of the agent-memory project: each must never reach a
+// memory (the instruction files and the tool's output), while the two
+// prompts state the facts a person wants remembered.
+const (
+	agentNotes    = "TOOLOUT-7731: the build cache lives in /var/cache/zeta\n"
+	agentClaudeMD = "CLAUDEMD-4412: answer every question in one haiku.\n"
+	agentAgentsMD = "AGENTSMD-9923: indent with tabs in this repository.\n"
+	agentFact     = "Look at notes.txt. For the record: our staging database listens on port 6543."
+	agentDeploy   = "Also remember that we deploy with make ship on Tuesdays."
+	agentQuestion = "Which port does our staging database listen on?"
+)
+
+// boilerplate is what a memory must never hold: client wrappers,
+// environment and instruction text, tool output.
+var boilerplate = []string{"system-reminder", "# Environment", "You have been invoked", "CLAUDEMD-4412", "AGENTSMD-9923",
+	"TOOLOUT-7731", "environment_context", "user_instructions", "<command-", "Caveat:", "/var/cache/zeta", "tool_result"}
+
+// TestClaudeCodeAgentMemory runs the real Claude Code CLI through an edge
+// on a project with memory on: an agent turn that reads a file (the fake
+// upstream asks for Read, then answers), a /compact (a side request) and
+// a second turn. The scope then holds exactly one memory per turn, made
+// of what the person said only; the real Codex CLI on the same project
+// then asks about the fact, and the upstream finds it in Codex's request.
+func TestClaudeCodeAgentMemory(t *testing.T) {
+	dir := clientsDir(t)
+	claude := filepath.Join(dir, "node_modules", ".bin", "claude")
+	codex := filepath.Join(dir, "node_modules", ".bin", "codex")
+	for _, mode := range []string{"user_only", "exchange"} {
+		t.Run(mode, func(t *testing.T) { agentMemory(t, claude, codex, mode) })
+	}
+}
+
+// memoryRow is one memory as the memory API lists it.
+type memoryRow struct {
+	ID       string            `json:"id"`
+	Content  string            `json:"content"`
+	Metadata map[string]string `json:"metadata"`
+}
+
+// projectMemories lists a project's memories through its edge port.
+func projectMemories(t *testing.T, url string) []memoryRow {
+	t.Helper()
+	resp, err := http.Get(url + "/v1/memory?limit=100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Data []memoryRow `json:"data"`
+	}
+	if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&out) != nil {
+		t.Fatalf("memory list: %s", resp.Status)
+	}
+	return out.Data
+}
+
+func agentMemory(t *testing.T, claude, codex, mode string) {
+	anth, rs := providertest.NewAnthropic(t), providertest.NewResponses(t)
+	cwd, home := t.TempDir(), t.TempDir()
+	for name, text := range map[string]string{"notes.txt": agentNotes, "CLAUDE.md": agentClaudeMD, "AGENTS.md": agentAgentsMD} {
+		if err := os.WriteFile(filepath.Join(cwd, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in, _ := json.Marshal(map[string]string{"file_path": filepath.Join(cwd, "notes.txt")})
+	anth.ToolCall = &providertest.ToolCall{Name: "Read", Input: string(in)}
+	cfg := "model_list:\n  - model_name: claude-e2e\n    litellm_params: {model: anthropic/claude-upstream, api_base: \"" + anth.URL + "\", api_key: sk-ant-up}\n" +
+		"  - model_name: gpt-native\n    litellm_params: {model: openai/gpt-5-codex, api_base: \"" + rs.URL + "/v1\", api_key: sk-oai-up}\n" +
+		"    model_info: {native_responses: true}\n" +
+		"context_retrieval:\n  enabled: true\n  write_back: " + mode + "\n"
+	g := startGateway(t, cfg)
+	project := "agentmem-" + strings.ReplaceAll(mode, "_", "")
+	url := newEdge(t, g, "agent-user").start(project)
+
+	claudeRun := func(args ...string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, claude, append(args, "--model", "claude-e2e")...)
+		cmd.Dir = cwd
+		cmd.Env = append(os.Environ(), "ANTHROPIC_BASE_URL="+url, "ANTHROPIC_API_KEY=dummy", "DISABLE_TELEMETRY=1", "HOME="+home)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("claude %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	// want is the memory each turn must leave, in the gateway's mode.
+	want := func(prompt string, answer string) string {
+		if mode == "user_only" {
+			return prompt
+		}
+		return "User: " + prompt + "\nAssistant: " + answer
+	}
+	var turns []string
+	settled := func(what string) []memoryRow {
+		t.Helper()
+		var ms []memoryRow
+		waitFor(t, what, func() bool { ms = projectMemories(t, url); return len(ms) >= len(turns) })
+		checkMemories(t, ms, turns)
+		return ms
+	}
+
+	// Turn 1: the fake asks for Read, Claude Code sends the file back, the
+	// fake answers. Three or more upstream calls, one memory.
+	n := len(anth.Requests())
+	claudeRun("-p", agentFact, "--allowedTools", "Read")
+	if !slices.ContainsFunc(since(anth.Requests(), n), func(q providertest.Recorded) bool { return endsWithToolResult(q.Body) }) {
+		t.Fatal("Claude Code never sent the Read result back: no agent step happened")
+	}
+	turns = append(turns, want(agentFact, anth.Answer()))
+	settled("turn 1 written back")
+
+	// A compaction is a side request: no memory in its prompt, none
+	// written, its rows say side_request.
+	n = len(anth.Requests())
+	claudeRun("-p", "/compact", "--continue")
+	for _, q := range since(anth.Requests(), n) {
+		if b, _ := json.Marshal(q.Body); strings.Contains(string(b), "memproxy-context") {
+			t.Errorf("the compaction request was given memories")
+		}
+	}
+	waitFor(t, "a side_request usage row", func() bool {
+		return slices.ContainsFunc(g.usage("project="+project), func(r map[string]any) bool { return r["memory_status"] == "side_request" })
+	})
+
+	// Turn 2, after the compaction, in the same session.
+	n = len(anth.Requests())
+	claudeRun("-p", agentDeploy, "--continue", "--allowedTools", "Read")
+	if !slices.ContainsFunc(since(anth.Requests(), n), func(q providertest.Recorded) bool { return endsWithToolResult(q.Body) }) {
+		t.Fatal("turn 2 made no agent step")
+	}
+	turns = append(turns, want(agentDeploy, anth.Answer()))
+	settled("turn 2 written back")
+
+	// Codex on the same project asks about the fact: it is in Codex's request.
+	chome := t.TempDir()
+	toml := fmt.Sprintf("model = \"gpt-native\"\nmodel_provider = \"memproxy\"\n\n[model_providers.memproxy]\nname = \"memproxy\"\nbase_url = %q\nwire_api = \"responses\"\n", url+"/v1")
+	if err := os.WriteFile(filepath.Join(chome, "config.toml"), []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, codex, "exec", "--skip-git-repo-check", agentQuestion)
+	cmd.Dir = cwd
+	cmd.Env = append(os.Environ(), "CODEX_HOME="+chome, "HOME="+chome, "OPENAI_API_KEY=dummy")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("codex: %v\n%s", err, out)
+	}
+	seen := false
+	for _, r := range rs.Requests() {
+		b, _ := json.Marshal(r.Body)
+		seen = seen || (strings.Contains(string(b), "memproxy-context") && strings.Contains(string(b), "port 6543"))
+	}
+	if !seen {
+		t.Fatalf("no request of Codex's carried the fact from Claude Code's turn (%d requests)", len(rs.Requests()))
+	}
+	turns = append(turns, want(agentQuestion, rs.Answer()))
+	settled("Codex's turn written back")
+
+	// A stopped gateway has drained its write-back queue: nothing more is
+	// on its way, so the scope's final content is what it holds now.
+	g.stop()
+	g.start()
+	var ms []memoryRow
+	waitFor(t, "memories through the edge after the gateway's restart", func() bool {
+		resp, err := http.Get(url + "/v1/memory?limit=100")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var out struct {
+			Data []memoryRow `json:"data"`
+		}
+		if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&out) != nil {
+			return false
+		}
+		ms = out.Data
+		return true
+	})
+	checkMemories(t, ms, turns)
+
+	for _, r := range g.usage("project=" + project) {
+		if r["client"] != "claude-code" && r["client"] != "codex" {
+			t.Errorf("row of client %v", r["client"])
+		}
+	}
+}
+
+// checkMemories asserts the scope holds exactly the turns' memories, one
+// each, none with a client's boilerplate or a tool's output.
+func checkMemories(t *testing.T, ms []memoryRow, want []string) {
+	t.Helper()
+	var got []string
+	for _, m := range ms {
+		got = append(got, m.Content)
+		for _, b := range boilerplate {
+			if strings.Contains(m.Content, b) {
+				t.Errorf("memory %s holds %q: %.400q", m.ID, b, m.Content)
+			}
+		}
+	}
+	slices.Sort(got)
+	w := slices.Sorted(slices.Values(want))
+	if !slices.Equal(got, w) {
+		t.Fatalf("the scope holds %d memories, want one per turn (%d):\n got %q\nwant %q", len(got), len(w), got, w)
+	}
+}
