@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/memproxy/memproxy/gateway/clientmsg"
 	"github.com/memproxy/memproxy/gateway/memory"
 	"github.com/memproxy/memproxy/gateway/provider/providertest"
 )
@@ -27,14 +28,14 @@ var agentBoilerplate = []string{
 
 // agentFigures are what one replay of the transcripts measured.
 type agentFigures struct {
-	requests, sides, turns, memories, boilerplate, facts, recalled int
-	perScope                                                       map[string]int
+	requests, sides, turns, memories, boilerplate, facts, recalled, first int
+	perScope                                                              map[string]int
 }
 
 func (f agentFigures) String() string {
-	return fmt.Sprintf("%d requests (%d side), %d turns, %d memories (%.2f per turn), %d with boilerplate (%.1f%%), recall@5 %d/%d = %.2f",
+	return fmt.Sprintf("%d requests (%d side), %d turns, %d memories (%.2f per turn), %d with boilerplate (%.1f%%), recall@5 %d/%d = %.2f, recall@1 %.2f",
 		f.requests, f.sides, f.turns, f.memories, float64(f.memories)/float64(f.turns), f.boilerplate,
-		100*float64(f.boilerplate)/float64(max(1, f.memories)), f.recalled, f.facts, float64(f.recalled)/float64(f.facts))
+		100*float64(f.boilerplate)/float64(max(1, f.memories)), f.recalled, f.facts, float64(f.recalled)/float64(f.facts), float64(f.first)/float64(f.facts))
 }
 
 // agentHarness is a gateway with the local (SQLite) memory backend, in
@@ -91,12 +92,12 @@ func replay(t *testing.T, h *harness, trs []transcript) (steps []agentStep) {
 
 // measure reads back every transcript's scope: the memories stored, their
 // boilerplate, and whether a question finds each stated fact in the top 5.
-func measure(t *testing.T, b memory.Backend, trs []transcript, mode string) agentFigures {
+func measure(t *testing.T, b memory.Backend, trs []transcript, user, mode string) agentFigures {
 	ctx := context.Background()
 	f := agentFigures{perScope: map[string]int{}}
 	said := map[memory.Scope][]string{}
 	for _, tr := range trs {
-		sc := memory.Scope("u:alice/p:" + tr.project)
+		sc := memory.Scope("u:" + user + "/p:" + tr.project)
 		said[sc] = append(said[sc], tr.said...)
 		f.turns += len(tr.said)
 		for _, q := range tr.facts {
@@ -105,9 +106,13 @@ func measure(t *testing.T, b memory.Backend, trs []transcript, mode string) agen
 			if err != nil {
 				t.Fatal(err)
 			}
-			if slices.ContainsFunc(found, func(m memory.Memory) bool { return strings.Contains(m.Content, q.key) }) {
+			switch at := slices.IndexFunc(found, func(m memory.Memory) bool { return strings.Contains(m.Content, q.key) }); {
+			case at == 0:
+				f.first++
+				fallthrough
+			case at > 0:
 				f.recalled++
-			} else {
+			default:
 				t.Logf("%s: %q did not find %q in the top 5", tr.name, q.question, q.key)
 			}
 		}
@@ -123,6 +128,9 @@ func measure(t *testing.T, b memory.Backend, trs []transcript, mode string) agen
 			f.perScope[string(sc)]++
 			if slices.ContainsFunc(agentBoilerplate, func(s string) bool { return strings.Contains(m.Content, s) }) {
 				f.boilerplate++
+				if mode == "baseline" {
+					continue
+				}
 				t.Errorf("%s: memory %s holds client boilerplate or tool output: %.300q", sc, m.ID, m.Content)
 			}
 			got = append(got, m.Content)
@@ -154,7 +162,7 @@ func TestAgentTranscriptMemory(t *testing.T) {
 			if len(rows) != len(steps) {
 				t.Fatalf("%d usage rows for %d requests", len(rows), len(steps))
 			}
-			f := measure(t, h.srv.opts.Memory.Backend, trs, mode)
+			f := measure(t, h.srv.opts.Memory.Backend, trs, "alice", mode)
 			f.requests = len(steps)
 			for i, st := range steps {
 				f.sides += map[bool]int{true: 1}[st.side != ""]
@@ -169,6 +177,52 @@ func TestAgentTranscriptMemory(t *testing.T) {
 			if f.recalled*10 < f.facts*9 {
 				t.Errorf("recall@5 %d/%d, below 0.9", f.recalled, f.facts)
 			}
+			if mode == "exchange" {
+				bf := baseline(t, h.srv.opts.Memory.Backend, trs)
+				t.Logf("baseline (every call stored as sent): %v", bf)
+			}
 		})
 	}
+}
+
+// baseline stores the transcripts as memory did before it knew agent
+// turns and client wrappers: every call, side requests included, written
+// back as the raw text of its last user message with any (tool results
+// left out, recalled memories stripped) and the answer. It measures that
+// store the same way, in user "baseline"'s scopes.
+func baseline(t *testing.T, b memory.Backend, trs []transcript) agentFigures {
+	ctx := context.Background()
+	for _, tr := range trs {
+		sc := memory.Scope("u:baseline/p:" + tr.project)
+		for _, st := range tr.steps {
+			raw, _ := json.Marshal(st.body)
+			req, err := clientmsg.Parse(tr.client, st.path, st.header, raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var texts []string
+			last := -1
+			for _, m := range req.Messages {
+				if m.Role == "user" && !m.ToolResult && m.Text != "" {
+					if m.Index != last {
+						texts, last = nil, m.Index
+					}
+					texts = append(texts, m.Text)
+				}
+			}
+			if len(texts) == 0 {
+				continue
+			}
+			content := clip("User: " + strings.Join(texts, "\n") + "\nAssistant: Hello from the fake upstream.")
+			if _, _, err := b.Add(ctx, sc, content, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	f := measure(t, b, trs, "baseline", "baseline")
+	f.requests = 0
+	for _, tr := range trs {
+		f.requests += len(tr.steps)
+	}
+	return f
 }
