@@ -119,7 +119,7 @@ func agentMemory(t *testing.T, claude, codex, mode string) {
 	}
 
 	// Turn 1: the fake asks for Read, Claude Code sends the file back, the
-	// fake answers. Three or more upstream calls, one memory.
+	// fake answers. Two or more upstream calls, one memory.
 	n := len(anth.Requests())
 	claudeRun("-p", agentFact, "--allowedTools", "Read")
 	if !slices.ContainsFunc(since(anth.Requests(), n), func(q providertest.Recorded) bool { return endsWithToolResult(q.Body) }) {
@@ -196,7 +196,8 @@ func agentMemory(t *testing.T, claude, codex, mode string) {
 		return true
 	})
 	checkMemories(t, ms, turns)
-
+	t.Logf("%s: Claude Code made %d upstream calls and Codex %d for %d turns and a /compact; the scope holds %d memories",
+		mode, len(anth.Requests()), len(rs.Requests()), len(turns), len(ms))
 	for _, r := range g.usage("project=" + project) {
 		if r["client"] != "claude-code" && r["client"] != "codex" {
 			t.Errorf("row of client %v", r["client"])
