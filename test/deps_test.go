@@ -102,6 +102,6 @@ var rules = []rule{
 			return true
 		}},
 	{applies: func(p string) bool { return under("gateway")(p) && p != "gateway" && !under("gateway/dialect")(p) },
-		why: "only the pipeline (the gateway root) uses the dialect table",
+		why:    "only the pipeline (the gateway root) uses the dialect table",
 		denies: func(_, imp string) bool { return under("gateway/dialect")(imp) }},
 }
