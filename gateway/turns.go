@@ -59,7 +59,9 @@ func sideMessages(msgs []dialect.Message) []clientmsg.Message {
 	var out []clientmsg.Message
 	for _, m := range msgs {
 		toolText := m.Role == "tool" || m.Role == "function"
-		if m.ToolResult && !(toolText && len(m.Texts) > 0) || len(m.Texts) == 0 && !m.ToolCall {
+		switch {
+		case toolText && len(m.Texts) > 0: // its texts are the output, marked below
+		case m.ToolResult, len(m.Texts) == 0 && !m.ToolCall: // the result block, or an empty message
 			out = append(out, clientmsg.Message{Index: m.Index, Role: m.Role, ToolResult: m.ToolResult})
 		}
 		for _, t := range m.Texts {

@@ -30,7 +30,7 @@ const (
 // boilerplate is what a memory must never hold: client wrappers,
 // environment and instruction text, tool output.
 var boilerplate = []string{"system-reminder", "# Environment", "You have been invoked", "CLAUDEMD-4412", "AGENTSMD-9923",
-	"TOOLOUT-7731", "environment_context", "user_instructions", "<command-", "Caveat:", "/var/cache/zeta", "tool_result"}
+	"TOOLOUT-7731", "environment_context", "user_instructions", "<command-", "Caveat:", "/var/cache/zeta", "tool_result", "memproxy-context"}
 
 // TestClaudeCodeAgentMemory runs the real Claude Code CLI through an edge
 // on a project with memory on: an agent turn that reads a file (the fake
