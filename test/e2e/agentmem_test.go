@@ -24,6 +24,7 @@ const (
 	agentAgentsMD = "AGENTSMD-9923: indent with tabs in this repository.\n"
 	agentFact     = "Look at notes.txt. For the record: our staging database listens on port 6543."
 	agentDeploy   = "Also remember that we deploy with make ship on Tuesdays."
+	agentCI       = "Our CI runs on Buildkite, not GitHub Actions."
 	agentQuestion = "Which port does our staging database listen on?"
 )
 
@@ -72,7 +73,7 @@ func projectMemories(t *testing.T, url string) []memoryRow {
 }
 
 func agentMemory(t *testing.T, claude, codex, mode string) {
-	anth, rs := providertest.NewAnthropic(t), providertest.NewResponses(t)
+	anth, anthText, rs := providertest.NewAnthropic(t), providertest.NewAnthropic(t), providertest.NewResponses(t)
 	cwd, home := t.TempDir(), t.TempDir()
 	for name, text := range map[string]string{"notes.txt": agentNotes, "CLAUDE.md": agentClaudeMD, "AGENTS.md": agentAgentsMD} {
 		if err := os.WriteFile(filepath.Join(cwd, name), []byte(text), 0o600); err != nil {
@@ -82,6 +83,7 @@ func agentMemory(t *testing.T, claude, codex, mode string) {
 	in, _ := json.Marshal(map[string]string{"file_path": filepath.Join(cwd, "notes.txt")})
 	anth.ToolCall = &providertest.ToolCall{Name: "Read", Input: string(in)}
 	cfg := "model_list:\n  - model_name: claude-e2e\n    litellm_params: {model: anthropic/claude-upstream, api_base: \"" + anth.URL + "\", api_key: sk-ant-up}\n" +
+		"  - model_name: claude-text\n    litellm_params: {model: anthropic/claude-upstream, api_base: \"" + anthText.URL + "\", api_key: sk-ant-up}\n" +
 		"  - model_name: gpt-native\n    litellm_params: {model: openai/gpt-5-codex, api_base: \"" + rs.URL + "/v1\", api_key: sk-oai-up}\n" +
 		"    model_info: {native_responses: true}\n" +
 		"context_retrieval:\n  enabled: true\n  write_back: " + mode + "\n"
@@ -150,6 +152,13 @@ func agentMemory(t *testing.T, claude, codex, mode string) {
 	turns = append(turns, want(agentDeploy, anth.Answer()))
 	settled("turn 2 written back")
 
+	// An interactive session: its title request is a side request, the
+	// turn (answered in text) is stored.
+	if claudeTyped(t, claude, cwd, home, url, "claude-text", agentCI, anthText) {
+		turns = append(turns, want(agentCI, anthText.Answer()))
+		settled("the interactive turn written back")
+	}
+
 	// Codex on the same project asks about the fact: it is in Codex's request.
 	chome := t.TempDir()
 	toml := fmt.Sprintf("model = \"gpt-native\"\nmodel_provider = \"memproxy\"\n\n[model_providers.memproxy]\nname = \"memproxy\"\nbase_url = %q\nwire_api = \"responses\"\n", url+"/v1")
@@ -196,12 +205,36 @@ func agentMemory(t *testing.T, claude, codex, mode string) {
 		return true
 	})
 	checkMemories(t, ms, turns)
-	t.Logf("%s: Claude Code made %d upstream calls and Codex %d for %d turns and a /compact; the scope holds %d memories",
-		mode, len(anth.Requests()), len(rs.Requests()), len(turns), len(ms))
-	for _, r := range g.usage("project=" + project) {
+	t.Logf("%s: Claude Code made %d upstream calls and Codex %d for %d turns, a /compact and a session title; the scope holds %d memories",
+		mode, len(anth.Requests())+len(anthText.Requests()), len(rs.Requests()), len(turns), len(ms))
+	// Every request has its row (the stopped gateway wrote them all), and
+	// exactly the side requests say side_request.
+	var reqs []providertest.Recorded
+	for _, q := range append(append(anth.Requests(), anthText.Requests()...), rs.Requests()...) {
+		if q.Path == "/v1/messages" || q.Path == "/v1/responses" {
+			reqs = append(reqs, q)
+		}
+	}
+	var sides, rows, sideRows int
+	for _, q := range reqs {
+		if sideByShape(q) {
+			sides++
+		}
+	}
+	for _, r := range g.usage("project=" + project + "&limit=1000") {
+		if r["path"] != "/v1/messages" && r["path"] != "/v1/responses" {
+			continue
+		}
+		rows++
+		if r["memory_status"] == "side_request" {
+			sideRows++
+		}
 		if r["client"] != "claude-code" && r["client"] != "codex" {
 			t.Errorf("row of client %v", r["client"])
 		}
+	}
+	if rows != len(reqs) || sideRows != sides || sides < 2 {
+		t.Errorf("%d rows for %d upstream requests; %d rows say side_request for %d side requests (compaction, title)", rows, len(reqs), sideRows, sides)
 	}
 }
 
