@@ -108,6 +108,12 @@ var recordedFacts = []agentFact{
 type agentTurn struct {
 	said  string
 	tools []string
+	// parallel: the agent asks for all its tools in one answer (Claude
+	// Code's parallel tool use), so one continuation call carries every
+	// result.
+	parallel bool
+	// resent: the call that ends the turn is sent twice (a client retry).
+	resent bool
 }
 
 // toolOutput is a tool's output in a synthetic transcript: it must never
@@ -154,17 +160,25 @@ func claudeTranscript(t testing.TB, name, session string, turns []agentTurn, fac
 			}
 		}
 		msgs = append(msgs, map[string]any{"role": "user", "content": append(content, text(turn.said))})
-		for _, out := range turn.tools {
-			step(true)
+		var calls, results []any
+		for k, out := range turn.tools {
+			if !turn.parallel || k == 0 {
+				step(true)
+			}
 			n++
 			id := fmt.Sprintf("toolu_%s_%d", session, n)
-			msgs = append(msgs,
-				map[string]any{"role": "assistant", "content": []any{map[string]any{"type": "tool_use", "id": id, "name": "Read", "input": map[string]any{"file_path": "/src/shop/notes.md"}}}},
-				map[string]any{"role": "user", "content": []any{
-					map[string]any{"type": "tool_result", "tool_use_id": id, "content": "1\t" + toolOutput(n, out) + "\n\n" + ccMalware},
-					text(ccTodo)}})
+			calls = append(calls, map[string]any{"type": "tool_use", "id": id, "name": "Read", "input": map[string]any{"file_path": "/src/shop/notes.md"}})
+			results = append(results, map[string]any{"type": "tool_result", "tool_use_id": id, "content": "1\t" + toolOutput(n, out) + "\n\n" + ccMalware})
+			if !turn.parallel || k == len(turn.tools)-1 {
+				msgs = append(msgs, map[string]any{"role": "assistant", "content": calls},
+					map[string]any{"role": "user", "content": append(results, text(ccTodo))})
+				calls, results = nil, nil
+			}
 		}
 		step(false)
+		if turn.resent {
+			step(false)
+		}
 		msgs = append(msgs, map[string]any{"role": "assistant", "content": []any{text("Hello from the fake upstream.")}})
 		tr.said = append(tr.said, turn.said)
 	}
@@ -203,6 +217,9 @@ func codexTranscript(t testing.TB, name, session string, turns []agentTurn, fact
 					"output": "Chunk ID: 4f1a2b\nWall time: 0.0512 seconds\nProcess exited with code 0\nOriginal token count: 12\nOutput:\n" + toolOutput(n, out) + "\n"})
 		}
 		step(false)
+		if turn.resent {
+			step(false)
+		}
 		items = append(items, map[string]any{"type": "message", "role": "assistant",
 			"content": []any{map[string]any{"type": "output_text", "text": "Hello from the fake upstream."}}})
 		tr.said = append(tr.said, turn.said)
@@ -218,31 +235,31 @@ func agentTranscripts(t testing.TB) []transcript {
 		recordedTranscript(t, "claude-code", recordedFacts),
 		recordedTranscript(t, "codex", recordedFacts),
 		claudeTranscript(t, "claude-staging", "cc-s1", []agentTurn{
-			{"Look at notes.md and fix the flaky staging check. For the record: our staging DB listens on port 6543.", []string{"staging: postgres on 5432 (old)", "retry count 3"}},
-			{"We deploy with make ship on Tuesdays, so keep the Makefile target name.", []string{"ship: build push"}},
-			{"Thanks, that works.", nil},
+			{said: "Look at notes.md and fix the flaky staging check. For the record: our staging DB listens on port 6543.", tools: []string{"staging: postgres on 5432 (old)", "retry count 3"}},
+			{said: "We deploy with make ship on Tuesdays, so keep the Makefile target name.", tools: []string{"ship: build push"}},
+			{said: "Thanks, that works.", tools: nil},
 		}, []agentFact{{"What port does the staging database listen on?", "6543"}, {"How and when do we deploy?", "Tuesdays"}}),
 		claudeTranscript(t, "claude-oncall", "cc-s2", []agentTurn{
-			{"Dana owns the on-call rotation this month; page her through PagerDuty, not Slack.", nil},
-			{"Add a retry to the webhook handler. Use pnpm, never npm, in the web folder.", []string{"web/package.json: {\"scripts\":{}}", "handler.ts: export function hook()"}},
-			{"Release branches are cut every second Monday as release/YYYY-MM-DD.", []string{"git branch -a: main release/2026-11-30"}},
+			{said: "Dana owns the on-call rotation this month; page her through PagerDuty, not Slack.", tools: nil},
+			{said: "Add a retry to the webhook handler. Use pnpm, never npm, in the web folder.", tools: []string{"web/package.json: {\"scripts\":{}}", "handler.ts: export function hook()"}, parallel: true},
+			{said: "Release branches are cut every second Monday as release/YYYY-MM-DD.", tools: []string{"git branch -a: main release/2026-11-30"}},
 		}, []agentFact{{"Who is on call this month?", "Dana"}, {"Which package manager do we use in web?", "pnpm"}, {"When are release branches cut?", "second Monday"}}),
 		claudeTranscript(t, "claude-billing", "cc-s3", []agentTurn{
-			{"Billing reaches Stripe through the payments-gw proxy on port 8443; check the client config.", []string{"client.go: base = https://api.stripe.com"}},
-			{"Production runs in us-east-2 and staging in eu-west-1.", nil},
+			{said: "Billing reaches Stripe through the payments-gw proxy on port 8443; check the client config.", tools: []string{"client.go: base = https://api.stripe.com"}},
+			{said: "Production runs in us-east-2 and staging in eu-west-1.", tools: nil, resent: true},
 		}, []agentFact{{"How does billing talk to Stripe?", "payments-gw"}, {"Which region is production in?", "us-east-2"}}),
 		codexTranscript(t, "codex-tests", "cx-s1", []agentTurn{
-			{"Run the integration tests. They need REDIS_URL=redis://localhost:6380 exported.", []string{"FAIL redis: connection refused 127.0.0.1:6379", "ok shop/cart 0.41s"}},
-			{"Database migrations live in db/migrations and we run them with goose.", []string{"db/migrations/0042_orders.sql"}},
+			{said: "Run the integration tests. They need REDIS_URL=redis://localhost:6380 exported.", tools: []string{"FAIL redis: connection refused 127.0.0.1:6379", "ok shop/cart 0.41s"}},
+			{said: "Database migrations live in db/migrations and we run them with goose.", tools: []string{"db/migrations/0042_orders.sql"}, resent: true},
 		}, []agentFact{{"Which Redis URL do the integration tests need?", "6380"}, {"How do we run database migrations?", "goose"}}),
 		codexTranscript(t, "codex-logging", "cx-s2", []agentTurn{
-			{"Our Go services log with slog and the JSON handler in production; convert logger.go.", []string{"logger.go: log.Printf(...)"}},
-			{"Alice reviews every change to the auth package, add her to CODEOWNERS.", []string{"CODEOWNERS: * @shop/core"}},
-			{"Looks good.", nil},
+			{said: "Our Go services log with slog and the JSON handler in production; convert logger.go.", tools: []string{"logger.go: log.Printf(...)"}},
+			{said: "Alice reviews every change to the auth package, add her to CODEOWNERS.", tools: []string{"CODEOWNERS: * @shop/core"}},
+			{said: "Looks good.", tools: nil},
 		}, []agentFact{{"Which logging library do the Go services use?", "slog"}, {"Who reviews auth package changes?", "Alice"}}),
 		codexTranscript(t, "codex-flags", "cx-s3", []agentTurn{
-			{"Feature flags come from LaunchDarkly and every key starts with ff_shop_.", nil},
-			{"Rename the checkout flag accordingly.", []string{"flags.go: const checkoutFlag = \"checkout-v2\""}},
+			{said: "Feature flags come from LaunchDarkly and every key starts with ff_shop_.", tools: nil},
+			{said: "Rename the checkout flag accordingly.", tools: []string{"flags.go: const checkoutFlag = \"checkout-v2\""}},
 		}, []agentFact{{"Which feature flag service do we use?", "LaunchDarkly"}}),
 	}
 }
