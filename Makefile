@@ -14,7 +14,7 @@ PKGS      := ./...
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/memproxy/memproxy/internal/version.Version=$(VERSION)
 
-.PHONY: help build test bench lint proto proto-check demo demo-stop clean
+.PHONY: help build test bench lint proto proto-check demo demo-stop release clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -22,8 +22,8 @@ help: ## list the targets
 build: ## build bin/memgateway and bin/memedge
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/memgateway ./cmd/memedge
 
-test: ## run every test (unit, services, end to end); what .ci/run calls
-	$(GO) test -count=1 -timeout 15m $(PKGS)
+test: ## run every test (unit, services, end to end) and list what was skipped and why; what .ci/run calls
+	$(GO) run ./test/testsummary -count=1 -timeout 15m $(PKGS)
 
 bench: build ## loopback load test + Go benchmarks; prints latency, errors, CPU and RSS
 	$(GO) test -run '^$$' -bench . -benchmem ./gateway/... ./edge/... ./config/... ./proto/...
@@ -51,5 +51,8 @@ demo: build ## start the gateway on embedded defaults and an edge for project "d
 demo-stop: ## stop what make demo started
 	@./scripts/demo-stop.sh
 
+release: ## build memedge (macOS, Linux, Windows) and memgateway (Linux) into dist/VERSION with SHA256SUMS and install.sh
+	@./scripts/release.sh $(VERSION)
+
 clean: ## remove build output
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist

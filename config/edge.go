@@ -64,7 +64,7 @@ func EdgePath() (string, error) {
 // Edge is the laptop side's config, written by `memedge login`. It holds
 // the gateway credential, so it lives in a 0600 file.
 type Edge struct {
-	Gateway        string       `yaml:"gateway"`         // gateway gRPC address, host:port
+	Gateway        string       `yaml:"gateway"`         // gateway gRPC address(es): host:port, or several joined by commas
 	Key            Secret       `yaml:"key"`             // edge credential for the gateway
 	User           string       `yaml:"user"`            // user the key belongs to, for display
 	CAFile         string       `yaml:"ca_file"`         // PEM CA bundle to trust; "" = system roots
@@ -99,14 +99,30 @@ func LoadEdge(path string) (*Edge, error) {
 	return e, nil
 }
 
+// SplitGateways splits a gateway setting into its addresses: one host:port
+// (a DNS name may resolve to several replicas) or several joined by commas.
+// Spaces around the commas are dropped, and so are empty items.
+func SplitGateways(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // validate reports problems through fail(key, format, args...).
 func (e *Edge) validate(fail func(key, format string, args ...any)) {
 	if e.Gateway == "" {
 		fail("gateway", "required: the gateway address as host:port")
-	} else if host, port, err := net.SplitHostPort(e.Gateway); err != nil || host == "" {
-		fail("gateway", "expected host:port, got %q", e.Gateway)
-	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		fail("gateway", "invalid port %q", port)
+	}
+	for _, g := range SplitGateways(e.Gateway) {
+		if host, port, err := net.SplitHostPort(g); err != nil || host == "" {
+			fail("gateway", "expected host:port, got %q", g)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			fail("gateway", "invalid port %q", port)
+		}
 	}
 	if e.Key == "" {
 		fail("key", "required")

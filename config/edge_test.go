@@ -150,3 +150,16 @@ func TestLoadEdgeErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestEdgeGatewayList(t *testing.T) {
+	if got := SplitGateways(" a:1, b:2 ,,"); !slices.Equal(got, []string{"a:1", "b:2"}) {
+		t.Fatalf("SplitGateways: %q", got)
+	}
+	path := filepath.Join(t.TempDir(), "edge.yaml")
+	if err := SaveEdge(path, &Edge{Gateway: "gw1:8765,gw2:8765", Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := SaveEdge(path, &Edge{Gateway: "gw1:8765,gw2", Key: "k"}); err == nil || !strings.Contains(err.Error(), `"gw2"`) {
+		t.Fatalf("a list with an address without a port: %v", err)
+	}
+}

@@ -47,6 +47,8 @@ type Gateway struct {
 	Cache Cache `yaml:"-"`
 	// Limits are the users' and projects' limits (memproxy's own block).
 	Limits Limits `yaml:"limits"`
+	// Usage is the usage block: the journals' fsync mode.
+	Usage UsageSettings `yaml:"usage"`
 	// Telemetry is litellm_settings' otel keys (tracing export).
 	Telemetry Telemetry `yaml:"-"`
 	// Router is router_settings (and litellm_settings' routing keys),
@@ -71,6 +73,10 @@ type GeneralSettings struct {
 	DatabaseURL string `yaml:"database_url"`
 	// MaxRequestSizeMB is the request body limit in MB (default 32).
 	MaxRequestSizeMB float64 `yaml:"max_request_size_mb"`
+	// Serving bounds (memproxy's own keys; see serving.go).
+	RequestBodyTimeout  float64 `yaml:"request_body_timeout"`   // seconds to receive a request body
+	MaxConnectionsPerIP int     `yaml:"max_connections_per_ip"` // 0 = no cap
+	DrainTimeout        float64 `yaml:"drain_timeout"`          // seconds running requests get at SIGTERM
 }
 
 // MaxRequestBytes returns the request body limit in bytes. A zero
@@ -160,9 +166,15 @@ type HeaderPattern struct {
 func (h HeaderPattern) Regexp() *regexp.Regexp { return h.re }
 
 // Default returns the configuration used when the gateway runs without a
-// file: one model "mock" (mock/echo), no master key, embedded SQLite.
+// file: one model "mock" (mock/echo), no master key, embedded SQLite, and
+// memory on (the local backend in that database, rules-mode write-back of
+// each exchange) so a first run shows what memproxy is for. A config file
+// starts from the same defaults but with memory off until its
+// context_retrieval says enabled: true.
 func Default() *Gateway {
 	g := defaults()
+	g.Memory.Enabled = true
+	g.Memory.Backend = "local"
 	g.Models = []Deployment{{
 		ModelName:     "mock",
 		Params:        LiteLLMParams{Model: "mock/echo"},
@@ -175,7 +187,7 @@ func Default() *Gateway {
 
 func defaults() *Gateway {
 	return &Gateway{
-		General:        GeneralSettings{MaxRequestSizeMB: DefaultMaxRequestSizeMB},
+		General:        defaultGeneral(),
 		UserIDMappings: UserIDMappings{CustomHeader: DefaultUserIDHeader, DefaultUserID: DefaultUserID},
 		Router:         defaultRouter(),
 		Memory:         defaultContextRetrieval(),
@@ -241,9 +253,11 @@ func (g *Gateway) validate(d *decoder) {
 		d.fail("general_settings.max_request_size_mb", "must be more than 0 and at most %d, got %v", maxRequestSizeMBLimit, mb)
 	}
 
+	gs.validateServing(d.fail)
 	if len(g.Models) == 0 {
 		d.fail("model_list", "no models configured; add at least one model_list entry")
 	}
+	g.Usage.validate(d)
 	g.Memory.validate(d, g.Models)
 	g.Tools.validate(d, g.Memory.Enabled)
 	validateMCPServers(d, g.MCPServers)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fakeEnv returns an env lookup over m.
@@ -184,6 +185,14 @@ func TestDefault(t *testing.T) {
 	if g.UserIDMappings.CustomHeader != "x-memory-user-id" || g.UserIDMappings.DefaultUserID != "default-dev" {
 		t.Errorf("user_id_mappings = %+v", g.UserIDMappings)
 	}
+	// Memory is on without a file (the demo shows it), off in a file that
+	// does not ask for it.
+	if m := g.Memory; !m.Enabled || m.MemoryBackend() != "local" || m.WriteBack != "exchange" {
+		t.Errorf("default memory = enabled %v, backend %q, write_back %q; want on, local, exchange", m.Enabled, m.MemoryBackend(), m.WriteBack)
+	}
+	if f, err := Parse("gw.yaml", []byte("model_list:\n  - model_name: m\n    litellm_params: {model: mock/echo}\n"), nil); err != nil || f.Memory.Enabled {
+		t.Errorf("a file without context_retrieval: memory enabled = %v (err %v), want off", f != nil && f.Memory.Enabled, err)
+	}
 	Default().Models[0].ModelName = "changed"
 	if Default().Models[0].ModelName != "mock" {
 		t.Error("Default shares state between calls")
@@ -246,5 +255,28 @@ func TestRedacted(t *testing.T) {
 	}
 	if r.Models[0].Params.APIKey.Reveal() != "[redacted]" || r.Models[0].ModelName != "gpt-5-pro" {
 		t.Errorf("redacted model = %+v", r.Models[0])
+	}
+}
+
+func TestServingSettings(t *testing.T) {
+	cfg := Default()
+	if g := cfg.General; g.RequestBodyTimeoutDuration() != DefaultRequestBodyTimeout ||
+		g.MaxConnectionsPerIP != DefaultMaxConnectionsPerIP || g.DrainTimeoutDuration() != DefaultDrainTimeout {
+		t.Fatalf("defaults: %+v", g)
+	}
+	src := "general_settings:\n  request_body_timeout: 2.5\n  max_connections_per_ip: 0\n  drain_timeout: 900\n" + mockModel
+	cfg, err := Parse("gw.yaml", []byte(src), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := cfg.General; g.RequestBodyTimeoutDuration() != 2500*time.Millisecond || g.MaxConnectionsPerIP != 0 ||
+		g.DrainTimeoutDuration() != 15*time.Minute {
+		t.Fatalf("parsed: %+v", g)
+	}
+	_, err = Parse("gw.yaml", []byte("general_settings:\n  drain_timeout: -1\n  max_connections_per_ip: -3\n"+mockModel), nil)
+	for _, want := range []string{"gw.yaml:2: general_settings.drain_timeout: must be", "gw.yaml:3: general_settings.max_connections_per_ip: must be 0"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want %q", err, want)
+		}
 	}
 }

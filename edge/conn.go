@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -13,8 +14,12 @@ import (
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	_ "google.golang.org/grpc/health" // client-side health checking (healthCheckConfig)
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
 
+	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/internal/telemetry"
 	"github.com/memproxy/memproxy/internal/version"
 	pb "github.com/memproxy/memproxy/proto/memproxy/v1"
@@ -33,9 +38,14 @@ func (k keyCreds) GetRequestMetadata(context.Context, ...string) (map[string]str
 
 func (k keyCreds) RequireTransportSecurity() bool { return k.requireTLS }
 
-// gatewayConn is the edge's one connection to the gateway. gRPC re-makes it
-// by itself after failures; the backoff is capped at maxBackoff so that a
-// gateway that comes back is used again within seconds.
+// gatewayConn is the edge's channel to the gateway's replicas: one address,
+// whose DNS name may resolve to several (re-resolved when a replica goes
+// away), or several joined by commas. Each new request goes to a replica
+// that is connected and whose gRPC health service says SERVING (round
+// robin): a replica that dies drops out as its connection breaks, and one
+// that drains (SIGTERM) as it turns NOT_SERVING, both at once. gRPC
+// reconnects to a lost replica by itself, with a backoff capped at
+// maxBackoff, so one that comes back is used again within seconds.
 type gatewayConn struct {
 	cc     *grpc.ClientConn
 	client pb.GatewayClient
@@ -50,6 +60,10 @@ const maxBackoff = 2 * time.Second
 // A nil tlsCfg means plaintext (loopback or --insecure only: the caller
 // decides).
 func dialGateway(addr, key string, tlsCfg *tls.Config) (*gatewayConn, error) {
+	target, resolvers, err := gatewayTarget(addr)
+	if err != nil {
+		return nil, err
+	}
 	creds := insecure.NewCredentials()
 	if tlsCfg != nil {
 		creds = credentials.NewTLS(tlsCfg)
@@ -63,6 +77,10 @@ func dialGateway(addr, key string, tlsCfg *tls.Config) (*gatewayConn, error) {
 			MinConnectTimeout: 5 * time.Second,
 		}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(tunnel.ChunkSize + 64<<10)),
+		grpc.WithDefaultServiceConfig(replicasServiceConfig),
+		grpc.WithMaxCallAttempts(3),
+		grpc.WithDefaultCallOptions(grpc.MaxRetryRPCBufferSize(maxReplayBuffer)),
+		grpc.WithResolvers(resolvers...),
 	}
 	if telemetry.Recording() {
 		// A client span per call, and the W3C trace context in the call's
@@ -71,11 +89,58 @@ func dialGateway(addr, key string, tlsCfg *tls.Config) (*gatewayConn, error) {
 		// before it makes the daemon.
 		opts = append(opts, grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
 	}
-	cc, err := grpc.NewClient(addr, opts...)
+	cc, err := grpc.NewClient(target, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("gateway address %q: %w", addr, err)
 	}
 	return &gatewayConn{cc: cc, client: pb.NewGatewayClient(cc)}, nil
+}
+
+// replicasServiceConfig spreads requests over the replicas that are
+// connected and healthy ("" is the gateway's whole-server health status),
+// and lets gRPC retry a call that failed UNAVAILABLE before the gateway
+// sent its response headers. The gateway sends them as soon as it takes a
+// Forward call, so only a call no replica took is sent again (to another
+// replica): one the gateway took and then lost fails, never runs twice.
+const replicasServiceConfig = `{
+  "loadBalancingConfig": [{"round_robin": {}}],
+  "healthCheckConfig": {"serviceName": ""},
+  "methodConfig": [{
+    "name": [{"service": "memproxy.v1.Gateway"}],
+    "retryPolicy": {"maxAttempts": 3, "initialBackoff": "0.05s", "maxBackoff": "0.5s",
+      "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}
+  }]
+}`
+
+// maxReplayBuffer bounds what gRPC keeps of a call's request to send it
+// again, until the first answer message commits the call: a body up to
+// this size is held once more while it is sent; a call that sent more is
+// not retried (it fails over only by the client's own retry).
+const maxReplayBuffer = 4 << 20
+
+// gatewayTarget turns the gateway setting into a gRPC target: a single
+// address goes through the DNS resolver (every address of the name is a
+// replica); a list through a fixed resolver, each address with its own
+// host name for TLS verification.
+func gatewayTarget(setting string) (string, []resolver.Builder, error) {
+	addrs := config.SplitGateways(setting)
+	switch len(addrs) {
+	case 0:
+		return "", nil, fmt.Errorf("no gateway address in %q", setting)
+	case 1:
+		return "dns:///" + addrs[0], nil, nil
+	}
+	var st resolver.State
+	for _, a := range addrs {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
+			return "", nil, fmt.Errorf("gateway address %q: %w", a, err)
+		}
+		st.Addresses = append(st.Addresses, resolver.Address{Addr: a, ServerName: host})
+	}
+	r := manual.NewBuilderWithScheme("memproxy-gateways")
+	r.InitialState(st)
+	return r.Scheme() + ":///replicas", []resolver.Builder{r}, nil
 }
 
 // ready waits up to wait for the connection to be usable. It returns at

@@ -11,10 +11,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
-	"syscall"
 
 	"github.com/memproxy/memproxy/internal/version"
+	"github.com/memproxy/memproxy/registry"
 )
 
 // SocketName is the control socket's file name in $MEMPROXY_HOME.
@@ -29,39 +30,40 @@ func ListenControl(path string) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	lock, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	release, err := registry.Lock(path+".lock", false)
+	if errors.Is(err, registry.ErrLocked) {
+		return nil, fmt.Errorf("a memedge daemon is already running (%s)", path)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		lock.Close()
-		return nil, fmt.Errorf("a memedge daemon is already running (%s)", path)
-	}
 	_ = os.Remove(path) // we hold the lock: any socket here is a crashed daemon's
 	ln, err := net.Listen("unix", path)
-	if err == nil {
+	if err == nil && runtime.GOOS != "windows" {
+		// Windows has no mode bits for it: the socket file takes the ACL
+		// of $MEMPROXY_HOME, which is the user's own.
 		err = os.Chmod(path, 0o600)
 	}
 	if err != nil {
 		if ln != nil {
 			ln.Close()
 		}
-		lock.Close()
+		release()
 		return nil, err
 	}
-	return &lockedListener{Listener: ln, lock: lock}, nil
+	return &lockedListener{Listener: ln, release: release}, nil
 }
 
 // lockedListener releases the daemon lock when the control socket closes.
 type lockedListener struct {
 	net.Listener
-	lock *os.File
-	once sync.Once
+	release func()
+	once    sync.Once
 }
 
 func (l *lockedListener) Close() error {
 	err := l.Listener.Close()
-	l.once.Do(func() { l.lock.Close() })
+	l.once.Do(l.release)
 	return err
 }
 

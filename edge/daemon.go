@@ -38,6 +38,10 @@ type Options struct {
 	AllowedOrigins []string
 	// MaxBody bounds a request body (default 32 MiB).
 	MaxBody int64
+	// BodyReadTimeout bounds the time a client takes to send a request,
+	// headers and body (default 60s); the answer is not bounded by it.
+	// IdleTimeout closes a kept-alive connection left idle (default 2m).
+	BodyReadTimeout, IdleTimeout time.Duration
 	// ShutdownGrace is how long running requests may take to finish when
 	// a listener stops (default 10s).
 	ShutdownGrace time.Duration
@@ -74,6 +78,12 @@ func New(opts Options) (*Daemon, error) {
 	if opts.ShutdownGrace <= 0 {
 		opts.ShutdownGrace = 10 * time.Second
 	}
+	if opts.BodyReadTimeout <= 0 {
+		opts.BodyReadTimeout = time.Minute
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 2 * time.Minute
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -96,7 +106,8 @@ func (d *Daemon) Run(ctx context.Context, ctl net.Listener) error {
 	d.mu.Unlock()
 	defer d.gw.cc.Close()
 	go d.hello(ctx)
-	cs := &http.Server{Handler: d.controlHandler(), ReadHeaderTimeout: 5 * time.Second}
+	cs := &http.Server{Handler: d.controlHandler(), ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
 	go func() { errc <- cs.Serve(ctl) }()
 	var err error
@@ -181,9 +192,14 @@ func (d *Daemon) Start(req StartRequest) (ProjectStatus, error) {
 	p := &project{d: d, name: req.Project, port: port, git: newGitInfo(req.Dir), started: time.Now()}
 	p.server = &http.Server{
 		Handler:           p,
-		ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes:    1 << 20,
-		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: min(10*time.Second, d.opts.BodyReadTimeout),
+		// ReadTimeout bounds headers and body together (a body sent a byte
+		// at a time gets 408); net/http lifts it once the body is read, so
+		// a long streamed answer is not cut.
+		ReadTimeout:    d.opts.BodyReadTimeout,
+		IdleTimeout:    d.opts.IdleTimeout,
+		MaxHeaderBytes: 1 << 20,
+		ErrorLog:       slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
 	}
 	go func() {
 		if err := p.server.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

@@ -26,6 +26,8 @@ import (
 type stubGateway struct {
 	pb.UnimplementedGatewayServer
 	forward func(head *pb.RequestHead, body []byte, md metadata.MD, stream pb.Gateway_ForwardServer) error
+	// forwardRaw, when set, serves Forward on the raw stream instead.
+	forwardRaw func(stream pb.Gateway_ForwardServer) error
 }
 
 func (s *stubGateway) Hello(context.Context, *pb.HelloRequest) (*pb.HelloResponse, error) {
@@ -33,6 +35,9 @@ func (s *stubGateway) Hello(context.Context, *pb.HelloRequest) (*pb.HelloRespons
 }
 
 func (s *stubGateway) Forward(stream pb.Gateway_ForwardServer) error {
+	if s.forwardRaw != nil {
+		return s.forwardRaw(stream)
+	}
 	first, err := stream.Recv()
 	if err != nil {
 		return err

@@ -2,10 +2,12 @@ package edge
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,14 +49,22 @@ func (p *project) setLastError(msg string) {
 
 // dropHeader reports the client headers that never reach the gateway: its
 // own credentials (the edge sends the user's key instead) and any identity
-// header it tried to set (the edge sets identity itself).
+// header it tried to set (the edge sets identity itself). The one x-memory-*
+// header that passes is the client's opt-out, x-memory-disable: it can only
+// take memory away from the request, never point it at another scope.
 func dropHeader(canonical string) bool {
 	switch canonical {
 	case "Authorization", "X-Api-Key", "Content-Length", "Cookie":
 		return true
+	case memoryOptOut:
+		return false
 	}
 	return strings.HasPrefix(canonical, "X-Memory-")
 }
+
+// memoryOptOut is the header with which a client turns memory off for one
+// request.
+const memoryOptOut = "X-Memory-Disable"
 
 func (p *project) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !p.d.localRequest(w, r, p.port) {
@@ -65,42 +75,22 @@ func (p *project) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.requests.Add(1)
-	body, ok := p.readBody(w, r)
-	if !ok {
+	if r.ContentLength > p.d.opts.MaxBody {
+		writeError(w, r, http.StatusRequestEntityTooLarge, "request_too_large", p.tooLarge(), 0)
 		return
 	}
-	p.forward(w, r, body)
+	p.forward(w, r)
 }
 
-func (p *project) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	limit := p.d.opts.MaxBody
-	if r.ContentLength > limit {
-		writeError(w, r, http.StatusRequestEntityTooLarge, "request_too_large", fmt.Sprintf("request body is larger than the limit of %d bytes", limit), 0)
-		return nil, false
-	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
-	}
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
-	var mbe *http.MaxBytesError
-	switch {
-	case err == nil:
-		return buf.Bytes(), true
-	case errors.As(err, &mbe):
-		writeError(w, r, http.StatusRequestEntityTooLarge, "request_too_large", fmt.Sprintf("request body is larger than the limit of %d bytes", limit), 0)
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		writeError(w, r, http.StatusBadRequest, "content_length_mismatch",
-			fmt.Sprintf("Content-Length says %d bytes but the body has %d", r.ContentLength, buf.Len()), 0)
-	default:
-		writeError(w, r, http.StatusBadRequest, "body_read_error", "could not read the request body", 0)
-	}
-	return nil, false
+func (p *project) tooLarge() string {
+	return fmt.Sprintf("request body is larger than the limit of %d bytes", p.d.opts.MaxBody)
 }
 
-// forward runs one exchange over the tunnel. Cancelling the client's
-// request cancels the call, which cancels the gateway's upstream work.
-func (p *project) forward(w http.ResponseWriter, r *http.Request, body []byte) {
+// forward runs one exchange over the tunnel, streaming the request body as
+// it arrives (one chunk in memory, whatever the body's size). Cancelling
+// the client's request cancels the call, which cancels the gateway's
+// upstream work.
+func (p *project) forward(w http.ResponseWriter, r *http.Request) {
 	id := p.identity(r)
 	r, end := p.startSpan(r, id)
 	var failed error // why the exchange failed, for the span
@@ -110,7 +100,9 @@ func (p *project) forward(w http.ResponseWriter, r *http.Request, body []byte) {
 		p.gatewayDown(w, r, failed)
 		return
 	}
-	stream, err := p.d.client.Forward(r.Context())
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stream, err := p.d.client.Forward(ctx)
 	if err != nil {
 		failed = err
 		p.gatewayDown(w, r, err)
@@ -118,28 +110,106 @@ func (p *project) forward(w http.ResponseWriter, r *http.Request, body []byte) {
 	}
 	head := &pb.RequestHead{
 		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
-		Headers: tunnel.HeadersToProto(r.Header, dropHeader), Identity: id, ContentLength: int64(len(body)),
+		Headers: tunnel.HeadersToProto(r.Header, dropHeader), Identity: id, ContentLength: r.ContentLength,
 	}
-	err = stream.Send(&pb.ForwardRequest{Msg: &pb.ForwardRequest_Head{Head: head}})
-	if err == nil {
-		err = tunnel.SendChunks(body, func(c []byte) error {
-			return stream.Send(&pb.ForwardRequest{Msg: &pb.ForwardRequest_Body{Body: c}})
-		})
+	// A failed Send reports io.EOF (the gateway answered early, or the call
+	// failed); the call's real status comes from Recv.
+	if err := stream.Send(&pb.ForwardRequest{Msg: &pb.ForwardRequest_Head{Head: head}}); err == nil {
+		if f := p.sendBody(w, r, stream); f != nil {
+			cancel() // the gateway sees the call end, not a short body
+			failed = errors.New(f.code)
+			if f.status != 0 {
+				writeError(w, r, f.status, f.code, f.msg, 0)
+			}
+			return
+		}
+		_ = stream.CloseSend()
 	}
-	if err == nil {
-		err = stream.CloseSend()
+	p.relay(w, r, stream, &failed)
+}
+
+// bodyFault is a request body the edge could not forward whole; status 0
+// means the client left and gets no answer.
+type bodyFault struct {
+	status    int
+	code, msg string
+}
+
+// sendBody streams the client's body to the gateway in chunks, bounded by
+// MaxBody and by the server's ReadTimeout. It stops early, without a fault,
+// when the gateway stops taking the body (it answered already).
+func (p *project) sendBody(w http.ResponseWriter, r *http.Request, stream pb.Gateway_ForwardClient) *bodyFault {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
 	}
-	// A failed Send reports io.EOF; the call's real status comes from Recv.
+	body := http.MaxBytesReader(w, r.Body, p.d.opts.MaxBody)
+	buf := make([]byte, tunnel.ChunkSize)
+	var sent int64
+	for {
+		n, err := fill(body, buf)
+		// A failed read is judged first: it may have cancelled the
+		// request's context, and with it the call, so Send would fail too.
+		if f := p.bodyFault(r, err, sent+int64(n)); f != nil {
+			return f
+		}
+		if n > 0 {
+			if stream.Send(&pb.ForwardRequest{Msg: &pb.ForwardRequest_Body{Body: buf[:n]}}) != nil {
+				return nil
+			}
+			sent += int64(n)
+		}
+		if err == io.EOF {
+			return nil
+		}
+	}
+}
+
+// bodyFault classifies an error reading the client's body; nil and io.EOF
+// are no fault.
+func (p *project) bodyFault(r *http.Request, err error, read int64) *bodyFault {
+	var mbe *http.MaxBytesError
+	switch {
+	case err == nil, err == io.EOF:
+		return nil
+	case errors.As(err, &mbe):
+		return &bodyFault{http.StatusRequestEntityTooLarge, "request_too_large", p.tooLarge()}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &bodyFault{http.StatusRequestTimeout, "request_timeout", "the request body was not received in time"}
+	case errors.Is(err, io.ErrUnexpectedEOF) && r.ContentLength >= 0:
+		return &bodyFault{http.StatusBadRequest, "content_length_mismatch",
+			fmt.Sprintf("Content-Length says %d bytes but the body has %d", r.ContentLength, read)}
+	case r.Context().Err() != nil:
+		return &bodyFault{code: "client_closed_request"} // nobody to answer
+	default:
+		return &bodyFault{http.StatusBadRequest, "body_read_error", "could not read the request body"}
+	}
+}
+
+// fill reads into buf until it is full or the body ends (io.EOF) or fails.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		k, err := r.Read(buf[n:])
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// relay copies the gateway's answer to the client, flushing each chunk.
+func (p *project) relay(w http.ResponseWriter, r *http.Request, stream pb.Gateway_ForwardClient, failed *error) {
 	first, rerr := stream.Recv()
 	if rerr != nil {
-		failed = rerr
+		*failed = rerr
 		p.gatewayDown(w, r, rerr)
 		return
 	}
 	rh := first.GetHead()
 	if rh == nil {
-		failed = errors.New("gateway answered without a response head")
-		p.gatewayDown(w, r, failed)
+		*failed = errors.New("gateway answered without a response head")
+		p.gatewayDown(w, r, *failed)
 		return
 	}
 	trace.SpanFromContext(r.Context()).SetAttributes(attribute.Int("http.response.status_code", int(rh.GetStatus())))
@@ -156,12 +226,12 @@ func (p *project) forward(w http.ResponseWriter, r *http.Request, body []byte) {
 			return
 		}
 		if err != nil {
-			failed = err
+			*failed = err
 			p.cut(w, r, sse, err)
 			return
 		}
 		if _, err := w.Write(m.GetBody()); err != nil {
-			failed = err
+			*failed = err
 			return // the client left; returning cancels the call
 		}
 		_ = rc.Flush()

@@ -25,8 +25,18 @@ func (p instant) Do(context.Context, *provider.Request) (*provider.Response, err
 // handler: key check, identity, body checks, routing, model rewrite, relay,
 // and the usage row's enqueue (written to SQLite by the background writer).
 // Target: ≤ 50 µs and ≤ 100 allocations per request.
-func BenchmarkHotPath(b *testing.B) {
+// BenchmarkHotPath is the proxy's own cost per request: authentication,
+// routing, the relay and the usage row, with memory off (the embedded
+// defaults turn it on; BenchmarkHotPathMemory measures it on).
+func BenchmarkHotPath(b *testing.B) { benchHotPath(b, false) }
+
+// BenchmarkHotPathMemory adds memory at its defaults: the turn's
+// retrieval from the local store (empty), injection and write-back.
+func BenchmarkHotPathMemory(b *testing.B) { benchHotPath(b, true) }
+
+func benchHotPath(b *testing.B, memoryOn bool) {
 	cfg := config.Default()
+	cfg.Memory.Enabled = memoryOn
 	srv, err := New(context.Background(), Options{Config: cfg, DataDir: b.TempDir(), MasterKey: "sk-bench"})
 	if err != nil {
 		b.Fatal(err)

@@ -191,6 +191,10 @@ func TestClientDisconnectCancelsUpstream(t *testing.T) {
 	if len(rows) != 1 || rows[0].Status != statusClientClosed || rows[0].ErrorType != "client_cancelled" {
 		t.Fatalf("rows: %+v", rows)
 	}
+	// What was delivered is logged (estimated), not 0 tokens.
+	if rows[0].CompletionTokens != 1 || rows[0].PromptTokens == 0 {
+		t.Errorf("a client that left after one token: %d prompt, %d completion tokens", rows[0].PromptTokens, rows[0].CompletionTokens)
+	}
 }
 
 func TestStreamCutByUpstream(t *testing.T) {

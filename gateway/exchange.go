@@ -25,9 +25,13 @@ type exchange struct {
 	// and what the usage row knows of the request.
 	scope      memory.Scope
 	userText   string
+	session    string // the client's coding-session id, "" when none
 	turn       string // the agent turn's key (turnKey)
 	requestID  string
 	clientName string
+	// promptEstimate (the body's bytes / 4) and delivered (deltas sent to
+	// the client) stand in for the usage of a stream that did not complete.
+	promptEstimate, delivered int64
 	// cacheKey is set when the answer may be stored in the response cache.
 	cacheKey *cache.Key
 }
@@ -59,7 +63,7 @@ func (s *Server) completions(client dialect.Client) http.HandlerFunc {
 		}
 		st := stateFrom(r.Context())
 		x := &exchange{client: client, dep: dep, peek: peek, model: peek.Model, stream: peek.Stream,
-			requestID: st.rec.RequestID, clientName: st.rec.Client}
+			requestID: st.rec.RequestID, clientName: st.rec.Client, promptEstimate: int64(len(body) / 4)}
 		release, ok := s.admit(w, r, len(body)/4)
 		if !ok {
 			return

@@ -117,16 +117,65 @@ func TestMCPMemoryEndpoint(t *testing.T) {
 }
 
 // TestMCPEndpointDrain: a held-open MCP stream does not hold up shutdown.
+// The grace period is an hour, so a drain that waited for the stream would
+// hang: the test fails at its deadline instead.
 func TestMCPEndpointDrain(t *testing.T) {
-	h := memToolsHarness(t, &fakeMemory{}, nil, &ToolOptions{})
-	if _, err := mcpConnect(t, h.httpURL+"/mcp", headerTransport{"Authorization": "Bearer " + testMaster, "X-Memory-Project": "shop"}); err != nil {
+	oai := providertest.NewOpenAI(t)
+	y := "general_settings:\n  master_key: " + testMaster + "\nmodel_list:\n" +
+		"  - model_name: gpt\n    litellm_params: {model: openai/gpt-up, api_base: \"" + oai.URL + "/v1\", api_key: k}\n"
+	h := serveYAML(t, y, oai, func(o *Options) {
+		o.Memory = &MemoryOptions{Enabled: true, Backend: &fakeMemory{}, BackendName: "fake"}
+		o.Tools = &ToolOptions{}
+		o.ShutdownGrace = time.Hour
+	})
+	hdr := headerTransport{"Authorization": "Bearer " + testMaster, "X-Memory-Project": "shop"}
+	// A session opened by hand (the SDK client would race us for the
+	// session's one GET stream), then its server-to-client stream: once
+	// its headers are here, the gateway holds it open.
+	mcpPost := func(sid, body string) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, h.httpURL+"/mcp", strings.NewReader(body))
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if sid != "" {
+			req.Header.Set("Mcp-Session-Id", sid)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	init := mcpPost("", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	sid := init.Header.Get("Mcp-Session-Id")
+	if init.StatusCode != http.StatusOK || sid == "" {
+		t.Fatalf("initialize: %d, session %q", init.StatusCode, sid)
+	}
+	mcpPost(sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	get, _ := http.NewRequest(http.MethodGet, h.httpURL+"/mcp", nil)
+	for k, v := range hdr {
+		get.Header.Set(k, v)
+	}
+	get.Header.Set("Mcp-Session-Id", sid)
+	get.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(get)
+	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond) // let the client open its GET stream
-	start := time.Now()
-	h.stop()
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("shutdown took %s with an MCP client attached", d)
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /mcp: %d", resp.StatusCode)
+	}
+	stopped := make(chan struct{})
+	go func() { h.stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("shutdown is waiting for an open MCP stream (grace period 1h)")
 	}
 }
 

@@ -27,6 +27,9 @@ import (
 //	DELETE /v1/memory/{id}                 delete
 //	DELETE /v1/memory?all=true             delete every memory of the scope
 //	GET    /v1/memory/why/{request_id}     what memory did for a request
+//	GET    /v1/memory/{id}/history         what superseded what (memory_edit_api.go)
+//	PUT    /v1/memory/{id}                 a person's edit {"content"}: supersedes
+//	GET    /v1/memory?include_superseded=true  list superseded memories too
 func (s *Server) memoryRoutes(r *mux.Router) {
 	h := func(f func(http.ResponseWriter, *http.Request, memory.Scope)) http.Handler {
 		return s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -44,6 +47,8 @@ func (s *Server) memoryRoutes(r *mux.Router) {
 		r.Handle(p, h(s.memDeleteAll)).Methods(http.MethodDelete)
 		r.Handle(p+"/{id}", h(s.memGet)).Methods(http.MethodGet)
 		r.Handle(p+"/{id}", h(s.memDelete)).Methods(http.MethodDelete)
+		r.Handle(p+"/{id}", h(s.memEdit)).Methods(http.MethodPut)
+		r.Handle(p+"/{id}/history", h(s.memHistory)).Methods(http.MethodGet)
 	}
 }
 
@@ -64,19 +69,30 @@ func (s *Server) memoryScope(w http.ResponseWriter, r *http.Request) (memory.Sco
 	return sc, true
 }
 
-// memoryJSON is a memory as the API shows it.
+// memoryJSON is a memory as the API shows it (never its hidden keys).
 type memoryJSON struct {
-	ID        string            `json:"id"`
-	Content   string            `json:"content"`
-	Metadata  map[string]string `json:"metadata,omitempty"`
-	CreatedAt time.Time         `json:"created_at"`
-	Score     *float64          `json:"score,omitempty"`
+	ID           string            `json:"id"`
+	Content      string            `json:"content"`
+	Metadata     map[string]string `json:"metadata,omitempty"`
+	CreatedAt    time.Time         `json:"created_at"`
+	Score        *float64          `json:"score,omitempty"`
+	Status       string            `json:"status"`
+	SupersededBy string            `json:"superseded_by,omitempty"`
+	ValidTo      *time.Time        `json:"valid_to,omitempty"`
+	Source       *memory.Source    `json:"source,omitempty"`
 }
 
 func toJSON(ms []memory.Memory, scored bool) []memoryJSON {
 	out := make([]memoryJSON, len(ms))
 	for i, m := range ms {
-		out[i] = memoryJSON{ID: m.ID, Content: m.Content, Metadata: m.Metadata, CreatedAt: m.CreatedAt}
+		out[i] = memoryJSON{ID: m.ID, Content: m.Content, Metadata: m.Metadata, CreatedAt: m.CreatedAt,
+			Status: memory.StatusOf(m.SupersededBy), SupersededBy: m.SupersededBy}
+		if !m.ValidTo.IsZero() {
+			out[i].ValidTo = &m.ValidTo
+		}
+		if m.Source != (memory.Source{}) {
+			out[i].Source = &m.Source
+		}
 		if scored {
 			sc := m.Score
 			out[i].Score = &sc
@@ -91,6 +107,11 @@ func (s *Server) memError(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, r, newAPIError(http.StatusNotFound, llm.ErrNotFound, "memory_not_found", "no such memory in your scope"))
 	case errors.Is(err, memory.ErrInvalidContent), errors.Is(err, memory.ErrInvalidMetadata), errors.Is(err, memory.ErrInvalidCursor):
 		writeError(w, r, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_memory", err.Error()))
+	case errors.Is(err, memory.ErrSuperseded):
+		writeError(w, r, newAPIError(http.StatusConflict, llm.ErrInvalidRequest, "memory_superseded",
+			"this memory has been superseded; edit its newest version (see its history)"))
+	case errors.Is(err, memory.ErrUnsupported):
+		writeError(w, r, newAPIError(http.StatusNotImplemented, llm.ErrInvalidRequest, "memory_unsupported", err.Error()))
 	default:
 		s.log.Warn("memory backend failed", "err", err)
 		writeError(w, r, newAPIError(http.StatusServiceUnavailable, llm.ErrUnavailable, "memory_unavailable", "the memory store could not be reached"))
@@ -115,12 +136,13 @@ func (s *Server) memAdd(w http.ResponseWriter, r *http.Request, sc memory.Scope)
 	var in struct {
 		Content  string            `json:"content"`
 		Metadata map[string]string `json:"metadata"`
+		Keys     string            `json:"keys"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, memory.MaxContentBytes+64<<10)).Decode(&in); err != nil {
 		writeError(w, r, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_json", "body must be {\"content\": \"…\", \"metadata\": {…}}"))
 		return
 	}
-	m, created, err := s.opts.Memory.Backend.Add(r.Context(), sc, in.Content, in.Metadata)
+	m, created, err := s.addMemory(r, sc, in.Content, in.Metadata, in.Keys)
 	if err != nil {
 		s.memError(w, r, err)
 		return
@@ -133,7 +155,8 @@ func (s *Server) memAdd(w http.ResponseWriter, r *http.Request, sc memory.Scope)
 }
 
 func (s *Server) memList(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
-	ms, next, err := s.opts.Memory.Backend.List(r.Context(), sc, r.URL.Query().Get("cursor"), limitParam(r))
+	o := memory.ListOptions{Cursor: r.URL.Query().Get("cursor"), Limit: limitParam(r), IncludeSuperseded: r.URL.Query().Get("include_superseded") == "true"}
+	ms, next, err := listMemories(r.Context(), s.opts.Memory.Backend, sc, o)
 	if err != nil {
 		s.memError(w, r, err)
 		return

@@ -107,9 +107,9 @@ func newMetrics(q *usage.Queue, models []string) *metrics {
 	m.toolRounds = prometheus.NewCounter(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "tool_rounds_total", Help: "Rounds of gateway-run tools."})
 	m.reg.MustRegister(m.toolRounds,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: metricsNamespace, Name: "usage_queue_depth",
-			Help: "Usage rows waiting in memory to be written."}, func() float64 { return float64(q.Len()) }),
+			Help: "Usage rows finished and not yet stored in the database."}, func() float64 { return float64(q.Len()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: metricsNamespace, Name: "usage_journal_bytes",
-			Help: "Size of the usage journal on disk: rows the database has not taken yet."}, func() float64 { return float64(q.JournalBytes()) }),
+			Help: "Size of the usage journal on disk: requests in flight and rows the database has not taken yet."}, func() float64 { return float64(q.JournalBytes()) }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -3,9 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/inject"
 	"github.com/memproxy/memproxy/gateway/memory"
+	"github.com/memproxy/memproxy/gateway/memory/writeback"
 	"github.com/memproxy/memproxy/gateway/redact"
 	"github.com/memproxy/memproxy/internal/telemetry"
 )
@@ -74,22 +73,7 @@ type receipt struct {
 // identity lacks a part the policy needs. Parts are escaped, so no user
 // or project name can forge another scope's key.
 func scopeFor(id *auth.Identity, policy string) memory.Scope {
-	u, p := url.PathEscape(id.User), url.PathEscape(id.Project)
-	switch policy {
-	case "user":
-		if u != "" {
-			return memory.Scope("u:" + u)
-		}
-	case "project":
-		if p != "" {
-			return memory.Scope("p:" + p)
-		}
-	default: // user_project
-		if u != "" && p != "" {
-			return memory.Scope("u:" + u + "/p:" + p)
-		}
-	}
-	return ""
+	return memory.ScopeFor(policy, id.User, id.Project)
 }
 
 // defaults fills the seed's defaults into unset options.
@@ -163,7 +147,8 @@ func (s *Server) recall(w http.ResponseWriter, r *http.Request, x *exchange, bod
 	clean := cleaner(x.clientName)
 	at, text := humanOf(x)
 	x.userText = text
-	x.turn = turnKey(rc.scope, stateFrom(r.Context()).rec.SessionID, at, text)
+	x.session = stateFrom(r.Context()).rec.SessionID
+	x.turn = turnKey(rc.scope, x.session, at, text)
 	if t, ok := s.turns.get(x.turn); ok && continuation(conv, clean) {
 		return s.injectBlock(w, r, x, body, rc, t, at)
 	}
@@ -229,16 +214,6 @@ func (s *Server) injectBlock(w http.ResponseWriter, r *http.Request, x *exchange
 	return out, rc
 }
 
-// writeJob is one exchange to remember.
-type writeJob struct {
-	scope     memory.Scope
-	user      string
-	answer    string
-	requestID string
-	client    string
-	model     string
-}
-
 // answered is called with the answer a client received in full. An answer
 // that calls tools does not end the agent's turn: the turn is written back
 // once, with the answer that ends it.
@@ -249,57 +224,49 @@ func (s *Server) answered(x *exchange, a dialect.Answer) {
 	s.rememberAfter(x, a.Text)
 }
 
-// rememberAfter queues the exchange for write-back, off the request path.
-// A full queue drops the job with a warning: memory is best effort, the
-// answer has already been served.
+// rememberAfter queues the exchange for write-back, off the request path:
+// the job is journaled (durable) before it returns.
 func (s *Server) rememberAfter(x *exchange, answer string) {
 	o := s.opts.Memory
 	if x.scope == "" || o == nil || o.WriteBack == "off" || s.writes == nil {
 		return
 	}
-	job := writeJob{scope: x.scope, user: x.userText, answer: answer, requestID: x.requestID, client: x.clientName, model: x.model}
-	s.writesMu.RLock()
-	defer s.writesMu.RUnlock()
-	if s.writesClosed {
-		return
-	}
-	select {
-	case s.writes <- job:
-	default:
-		s.log.Warn("memory write-back queue full; exchange not remembered", "request_id", x.requestID)
+	job := writeback.Job{Scope: string(x.scope), User: x.userText, Answer: answer, RequestID: x.requestID, Client: x.clientName,
+		Model: x.model, Session: x.session, Turn: x.turn}
+	if err := s.writes.Enqueue(job); err != nil {
+		s.log.Error("memory write-back not journaled; exchange not remembered", "request_id", x.requestID, "err", err)
 	}
 }
 
-// writeBack stores queued exchanges until the channel closes.
-func (s *Server) writeBack(log *slog.Logger) {
-	for job := range s.writes {
-		content := memoryText(s.opts.Memory.WriteBack, job)
-		if content == "" {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, _, err := s.opts.Memory.Backend.Add(ctx, job.scope, content, map[string]string{
-			"source": "exchange", "request_id": job.requestID, "client": job.client, "model": job.model,
-		})
-		cancel()
-		if err != nil {
-			log.Warn("memory write-back failed", "request_id", job.requestID, "err", err)
-		}
+// storeMemory is the write-back queue's handler: it stores one exchange.
+// Backend.Add stores identical content once, so a job run again after a
+// crash is stored once.
+func (s *Server) storeMemory(ctx context.Context, job writeback.Job) error {
+	content := memoryText(s.opts.Memory.WriteBack, job)
+	if content == "" {
+		return nil
 	}
+	_, _, err := s.opts.Memory.Backend.Add(ctx, memory.Scope(job.Scope), content, map[string]string{
+		"source": "exchange", "request_id": job.RequestID, "client": job.Client, "model": job.Model,
+	})
+	if errors.Is(err, memory.ErrInvalidContent) || errors.Is(err, memory.ErrInvalidMetadata) || errors.Is(err, memory.ErrInvalidScope) {
+		return writeback.Permanent(err)
+	}
+	return err
 }
 
 // memoryText is what write-back stores: the user's turn (and the answer,
 // in exchange mode), with recalled memories stripped, so they are never
 // stored again, and secrets redacted.
-func memoryText(mode string, j writeJob) string {
-	user := strings.TrimSpace(redact.String(inject.Strip(j.user)))
+func memoryText(mode string, j writeback.Job) string {
+	user := strings.TrimSpace(redact.String(inject.Strip(j.User)))
 	if user == "" {
 		return ""
 	}
 	if mode == "user_only" {
 		return clip(user)
 	}
-	answer := strings.TrimSpace(redact.String(inject.Strip(j.answer)))
+	answer := strings.TrimSpace(redact.String(inject.Strip(j.Answer)))
 	if answer == "" {
 		return clip(user)
 	}

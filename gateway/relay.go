@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -93,6 +94,7 @@ func (f flushWriter) Write(p []byte) (int, error) {
 // answer's fold for write-back (when there is a scope) and the bytes for
 // the response cache (when the answer may be cached).
 func clientCopies(out io.Writer, x *exchange) (io.Writer, dialect.Fold, *capped) {
+	out = &deltaCounter{w: out, n: &x.delivered}
 	var fold dialect.Fold
 	if x.scope != "" {
 		fold = x.client.NewFold()
@@ -120,6 +122,7 @@ func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, x *exchange
 		n, err := mc.body.Read(*bp)
 		if n > 0 {
 			if _, werr := sink.Write((*bp)[:n]); werr != nil {
+				partialUsage(st, x, sink)
 				st.setError(llm.ErrClientCancelled)
 				return
 			}
@@ -130,16 +133,20 @@ func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, x *exchange
 		}
 	}
 	if clientGone(r.Context()) {
+		partialUsage(st, x, sink)
 		st.setError(llm.ErrClientCancelled)
 		return
 	}
 	e := newAPIError(http.StatusBadGateway, llm.ErrUpstreamCut, "stream_cut", "the upstream stream ended before it was complete")
-	if errors.Is(readErr, errStreamIdle) {
+	if drainCut(r.Context()) {
+		e = shutdownError()
+	} else if errors.Is(readErr, errStreamIdle) {
 		e = newAPIError(http.StatusGatewayTimeout, llm.ErrUpstreamTimeout, "upstream_timeout", "the upstream sent nothing for "+mc.dep.StreamIdle.String())
 	}
 	u, complete := sink.Finish(e)
 	st.setUsage(u)
 	if !complete {
+		partialUsage(st, x, nil)
 		st.setError(e.Kind)
 		s.log.Warn("upstream stream cut", "request_id", st.rec.RequestID, "model", x.model, "kind", e.Kind)
 		return
@@ -152,5 +159,51 @@ func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, x *exchange
 	}
 }
 
-// clientGone reports whether ctx ended because the client left.
-func clientGone(ctx context.Context) bool { return errors.Is(ctx.Err(), context.Canceled) }
+// clientGone reports whether ctx ended because the client left (not
+// because the gateway's drain timeout cut the request).
+func clientGone(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.Canceled) && !drainCut(ctx)
+}
+
+// drainCut reports whether the gateway's drain timeout ended ctx.
+func drainCut(ctx context.Context) bool { return errors.Is(context.Cause(ctx), errDrainTimeout) }
+
+// shutdownError is what a client whose answer the drain cut is told.
+func shutdownError() *apiError {
+	return newAPIError(http.StatusServiceUnavailable, llm.ErrGatewayShutdown, "gateway_shutdown", errDrainTimeout.Error())
+}
+
+// deltaCounter counts the deltas (content, tool-argument and text events:
+// each carries a "delta" key in every dialect) a client was sent.
+type deltaCounter struct {
+	w io.Writer
+	n *int64
+}
+
+var deltaKey = []byte(`"delta":`)
+
+func (d *deltaCounter) Write(p []byte) (int, error) {
+	n, err := d.w.Write(p)
+	*d.n += int64(bytes.Count(p[:n], deltaKey))
+	return n, err
+}
+
+// partialUsage gives the row of a stream that did not complete what is
+// known of it: the usage the upstream reported so far (an Anthropic
+// stream reports its input tokens first), else estimates — the request's
+// bytes / 4 for the prompt and one token a delta delivered for the
+// completion — so that a stream cut after 22 chunks is not logged as 0
+// tokens. docs/configuration.md (usage log) says they are estimates.
+func partialUsage(st *reqState, x *exchange, sink dialect.Sink) {
+	if sink != nil && st.usage == (llm.Usage{}) {
+		st.setUsage(sink.Usage())
+	}
+	u := st.usage
+	if u.PromptTokens == 0 {
+		u.PromptTokens = x.promptEstimate
+	}
+	if u.CompletionTokens == 0 {
+		u.CompletionTokens = max(x.delivered-1, 0) // the closing delta (stop reason) carries no token
+	}
+	st.setUsage(u)
+}

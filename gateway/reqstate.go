@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -31,7 +30,8 @@ type reqState struct {
 	rec       usage.Record
 	mem       receipt
 	usage     llm.Usage
-	routed    bool // a deployment was chosen: the row gets a cost
+	routed    bool         // a deployment was chosen: the row gets a cost
+	ticket    usage.Ticket // the journaled start of the row
 	// client is the route's client dialect: errors are answered in it.
 	client dialect.Client
 	// attempts counts the upstream calls the router made, over every
@@ -70,14 +70,25 @@ var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 func newRequestID() string {
 	var b [15]byte
 	_, _ = rand.Read(b[:])
-	return "req_" + idEncoding.EncodeToString(b[:])
+	var out [4 + 24]byte // "req_" and 15 bytes in base32
+	copy(out[:], "req_")
+	idEncoding.Encode(out[4:], b[:])
+	return string(out[:])
 }
 
 // track wraps an API handler so that every request, whatever happens to it,
-// yields exactly one usage row, enqueued after the response is complete,
-// one observation in the metrics and one server span named by the route
+// yields exactly one usage row, one observation in the metrics and one server span named by the route
 // ("POST /v1/chat/completions"). route is the /v1 form of the handler's
 // path, the same for its unversioned alias.
+//
+// The row's start is journaled before the handler runs and the row itself
+// when the handler returns (finish), before the response is complete on
+// the wire: net/http sends the end of the response (the last chunk, or a
+// small body whole) and the tunnel the end of the gRPC stream only once
+// ServeHTTP has returned. A streamed answer's events are flushed as they
+// come, so its last event may reach the client just before its row is
+// journaled; a crash in between leaves the row to the start record (a
+// gateway_crash row), never to nothing.
 //
 // A tunnelled request's span is a child of the gRPC Forward span, itself
 // the edge's child; a plain-HTTP request continues the caller's W3C
@@ -87,10 +98,11 @@ func (s *Server) track(route string, next http.Handler) http.Handler {
 	client := dialect.ForPath(route)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := &reqState{start: time.Now(), client: client}
-		st.rec = usage.Record{RequestID: newRequestID(), Method: r.Method, Path: r.URL.Path, Status: http.StatusOK}
+		st.rec = usage.Record{Time: st.start.UTC(), RequestID: newRequestID(), Method: r.Method, Path: r.URL.Path, Status: http.StatusOK}
 		if id, ok := auth.FromContext(r.Context()); ok {
 			applyIdentity(&st.rec, id) // tunnel requests arrive identified
 		}
+		st.ticket = s.usage.Begin(st.rec)
 		ctx, span := startRequestSpan(r, route, st.rec.RequestID)
 		w.Header().Set("X-Request-Id", st.rec.RequestID)
 		tw := &trackingWriter{ResponseWriter: w, st: st}
@@ -166,7 +178,7 @@ func endRequestSpan(span trace.Span, ingress string, rec *usage.Record) {
 	span.End()
 }
 
-// finish completes the request's usage row, enqueues it and counts it in
+// finish completes the request's usage row, journals it and counts it in
 // the metrics.
 func (s *Server) finish(r *http.Request, route string, tw *trackingWriter, st *reqState) {
 	end := time.Now()
@@ -178,7 +190,7 @@ func (s *Server) finish(r *http.Request, route string, tw *trackingWriter, st *r
 	if tw.status != 0 {
 		st.rec.Status = tw.status
 	}
-	if errors.Is(r.Context().Err(), context.Canceled) && st.rec.ErrorType == "" {
+	if clientGone(r.Context()) && st.rec.ErrorType == "" {
 		st.setError(llm.ErrClientCancelled)
 	}
 	if st.rec.ErrorType == string(llm.ErrClientCancelled) {
@@ -191,7 +203,11 @@ func (s *Server) finish(r *http.Request, route string, tw *trackingWriter, st *r
 	if st.routed {
 		st.rec.SetCost(s.prices.Cost(st.rec.Model, st.rec.Provider, st.rec.UpstreamModel, st.usage))
 	}
-	s.usage.Enqueue(st.rec)
+	if unauthenticatedFailure(&st.rec) && !s.authFails.keep(s.log, authFailSource(r), end) {
+		s.usage.Skip(st.ticket, st.rec.RequestID)
+	} else {
+		s.usage.Finish(st.ticket, st.rec)
+	}
 	var ttfb time.Duration
 	if !st.firstByte.IsZero() {
 		ttfb = st.firstByte.Sub(st.start)

@@ -83,9 +83,11 @@ func TestToolLoopSharesTheModelPath(t *testing.T) {
 	oai.Hold = make(chan struct{})
 	defer close(oai.Hold)
 	var logs bytes.Buffer
-	y := "general_settings:\n  master_key: " + testMaster + "\nrouter_settings: {num_retries: 1, retry_after: 0}\nmodel_list:\n" +
+	// gpt is unreachable: every round goes on to its fallback, so the
+	// router always makes two attempts.
+	y := "general_settings:\n  master_key: " + testMaster + "\nrouter_settings: {num_retries: 0, retry_after: 0, fallbacks: [{gpt: [gpt-b]}]}\nmodel_list:\n" +
 		"  - model_name: gpt\n    litellm_params: {model: openai/gpt-up, api_base: \"http://127.0.0.1:1/v1\", api_key: k, stream_timeout: 0.3}\n" +
-		"  - model_name: gpt\n    litellm_params: {model: openai/gpt-up, api_base: \"" + oai.URL + "/v1\", api_key: k, stream_timeout: 0.3}\n"
+		"  - model_name: gpt-b\n    litellm_params: {model: openai/gpt-up, api_base: \"" + oai.URL + "/v1\", api_key: k, stream_timeout: 0.3}\n"
 	hh := serveYAML(t, y, oai, func(o *Options) {
 		o.Memory = &MemoryOptions{Enabled: true, Backend: mem, BackendName: "fake", WriteBack: "off"}
 		o.Tools = &ToolOptions{Enabled: true, MaxIterations: 3}

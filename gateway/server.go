@@ -4,6 +4,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -13,11 +14,13 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
 
 	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/gateway/auth"
@@ -25,6 +28,7 @@ import (
 	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/limits"
 	"github.com/memproxy/memproxy/gateway/mcp"
+	"github.com/memproxy/memproxy/gateway/memory/writeback"
 	"github.com/memproxy/memproxy/gateway/pricing"
 	"github.com/memproxy/memproxy/gateway/provider"
 	"github.com/memproxy/memproxy/gateway/store"
@@ -45,8 +49,16 @@ type Options struct {
 	// HTTPClient, when set, is used for every provider call (tests).
 	HTTPClient *http.Client
 	// ShutdownGrace is how long running requests may take to finish once
-	// Run's ctx is cancelled (default 10s).
+	// Run's ctx is cancelled (default: the config's drain_timeout); see
+	// drain for what happens at its end.
 	ShutdownGrace time.Duration
+	// BodyReadTimeout bounds the time to receive a request, headers and
+	// body, over HTTP and through the tunnel (default: the config's
+	// request_body_timeout). Responses are not bounded by it.
+	BodyReadTimeout time.Duration
+	// MaxConnsPerIP caps the connections one source address holds on each
+	// listener: 0 takes the config's max_connections_per_ip, < 0 none.
+	MaxConnsPerIP int
 	// UsageQueue tunes the usage log's queue.
 	UsageQueue usage.QueueOptions
 	// TLS, when set, serves both HTTP and gRPC over TLS with it.
@@ -75,14 +87,20 @@ type Server struct {
 	redis    *redis.Client // nil without Redis
 	metrics  *metrics
 	turns    turnCache // recent agent turns: their retrieval, and whether written back
+	// authFails samples the usage rows of failed authentication.
+	authFails authFailSampler
 	// mcpMem serves /mcp; drain shuts it down.
 	mcpMem *mcp.MemoryHandler
-	// writes queues memory write-backs (nil when memory is off); closed,
-	// under writesMu, once the servers have stopped.
-	writes       chan writeJob
-	written      chan struct{}
-	writesMu     sync.RWMutex
-	writesClosed bool
+	// writes queues memory write-backs, durably (nil when memory is off);
+	// closed once the servers have stopped.
+	writes *writeback.Queue
+	// draining is set at the start of drain: /health answers 503 and the
+	// gRPC health service NOT_SERVING, so balancers and edges move away.
+	draining   atomic.Bool
+	grpcHealth *health.Server
+	// cutting is closed when the drain timeout ends the requests still
+	// running (see drain).
+	cutting chan struct{}
 }
 
 // New builds a server: it opens the database (applying migrations) and
@@ -94,10 +112,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.ShutdownGrace <= 0 {
-		opts.ShutdownGrace = 10 * time.Second
-	}
 	cfg := opts.Config
+	opts.servingDefaults(cfg.General)
 	models, err := buildDeployments(cfg, opts.HTTPClient)
 	if err != nil {
 		return nil, err
@@ -124,6 +140,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	qopts := opts.UsageQueue
 	qopts.Logger = opts.Logger
+	if qopts.Fsync == "" {
+		qopts.Fsync = cfg.Usage.Fsync
+	}
 	if qopts.JournalDir == "" {
 		qopts.JournalDir = opts.DataDir // rows the database cannot take wait here, on disk
 	}
@@ -149,8 +168,12 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	go s.usage.Run()
 	if m := opts.Memory; m != nil && m.Enabled && m.Backend != nil {
 		m.defaults()
-		s.writes, s.written = make(chan writeJob, 1024), make(chan struct{})
-		go func() { s.writeBack(s.log); close(s.written) }()
+		wopts := writeback.Options{Logger: s.log, Fsync: qopts.Fsync}
+		if s.writes, err = writeback.Open(cmp.Or(opts.DataDir, "."), s.storeMemory, wopts); err != nil {
+			s.usage.Close(ctx)
+			db.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -165,13 +188,25 @@ func (s *Server) Models() []string { return s.models.Names() }
 // is cancelled, then stops accepting, lets running requests finish within
 // the shutdown grace, and flushes the usage log. It closes the listeners.
 func (s *Server) Run(ctx context.Context, httpLn, grpcLn net.Listener) error {
+	// Requests hang off base, which the drain timeout cancels with
+	// errDrainTimeout as its cause.
+	base, cut := context.WithCancelCause(context.Background())
+	defer cut(nil)
+	s.cutting = make(chan struct{})
 	hs := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes:    1 << 20,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		Handler:           abortOnDrainCut(s.handler),
+		ReadHeaderTimeout: min(10*time.Second, s.opts.BodyReadTimeout),
+		// ReadTimeout bounds headers and body together: a body sent a byte
+		// at a time fails to read (408, then the connection closes).
+		// net/http lifts the deadline once the body has been read, so a
+		// long streamed answer is not cut by it.
+		ReadTimeout:    s.opts.BodyReadTimeout,
+		MaxHeaderBytes: 1 << 20,
+		IdleTimeout:    2 * time.Minute,
+		BaseContext:    func(net.Listener) context.Context { return base },
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	httpLn, grpcLn = s.limitConns(httpLn, "http"), s.limitConns(grpcLn, "grpc")
 	gs := s.newGRPCServer()
 	serveHTTP := func() error { return hs.Serve(httpLn) }
 	if s.opts.TLS != nil {
@@ -199,42 +234,9 @@ func (s *Server) Run(ctx context.Context, httpLn, grpcLn net.Listener) error {
 	case <-ctx.Done():
 	case runErr = <-errc:
 	}
-	s.drain(hs, gs)
+	s.drain(hs, gs, cut)
 	wg.Wait()
 	return runErr
-}
-
-// drain stops both servers gracefully, falling back to a hard stop when the
-// grace period ends, then writes out the usage queue.
-func (s *Server) drain(hs *http.Server, gs *grpc.Server) {
-	s.mcpMem.Shutdown() // ends held-open MCP streams, which would otherwise hold up both servers
-	grace := s.opts.ShutdownGrace
-	ctx, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
-	stopped := make(chan struct{})
-	go func() { gs.GracefulStop(); close(stopped) }()
-	t := time.AfterFunc(grace, gs.Stop)
-	defer t.Stop()
-	if err := hs.Shutdown(ctx); err != nil {
-		_ = hs.Close()
-	}
-	<-stopped
-	if s.writes != nil {
-		s.writesMu.Lock()
-		s.writesClosed = true
-		close(s.writes)
-		s.writesMu.Unlock()
-		select {
-		case <-s.written:
-		case <-time.After(grace):
-			s.log.Warn("memory write-back not finished at shutdown")
-		}
-	}
-	qctx, qcancel := context.WithTimeout(context.Background(), grace)
-	defer qcancel()
-	if err := s.usage.Close(qctx); err != nil {
-		s.log.Error("usage log not fully written at shutdown", "pending", s.usage.Len(), "err", err)
-	}
 }
 
 // Close releases the database and Redis. Call it after Run has returned.

@@ -140,6 +140,8 @@ func (s *Server) toolLoopStream(w http.ResponseWriter, r *http.Request, x *excha
 func toolLoopError(ctx context.Context, err error) *apiError {
 	var ce *tools.CallError
 	switch {
+	case drainCut(ctx):
+		return shutdownError()
 	case ctx.Err() != nil:
 		return newAPIError(statusClientClosed, llm.ErrClientCancelled, "client_closed_request", "the client closed the request")
 	case errors.Is(err, errStreamIdle):

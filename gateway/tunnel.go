@@ -3,9 +3,11 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -13,6 +15,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -53,6 +57,10 @@ func (s *Server) newGRPCServer() *grpc.Server {
 	}
 	gs := grpc.NewServer(opts...)
 	pb.RegisterGatewayServer(gs, &tunnelService{s: s})
+	// The standard health service ("" = the whole gateway): edges watch
+	// it to pick a replica, and drain turns it NOT_SERVING at once.
+	s.grpcHealth = health.NewServer()
+	healthpb.RegisterHealthServer(gs, s.grpcHealth)
 	return gs
 }
 
@@ -91,6 +99,12 @@ func (t *tunnelService) Hello(ctx context.Context, req *pb.HelloRequest) (*pb.He
 // HTTP, writing the response back as head and chunks. A refused key still
 // reaches the handler, which answers 401 and logs the request's usage row.
 func (t *tunnelService) Forward(stream pb.Gateway_ForwardServer) error {
+	// Headers at once tell the edge this replica took the call: from here
+	// on it fails rather than being sent to another replica, so no request
+	// runs twice.
+	if err := stream.SendHeader(metadata.MD{}); err != nil {
+		return err
+	}
 	first, err := stream.Recv()
 	if err != nil {
 		return err
@@ -99,7 +113,16 @@ func (t *tunnelService) Forward(stream pb.Gateway_ForwardServer) error {
 	if head == nil {
 		return status.Error(codes.InvalidArgument, "the first message of Forward must be a request head")
 	}
-	ctx := stream.Context()
+	callCtx, cancel := context.WithCancelCause(stream.Context())
+	defer cancel(nil)
+	go func() { // the drain timeout ends tunnelled requests too
+		select {
+		case <-t.s.cutting:
+			cancel(errDrainTimeout)
+		case <-callCtx.Done():
+		}
+	}()
+	ctx := callCtx
 	if p, err := t.principal(ctx); err != nil {
 		cause := auth.ErrBadKey
 		if status.Code(err) == codes.Unavailable {
@@ -109,12 +132,16 @@ func (t *tunnelService) Forward(stream pb.Gateway_ForwardServer) error {
 	} else {
 		ctx = auth.WithIdentity(ctx, tunnelIdentity(head.GetIdentity(), p))
 	}
-	req, err := newTunnelRequest(ctx, head, stream)
+	req, err := newTunnelRequest(ctx, head, stream, t.s.opts.BodyReadTimeout)
 	if err != nil {
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
 	w := &tunnelWriter{stream: stream, header: http.Header{}}
 	t.s.handler.ServeHTTP(w, req)
+	if errors.Is(context.Cause(ctx), errDrainTimeout) {
+		// Not OK: the edge must not take a cut answer for a whole one.
+		return status.Error(codes.Unavailable, errDrainTimeout.Error())
+	}
 	return w.finish()
 }
 
@@ -135,15 +162,9 @@ func tunnelIdentity(tags *pb.Identity, p auth.Principal) *auth.Identity {
 	return id
 }
 
-func newTunnelRequest(ctx context.Context, head *pb.RequestHead, stream pb.Gateway_ForwardServer) (*http.Request, error) {
+func newTunnelRequest(ctx context.Context, head *pb.RequestHead, stream pb.Gateway_ForwardServer, bodyTimeout time.Duration) (*http.Request, error) {
 	u := &url.URL{Path: head.GetPath(), RawQuery: head.GetRawQuery()}
-	body := tunnel.NewBodyReader(func() ([]byte, error) {
-		m, err := stream.Recv()
-		if err != nil {
-			return nil, err
-		}
-		return m.GetBody(), nil
-	})
+	body := tunnel.NewBodyReader(deadlineRecv(ctx, stream, bodyTimeout))
 	req, err := http.NewRequestWithContext(ctx, head.GetMethod(), u.String(), io.NopCloser(body))
 	if err != nil {
 		return nil, err
@@ -153,6 +174,49 @@ func newTunnelRequest(ctx context.Context, head *pb.RequestHead, stream pb.Gatew
 	req.RemoteAddr = tunnelRemoteAddr
 	req.RequestURI = u.RequestURI()
 	return req, nil
+}
+
+// deadlineRecv returns the body chunks of a Forward call, failing with
+// os.ErrDeadlineExceeded once the body has taken longer than timeout from
+// now, as the HTTP listener's ReadTimeout does: an edge that sends a body a
+// byte at a time holds the call no longer than a plain client would.
+// stream.Recv cannot be interrupted, so one goroutine receives, started on
+// the first read; it ends with the call.
+func deadlineRecv(ctx context.Context, stream pb.Gateway_ForwardServer, timeout time.Duration) func() ([]byte, error) {
+	type msg struct {
+		body []byte
+		err  error
+	}
+	deadline := time.Now().Add(timeout)
+	var msgs chan msg
+	var timer *time.Timer
+	return func() ([]byte, error) {
+		if msgs == nil {
+			msgs, timer = make(chan msg), time.NewTimer(time.Until(deadline))
+			go func() {
+				for {
+					m, err := stream.Recv()
+					select {
+					case msgs <- msg{m.GetBody(), err}:
+					case <-ctx.Done():
+						return
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+		select {
+		case m := <-msgs:
+			if m.err != nil {
+				timer.Stop()
+			}
+			return m.body, m.err
+		case <-timer.C:
+			return nil, fmt.Errorf("request body not received within %s: %w", timeout, os.ErrDeadlineExceeded)
+		}
+	}
 }
 
 // tunnelWriter is the http.ResponseWriter of a tunnelled request: the head

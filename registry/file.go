@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,30 +29,79 @@ type fileFormat struct {
 	Entries []Entry `json:"entries"`
 }
 
+// backupSuffix names the last good copy of registry.json, rewritten
+// (atomically) after every successful save.
+const backupSuffix = ".bak"
+
 // load reads registry.json. A missing file is an empty table. A file that
-// does not parse or validate is renamed aside and an empty table returned,
-// so a damaged file never stops memedge; only I/O errors are returned.
-// The caller must hold the file lock.
-func (r *Registry) load() (*table, error) {
+// does not parse or validate is renamed aside and the table rebuilt from
+// the last good copy (registry.json.bak) and the projects served right now
+// (Options.Live); recovered then reports that the caller must save it.
+// Only I/O errors are returned. The caller must hold the file lock.
+func (r *Registry) load() (t *table, recovered bool, err error) {
 	data, err := os.ReadFile(r.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return newTable(), nil
+		return newTable(), false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("registry: reading %s: %w", r.path, err)
+		return nil, false, fmt.Errorf("registry: reading %s: %w", r.path, err)
 	}
 	t, perr := parse(data)
 	if perr == nil {
-		return t, nil
+		return t, false, nil
 	}
-	backup := r.path + ".corrupt-" + strconv.FormatInt(time.Now().UnixNano(), 10)
-	if err := os.Rename(r.path, backup); err != nil {
+	aside := r.path + ".corrupt-" + strconv.FormatInt(time.Now().UnixNano(), 10)
+	if err := os.Rename(r.path, aside); err != nil {
 		// Carrying on would overwrite the only copy at the next save.
-		return nil, fmt.Errorf("registry: %s is corrupt (%v) and could not be moved aside: %w", r.path, perr, err)
+		return nil, false, fmt.Errorf("registry: %s is corrupt (%v) and could not be moved aside: %w", r.path, perr, err)
 	}
-	r.log.Warn("registry file is corrupt; moved it aside and started an empty registry",
-		"path", r.path, "backup", backup, "err", perr.Error())
-	return newTable(), nil
+	t, from := r.rebuild()
+	r.log.Warn("registry file is corrupt; moved it aside and rebuilt the registry",
+		"path", r.path, "moved_to", aside, "err", perr.Error(), "rebuilt_from", from, "projects", len(t.entries))
+	return t, true, nil
+}
+
+// rebuild returns the table to use after registry.json was found corrupt:
+// the last good copy when it parses, with every project served right now
+// (Options.Live) put back on the port it listens on. It says in words
+// what it used.
+func (r *Registry) rebuild() (*table, string) {
+	t, from := newTable(), "nothing (no good backup)"
+	if data, err := os.ReadFile(r.path + backupSuffix); err == nil {
+		if bt, err := parse(data); err == nil {
+			t, from = bt, "the last good copy"
+		}
+	}
+	if r.live == nil {
+		return t, from
+	}
+	n := 0
+	for _, e := range r.live() {
+		if validateProject(e.Project) != nil || e.Port < 1 || e.Port > 65535 {
+			continue
+		}
+		if old, ok := t.entries[e.Project]; ok && old.Port == e.Port {
+			old.PID = e.PID
+			t.entries[e.Project] = old
+			continue
+		}
+		// The live listener wins: another entry recorded on its port is
+		// stale (that project cannot be listening there).
+		if holder, ok := t.owners()[e.Port]; ok {
+			delete(t.entries, holder)
+		}
+		now := r.now()
+		e.CreatedAt, e.LastUsed = cmp.Or(e.CreatedAt, now), now
+		if old, ok := t.entries[e.Project]; ok {
+			e.CreatedAt, e.Pinned = old.CreatedAt, old.Pinned
+		}
+		t.entries[e.Project] = e
+		n++
+	}
+	if n > 0 {
+		from += fmt.Sprintf(" and %d projects being served", n)
+	}
+	return t, from
 }
 
 // parse decodes and validates the contents of registry.json.
@@ -101,6 +151,11 @@ func (r *Registry) save(t *table) error {
 	data = append(data, '\n')
 	if err := writeFileAtomic(r.path, data, 0o600); err != nil {
 		return fmt.Errorf("registry: writing %s: %w", r.path, err)
+	}
+	// The last good copy, for rebuild. Written after the file itself, so
+	// it never holds a table the file did not hold first.
+	if err := writeFileAtomic(r.path+backupSuffix, data, 0o600); err != nil {
+		return fmt.Errorf("registry: writing %s: %w", r.path+backupSuffix, err)
 	}
 	return nil
 }

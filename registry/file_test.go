@@ -140,7 +140,7 @@ func TestCorruptFileSetAside(t *testing.T) {
 }
 
 // warned reports whether the JSON log lines contain a WARN record whose
-// backup attribute is backup.
+// moved_to attribute is backup.
 func warned(t *testing.T, logs []byte, backup string) bool {
 	t.Helper()
 	for _, line := range bytes.Split(bytes.TrimSpace(logs), []byte("\n")) {
@@ -148,7 +148,7 @@ func warned(t *testing.T, logs []byte, backup string) bool {
 		if err := json.Unmarshal(line, &rec); err != nil {
 			t.Fatalf("log line %q: %v", line, err)
 		}
-		if rec["level"] == "WARN" && rec["backup"] == backup {
+		if rec["level"] == "WARN" && rec["moved_to"] == backup {
 			return true
 		}
 	}

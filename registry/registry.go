@@ -10,8 +10,10 @@
 // daemon restarts, crashes and releases, a port moves only when another
 // program has taken it.
 //
-// This package is a leaf: it imports only the standard library. The file
-// locking and liveness checks use Unix system calls (Linux and macOS).
+// This package is a leaf: it imports only the standard library (and
+// golang.org/x/sys/windows on Windows). The file locking and liveness
+// checks are flock and kill(pid, 0) on Unix (Linux and macOS), LockFileEx
+// and OpenProcess on Windows.
 package registry
 
 import (
@@ -105,6 +107,13 @@ type Options struct {
 	// kill(pid, 0) semantics: only ESRCH counts as dead (EPERM is alive),
 	// and pid <= 0 is never alive.
 	ProcessAlive func(pid int) bool
+	// Live returns the projects being served right now (Project, Port and
+	// PID). It is asked only when registry.json is found corrupt, to put
+	// them back on the ports they listen on, on top of the last good copy
+	// (registry.json.bak). It runs under the registry's file lock, so it
+	// must not wait for anything that may be waiting for the registry:
+	// hand it a snapshot taken before Open. Nil means none.
+	Live func() []Entry
 }
 
 // Registry is the project → port table in one directory. Its methods are
@@ -118,6 +127,7 @@ type Registry struct {
 	log      *slog.Logger
 	portFree func(int) bool
 	alive    func(int) bool
+	live     func() []Entry
 	now      func() time.Time // replaced in tests
 
 	mu sync.Mutex // serialises goroutines before they contend for the flock
@@ -141,6 +151,7 @@ func Open(dir string, opts Options) (*Registry, error) {
 		log:      opts.Logger,
 		portFree: opts.PortFree,
 		alive:    opts.ProcessAlive,
+		live:     opts.Live,
 		now:      func() time.Time { return time.Now().UTC() },
 	}
 	if r.min < 1 || r.max > 65535 || r.min > r.max {
@@ -193,8 +204,9 @@ func (r *Registry) Get(project string) (Entry, bool, error) {
 // when there are none). Like every operation, if registry.json is corrupt
 // (bad or truncated JSON, an unknown version, duplicate projects or ports,
 // ports outside 1..65535) it is renamed to registry.json.corrupt-<unix
-// nanoseconds>, a warning naming the backup is logged, and the registry
-// starts empty.
+// nanoseconds>, the registry is rebuilt from the last good copy
+// (registry.json.bak, rewritten after every save) and Options.Live, and a
+// warning says so; with neither, it starts empty.
 func (r *Registry) List() ([]Entry, error) {
 	var out []Entry
 	err := r.update(func(t *table) (bool, error) {
@@ -251,17 +263,17 @@ func (r *Registry) Remove(project string) error {
 func (r *Registry) update(fn func(t *table) (changed bool, err error)) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	unlock, err := lockFile(r.lockPath)
+	unlock, err := lockFile(r.lockPath, true)
 	if err != nil {
 		return fmt.Errorf("registry: locking %s: %w", r.lockPath, err)
 	}
 	defer unlock()
-	t, err := r.load()
+	t, recovered, err := r.load()
 	if err != nil {
 		return err
 	}
 	changed, err := fn(t)
-	if err != nil || !changed {
+	if err != nil || !(changed || recovered) {
 		return err
 	}
 	return r.save(t)

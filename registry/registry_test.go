@@ -268,7 +268,8 @@ func TestOpenOptionsAndPermissions(t *testing.T) {
 	for path, want := range map[string]os.FileMode{
 		dir:                          os.ModeDir | 0o700,
 		filepath.Join(dir, fileName): 0o600,
-		filepath.Join(dir, lockName): 0o600,
+		filepath.Join(dir, fileName+backupSuffix): 0o600,
+		filepath.Join(dir, lockName):              0o600,
 	} {
 		fi, err := os.Stat(path)
 		if err != nil {
@@ -280,8 +281,8 @@ func TestOpenOptionsAndPermissions(t *testing.T) {
 	}
 	// No temporary files are left behind by a write.
 	des, _ := os.ReadDir(dir)
-	if len(des) != 2 {
-		t.Errorf("dir has %d files, want registry.json and registry.lock", len(des))
+	if len(des) != 3 {
+		t.Errorf("dir has %d files, want registry.json, its .bak and registry.lock", len(des))
 	}
 }
 

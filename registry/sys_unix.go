@@ -8,22 +8,27 @@ import (
 	"syscall"
 )
 
-// lockFile opens (creating with mode 0600) the lock file at path and takes
-// an exclusive flock on it, blocking until it is granted. The returned
-// func releases the lock. flock locks belong to the open file description,
-// so they exclude other processes and other opens in this process alike,
-// and the kernel drops them if the process dies.
-func lockFile(path string) (unlock func(), err error) {
+// lockFile is Lock on Unix: flock locks belong to the open file
+// description, so they exclude other processes and other opens in this
+// process alike, and the kernel drops them if the process dies.
+func lockFile(path string, wait bool) (unlock func(), err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	fd := int(f.Fd())
+	how := syscall.LOCK_EX
+	if !wait {
+		how |= syscall.LOCK_NB
+	}
 	for {
-		err = syscall.Flock(fd, syscall.LOCK_EX)
+		err = syscall.Flock(fd, how)
 		if !errors.Is(err, syscall.EINTR) {
 			break
 		}
+	}
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		err = ErrLocked
 	}
 	if err != nil {
 		f.Close()

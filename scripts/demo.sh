@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make demo: run the gateway on its embedded defaults (SQLite under
-# ./.memproxy/, the built-in mock model) and an edge for project "demo",
-# then print the edge URL and a curl line that works as printed.
+# ./.memproxy/, the built-in mock model, memory on) and an edge for project
+# "demo", teach the project one fact, then print curl lines that work as
+# printed: the mock model echoes what it received, so the answer shows the
+# fenced memory the gateway injected.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,10 +28,15 @@ else
   echo "gateway started on $HTTP_ADDR (gRPC $GRPC_ADDR), log in $DATA/gateway.log"
 fi
 
-bin/memedge login --gateway "$GRPC_ADDR" --key "$(cat "$DATA/master.key")" >/dev/null
+USER_ID=demo
+bin/memedge login --gateway "$GRPC_ADDR" --key "$(cat "$DATA/master.key")" --user "$USER_ID" >/dev/null
 out=$(bin/memedge start --project demo)
 url=$(printf '%s\n' "$out" | sed -n 's/^project demo → \(http[^ ]*\)$/\1/p')
 [ -n "$url" ] || { echo "$out" >&2; exit 1; }
+
+FACT="The demo database listens on port 6543."
+added=$(bin/memedge memory add --project demo "$FACT")
+echo "taught project demo one fact: \"$FACT\" ($added)"
 
 cat <<EOT
 
@@ -37,16 +44,28 @@ memproxy demo is running.
   edge for project "demo": $url   (no API key needed)
   gateway:                 http://$HTTP_ADDR   (master key in $DATA/master.key)
 
-Try it:
-  curl $url/v1/chat/completions -H 'Content-Type: application/json' \\
-    -d '{"model":"mock","messages":[{"role":"user","content":"hello"}]}'
+Ask about it (memory is on: the answer echoes the fenced memory the gateway
+injected, and the x-memproxy-memories header names it):
+  curl -si $url/v1/chat/completions -H 'Content-Type: application/json' \\
+    -d '{"model":"mock","messages":[{"role":"user","content":"which port does the demo database listen on?"}]}'
 
+Teach it more, and see what it knows:
+  MEMPROXY_HOME=$MEMPROXY_HOME bin/memedge memory add --project demo "We deploy on Fridays."
+  MEMPROXY_HOME=$MEMPROXY_HOME bin/memedge memory list --project demo
+
+Streamed:
   curl -N $url/v1/chat/completions -H 'Content-Type: application/json' \\
     -d '{"model":"mock","stream":true,"messages":[{"role":"user","content":"hello"}]}'
 
 See the usage log:
   curl -s http://$HTTP_ADDR/v1/usage -H "Authorization: Bearer \$(cat $DATA/master.key)"
   dashboard: http://$HTTP_ADDR/ui#key=\$(cat $DATA/master.key)   (paste the key if your browser drops the fragment)
+  memory browser: http://$HTTP_ADDR/ui#key=\$(cat $DATA/master.key)&user=$USER_ID&project=demo   (the Memories panel)
+
+Memory is on because no config file was given; a config file turns it on
+with context_retrieval: {enabled: true} (docs/configuration.md). To run
+without memory, start the gateway with a config that leaves it out, or send
+x-memory-disable: 1 on a request.
 
 Edge commands for this demo need: export MEMPROXY_HOME=$MEMPROXY_HOME
 Stop everything: make demo-stop

@@ -76,7 +76,7 @@ var rules = []rule{
 		denies: func(_, imp string) bool { return under("test")(imp) }},
 	{applies: func(p string) bool {
 		return p == "config" || p == "registry" || p == "gateway/llm" || p == "proto/memproxy/v1" || p == "internal/version" ||
-			p == "gateway/clientmsg"
+			p == "gateway/clientmsg" || p == "internal/wal"
 	}, why: "leaf packages import nothing of ours",
 		denies: func(_, imp string) bool { return true }},
 	{applies: anyPkg, why: "only cmd/* and the edge and gateway roots see the raw config",
@@ -87,6 +87,8 @@ var rules = []rule{
 		denies: func(_, imp string) bool { return imp == "gateway" }},
 	{applies: func(p string) bool { return p == "gateway/recall" }, why: "recall is pure: it ranks what the stores found and does no I/O",
 		denies: func(_, imp string) bool { return true }},
+	{applies: under("gateway/memory/extract"), why: "the extractor sees memories and usage only; the gateway gives it a model caller",
+		denies: func(_, imp string) bool { return imp != "gateway/memory" && imp != "gateway/llm" }},
 	{applies: func(p string) bool { return under("gateway/provider")(p) && p != "gateway/provider/providertest" },
 		why: "providers do not reach into storage, auth or usage",
 		denies: func(_, imp string) bool {
@@ -104,4 +106,6 @@ var rules = []rule{
 	{applies: func(p string) bool { return under("gateway")(p) && p != "gateway" && !under("gateway/dialect")(p) },
 		why:    "only the pipeline (the gateway root) uses the dialect table",
 		denies: func(_, imp string) bool { return under("gateway/dialect")(imp) }},
+	{applies: under("gateway/memory/writeback"), why: "the write-back queue knows jobs and its journal only, not the backends",
+		denies: func(_, imp string) bool { return imp != "internal/wal" }},
 }

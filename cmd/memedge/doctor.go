@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -38,9 +40,23 @@ func (c *checkup) fail(format string, a ...any) {
 
 func doctorCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "doctor",
-		Short: "check the login, the gateway, the key, the registry, the ports and the clock",
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Use:   "doctor [CLIENT]",
+		Short: "check the login, the gateway, the key, the registry, the ports and the clock; or one client's round trip",
+		Long: `Without an argument, check the login, the gateway, the key, the registry,
+the ports and the clock.
+
+With a client (claude-code, codex, continue, jetbrains), make one real
+request the way that client does (its User-Agent, dialect and path) to
+where its own configuration points, and say in one line what works or
+what is wrong. The request is marked x-memory-disable, so it is logged
+but not remembered.`,
+		Example:   "  memedge doctor\n  memedge doctor claude-code",
+		Args:      cobra.MaximumNArgs(1),
+		ValidArgs: []string{"claude-code", "codex", "continue", "jetbrains"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				return doctorClient(cmd.Context(), cmd.OutOrStdout(), args[0])
+			}
 			c := &checkup{w: cmd.OutOrStdout()}
 			h, err := home()
 			if err != nil {
@@ -75,7 +91,9 @@ func checkLogin(c *checkup) *config.Edge {
 		c.fail("login file: %v", err)
 		return nil
 	}
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+	// Windows reports no Unix permission bits (its ACLs keep the file the
+	// user's); elsewhere group or other bits expose the key.
+	if fi, err := os.Stat(path); err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
 		c.fail("%s is readable by others (mode %o): chmod 600 it, it holds your key", path, fi.Mode().Perm())
 	} else {
 		c.ok("login %s (gateway %s, user %s)", path, login.Gateway, login.User)
@@ -120,6 +138,71 @@ func checkGateway(ctx context.Context, c *checkup, h string, login *config.Edge)
 	} else {
 		c.ok("clock within %s of the gateway's", maxSkew)
 	}
+	checkReplicas(ctx, c, login, tlsCfg, id, hostname)
+}
+
+// checkReplicas probes each replica on its own when the login names
+// several (a comma list, or a DNS name with several addresses): one that
+// does not answer is a warning while another does.
+func checkReplicas(ctx context.Context, c *checkup, login *config.Edge, tlsCfg *tls.Config, id, hostname string) {
+	reps := replicas(ctx, login.Gateway)
+	if len(reps) < 2 {
+		return
+	}
+	for _, r := range reps {
+		cfg := tlsCfg
+		if cfg != nil && r.name != "" {
+			cfg = cfg.Clone()
+			cfg.ServerName = r.name
+		}
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		res, err := edge.Probe(pctx, r.addr, login.Key.Reveal(), cfg, id, hostname)
+		cancel()
+		if err != nil {
+			c.warn("replica %s: not serving (%s); requests go to the others", r, status.Convert(err).Message())
+			continue
+		}
+		c.ok("replica %s: serving (version %s, round trip %s)", r, res.Version, res.RTT.Round(time.Microsecond))
+	}
+}
+
+// replica is one gateway address doctor probes, with the DNS name it came
+// from ("" when given as is).
+type replica struct{ addr, name string }
+
+func (r replica) String() string {
+	if r.name == "" {
+		return r.addr
+	}
+	return r.addr + " (" + r.name + ")"
+}
+
+// replicas lists the gateway's replicas: each address of a comma list, or
+// every address one DNS name resolves to.
+func replicas(ctx context.Context, gateway string) []replica {
+	addrs := config.SplitGateways(gateway)
+	if len(addrs) != 1 {
+		out := make([]replica, len(addrs))
+		for i, a := range addrs {
+			out[i] = replica{addr: a}
+		}
+		return out
+	}
+	host, port, err := net.SplitHostPort(addrs[0])
+	if err != nil || net.ParseIP(host) != nil {
+		return []replica{{addr: addrs[0]}}
+	}
+	lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupHost(lctx, host)
+	if err != nil || len(ips) < 2 {
+		return []replica{{addr: addrs[0]}}
+	}
+	out := make([]replica, len(ips))
+	for i, ip := range ips {
+		out[i] = replica{addr: net.JoinHostPort(ip, port), name: host}
+	}
+	return out
 }
 
 func checkRegistry(ctx context.Context, c *checkup, h string) {

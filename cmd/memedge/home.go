@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/edge"
@@ -41,7 +43,28 @@ func openRegistry(h string, log *slog.Logger) (*registry.Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return registry.Open(h, registry.Options{PortMin: lo, PortMax: hi, Logger: log})
+	live := liveProjects(h)
+	return registry.Open(h, registry.Options{PortMin: lo, PortMax: hi, Logger: log,
+		Live: func() []registry.Entry { return live }})
+}
+
+// liveProjects asks a running daemon which projects it serves, before the
+// registry is opened: should registry.json turn out corrupt, they are put
+// back on the ports they listen on. (Asked later, under the registry's
+// lock, the daemon could be waiting for that same lock.) None when no
+// daemon answers within a second.
+func liveProjects(h string) []registry.Entry {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	st, err := newClient(h).Status(ctx)
+	if err != nil {
+		return nil
+	}
+	out := make([]registry.Entry, 0, len(st.Projects))
+	for _, p := range st.Projects {
+		out = append(out, registry.Entry{Project: p.Project, Port: p.Port, PID: st.PID})
+	}
+	return out
 }
 
 // edgeID returns this machine's stable edge id, created on first use.

@@ -33,6 +33,15 @@ at http://127.0.0.1:PORT; no API key is needed there: the edge holds your
 gateway key and tags every request with user, project and client.
 
 State lives in $MEMPROXY_HOME (default ~/.config/memproxy).`,
+		Example: `  memedge login --gateway gw.example:8765 --key sk-mp-…   # once per laptop
+  cd ~/src/shop && memedge start                          # serve this checkout's project
+  memedge setup claude-code                               # point Claude Code at it (codex, continue, jetbrains)
+  memedge doctor claude-code                              # one real round trip, as that client makes it
+  memedge list --json                                     # projects, ports and state, for scripts
+  memedge memory add "staging is on port 6543"            # teach the project a fact
+  memedge stats --since 24h                               # this project's usage
+  memedge service install                                 # run the edge at login
+  source <(memedge completion bash)                       # shell completion (zsh, fish, powershell too)`,
 		Version:       version.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -40,6 +49,6 @@ State lives in $MEMPROXY_HOME (default ~/.config/memproxy).`,
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(loginCmd(), startCmd(), runCmd(), stopCmd(), listCmd(), shutdownCmd(), envCmd(), registryCmd(), doctorCmd(), memoryCmd(), statsCmd())
+	root.AddCommand(setupCmd(), serviceCmd(), loginCmd(), startCmd(), runCmd(), stopCmd(), listCmd(), shutdownCmd(), envCmd(), registryCmd(), doctorCmd(), memoryCmd(), statsCmd())
 	return root.ExecuteContext(ctx)
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -86,8 +85,8 @@ func ensureDaemon(ctx context.Context, h string, client *edge.Client) error {
 	defer logf.Close()
 	cmd := exec.Command(self, "run")
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// A new session: the daemon outlives the terminal that started it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// The daemon outlives the terminal that started it.
+	cmd.SysProcAttr = detached()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting the daemon: %w", err)
 	}

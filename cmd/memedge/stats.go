@@ -14,6 +14,7 @@ import (
 // model and client, from the gateway's usage log through the edge port.
 func statsCmd() *cobra.Command {
 	var project, since string
+	var asJSON bool
 	c := &cobra.Command{
 		Use:   "stats [--project NAME] [--since 7d]",
 		Short: "print the project's usage: requests, tokens, cost, latency",
@@ -48,6 +49,10 @@ func statsCmd() *cobra.Command {
 			if err := json.Unmarshal(days, &byDay); err != nil {
 				return fmt.Errorf("unexpected answer: %w", err)
 			}
+			if asJSON {
+				return printJSON(cmd, map[string]any{"project": project, "since": since, "totals": sum.Totals,
+					"days": byDay.Data, "top_models": sum.TopModels, "top_clients": sum.TopClients})
+			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintf(cmd.OutOrStdout(), "project %s, since %s\n\n", project, since)
 			fmt.Fprintln(w, "\tREQUESTS\tERRORS\tTOKENS IN\tTOKENS OUT\tCOST USD\tP50 MS\tP95 MS\t")
@@ -67,13 +72,17 @@ func statsCmd() *cobra.Command {
 	}
 	c.Flags().StringVar(&project, "project", "", "project name (default: the git root's folder name)")
 	c.Flags().StringVar(&since, "since", "7d", "how far back: a duration such as 24h or 7d, or an RFC 3339 time")
+	c.Flags().BoolVar(&asJSON, "json", false, `print JSON for scripts: {"project","since","totals","days","top_models","top_clients"}`)
+	c.Example = `  memedge stats                       # this checkout's project, last 7 days
+  memedge stats --project shop --since 24h
+  memedge stats --json | jq .totals.cost`
 	return c
 }
 
 // row is one line of the usage API's totals, groups or rankings.
 type row struct {
-	Name             string  `json:"name"`
-	Bucket           string  `json:"bucket"`
+	Name             string  `json:"name,omitempty"`
+	Bucket           string  `json:"bucket,omitempty"`
 	Requests         int64   `json:"requests"`
 	Errors           int64   `json:"errors"`
 	PromptTokens     int64   `json:"prompt_tokens"`

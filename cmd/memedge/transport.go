@@ -15,10 +15,23 @@ import (
 // transport decides how the edge talks to the gateway: TLS verified with
 // the login's CA file or the system roots; plaintext only for a loopback
 // gateway or with an explicit --insecure login.
+//
+// With several replicas the certificate of each is checked against its own
+// host name (the edge sets it per address); with one, against its name.
 func transport(login *config.Edge) (*tls.Config, string, error) {
-	host, _, err := net.SplitHostPort(login.Gateway)
-	if err != nil {
-		return nil, "", fmt.Errorf("gateway address %q: %w", login.Gateway, err)
+	var hosts []string
+	loopback := true
+	for _, a := range config.SplitGateways(login.Gateway) {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
+			return nil, "", fmt.Errorf("gateway address %q: %w", a, err)
+		}
+		hosts = append(hosts, host)
+		loopback = loopback && isLoopback(host)
+	}
+	host := ""
+	if len(hosts) == 1 {
+		host = hosts[0]
 	}
 	switch {
 	case login.CAFile != "":
@@ -33,7 +46,7 @@ func transport(login *config.Edge) (*tls.Config, string, error) {
 		return &tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12}, "TLS (CA " + login.CAFile + ")", nil
 	case login.Insecure:
 		return nil, "plaintext (--insecure)", nil
-	case isLoopback(host):
+	case len(hosts) > 0 && loopback:
 		return nil, "plaintext (loopback gateway)", nil
 	default:
 		return &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}, "TLS (system roots)", nil

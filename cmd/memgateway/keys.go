@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -100,8 +101,31 @@ func keysCreateCmd(f *keysFlags, stdout, stderr io.Writer) *cobra.Command {
 	return c
 }
 
+// keyJSON is one key as keys list --json prints it (never its secret).
+type keyJSON struct {
+	ID           string     `json:"id"`
+	User         string     `json:"user"`
+	Project      string     `json:"project,omitempty"`
+	Models       []string   `json:"models,omitempty"`
+	RPM          int64      `json:"rpm,omitempty"`
+	TPM          int64      `json:"tpm,omitempty"`
+	MaxBudget    *float64   `json:"max_budget,omitempty"`
+	BudgetPeriod string     `json:"budget_period,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
+	LastUsedAt   *time.Time `json:"last_used_at"`
+	RevokedAt    *time.Time `json:"revoked_at"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
 func keysListCmd(f *keysFlags, stdout io.Writer) *cobra.Command {
 	var user string
+	var asJSON bool
 	c := &cobra.Command{
 		Use:   "list [--user USER]",
 		Short: "list keys (never their secrets), revoked ones included",
@@ -116,6 +140,17 @@ func keysListCmd(f *keysFlags, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				out := make([]keyJSON, len(recs))
+				for i, r := range recs {
+					out[i] = keyJSON{ID: r.ID, User: r.User, Project: r.Project, Models: r.Models, RPM: r.RPM, TPM: r.TPM,
+						MaxBudget: r.MaxBudget, BudgetPeriod: r.BudgetPeriod, CreatedAt: r.CreatedAt,
+						LastUsedAt: timePtr(r.LastUsedAt), RevokedAt: timePtr(r.RevokedAt)}
+				}
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			}
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tUSER\tPROJECT\tMODELS\tLIMITS\tCREATED\tLAST USED\tREVOKED")
 			for _, r := range recs {
@@ -127,6 +162,9 @@ func keysListCmd(f *keysFlags, stdout io.Writer) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&user, "user", "", "only this user's keys")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON for scripts (revoked_at and last_used_at null when never)")
+	c.Example = `  memgateway keys list --user alice
+  memgateway keys list --json | jq -r '.[] | select(.revoked_at == null) | .id'`
 	return c
 }
 

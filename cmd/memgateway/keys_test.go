@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -81,6 +82,16 @@ model_list:
 	}
 	if strings.Contains(list, key[len(auth.KeyPrefix):len(auth.KeyPrefix)+12]) || strings.Contains(list, "sk-mp-") {
 		t.Errorf("keys list shows the secret:\n%s", list)
+	}
+
+	js, _, err := runOut(t, append([]string{"keys", "list", "--json"}, base...)...)
+	var keys []map[string]any
+	if err != nil || json.Unmarshal([]byte(js), &keys) != nil || len(keys) != 1 || keys[0]["id"] != id ||
+		keys[0]["project"] != "shop" || keys[0]["rpm"] != 60.0 || keys[0]["revoked_at"] != nil || keys[0]["last_used_at"] != nil {
+		t.Errorf("keys list --json: %v\n%s", err, js)
+	}
+	if strings.Contains(js, "sk-mp-") {
+		t.Errorf("keys list --json shows the secret:\n%s", js)
 	}
 
 	if out, _, err := runOut(t, append([]string{"keys", "revoke", id}, base...)...); err != nil || !strings.Contains(out, id) {

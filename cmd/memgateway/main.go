@@ -27,8 +27,14 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root := &cobra.Command{
-		Use:           "memgateway",
-		Short:         "memproxy's gateway: auth, routing, providers, usage log",
+		Use:   "memgateway",
+		Short: "memproxy's gateway: auth, routing, providers, usage log",
+		Example: `  memgateway serve                                     # embedded defaults: mock model, SQLite, memory on
+  memgateway serve --config gateway.yaml --http 0.0.0.0:8764 --grpc 0.0.0.0:8765
+  memgateway keys create --user alice --project shop   # a user key, shown once
+  memgateway keys list --json
+  memgateway usage --by day,project --since 7d
+  source <(memgateway completion bash)                 # shell completion (zsh, fish, powershell too)`,
 		Version:       version.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,

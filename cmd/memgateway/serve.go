@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,7 +26,8 @@ import (
 
 type serveFlags struct {
 	config, dataDir, httpAddr, grpcAddr, logFormat, logLevel string
-	tlsCert, tlsKey, metricsAddr                             string
+	tlsCert, tlsKey, metricsAddr, addrFile                   string
+	drainTimeout                                             time.Duration
 }
 
 func serveCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -48,7 +50,9 @@ DATA_DIR/master.key (mode 0600).`,
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate: serve HTTP and gRPC over TLS (with --tls-key)")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	fl.DurationVar(&f.drainTimeout, "drain-timeout", 0, "how long running requests may finish after SIGTERM before they are cut (default: general_settings.drain_timeout, 10m)")
 	fl.StringVar(&f.metricsAddr, "metrics", "", "also serve GET /metrics without authentication on this address, for Prometheus (bind it to a private interface); the HTTP port serves it to the master key only")
+	fl.StringVar(&f.addrFile, "addr-file", "", "once listening, write the bound addresses to this file as JSON {\"http\",\"grpc\",\"metrics\"} (for --http 127.0.0.1:0 and scripts)")
 	return c
 }
 
@@ -67,6 +71,9 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
 		return fmt.Errorf("creating data directory: %w", err)
 	}
+	if err := privateDataDir(f.dataDir, cfg.General.DatabaseURL, log); err != nil {
+		return err
+	}
 	master := cfg.General.MasterKey.Reveal()
 	if master == "" {
 		if master, err = generatedMasterKey(f.dataDir, log); err != nil {
@@ -82,7 +89,8 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer shutdownTelemetry(tel, log)
-	srv, err := gateway.New(ctx, gateway.Options{Config: cfg, DataDir: f.dataDir, MasterKey: master, Logger: log, TLS: tlsCfg})
+	srv, err := gateway.New(ctx, gateway.Options{Config: cfg, DataDir: f.dataDir, MasterKey: master, Logger: log, TLS: tlsCfg,
+		ShutdownGrace: f.drainTimeout})
 	if err != nil {
 		return err
 	}
@@ -107,6 +115,16 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 	log.Info("memgateway ready", "version", version.Version, "http", httpLn.Addr().String(), "grpc", grpcLn.Addr().String(),
 		"tls", tlsCfg != nil, "models", len(srv.Models()))
 	fmt.Fprintf(stdout, "memgateway %s: HTTP on %s, gRPC on %s\n", version.Version, httpLn.Addr(), grpcLn.Addr())
+	if f.addrFile != "" {
+		if err := writeAddrFile(f.addrFile, httpLn, grpcLn, metricsLn); err != nil {
+			httpLn.Close()
+			grpcLn.Close()
+			if metricsLn != nil {
+				metricsLn.Close()
+			}
+			return err
+		}
+	}
 	if metricsLn == nil {
 		return srv.Run(ctx, httpLn, grpcLn)
 	}
@@ -120,6 +138,32 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		runErr = fmt.Errorf("metrics: %w", err)
 	}
 	return runErr
+}
+
+// boundAddrs is the --addr-file document.
+type boundAddrs struct {
+	HTTP    string `json:"http"`
+	GRPC    string `json:"grpc"`
+	Metrics string `json:"metrics,omitempty"`
+}
+
+// writeAddrFile writes the listeners' addresses to path atomically (a
+// temporary file renamed over it), so a reader that sees the file sees
+// all of it, and only once every listener is bound.
+func writeAddrFile(path string, httpLn, grpcLn, metricsLn net.Listener) error {
+	a := boundAddrs{HTTP: httpLn.Addr().String(), GRPC: grpcLn.Addr().String()}
+	if metricsLn != nil {
+		a.Metrics = metricsLn.Addr().String()
+	}
+	b, _ := json.Marshal(a)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("--addr-file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("--addr-file: %w", err)
+	}
+	return nil
 }
 
 // setupTelemetry installs the tracer provider that litellm_settings.otel

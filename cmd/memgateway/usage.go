@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -21,6 +22,7 @@ type usageFlags struct {
 	by, since, until                     string
 	user, project, client, model, status string
 	limit                                int
+	json                                 bool
 }
 
 // usageCmd prints aggregated usage from the database itself, with or
@@ -53,6 +55,9 @@ time bucket the rows come most requests first; with one, oldest first.
 	fl.StringVar(&f.model, "model", "", "only this model")
 	fl.StringVar(&f.status, "status", "", `only this HTTP status, or "error" for every non-2xx`)
 	fl.IntVar(&f.limit, "limit", 1000, "at most this many rows")
+	fl.BoolVar(&f.json, "json", false, `print JSON for scripts: {"data":[rows as GET /v1/usage?group_by gives them],"total":{…}}`)
+	c.Example = `  memgateway usage --by day,model --since 7d
+  memgateway usage --by user --status error --json | jq '.data[] | {user, errors}'`
 	return c
 }
 
@@ -102,6 +107,9 @@ func printUsage(ctx context.Context, f usageFlags, now time.Time, w io.Writer) e
 		return err
 	}
 
+	if f.json {
+		return printUsageJSON(w, groups, total, by)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	var head []string
 	if by.Bucket != "" {
@@ -134,6 +142,43 @@ func printUsage(ctx context.Context, f usageFlags, now time.Time, w io.Writer) e
 		fmt.Fprintln(tw, "no requests match")
 	}
 	return tw.Flush()
+}
+
+// printUsageJSON writes the groups as GET /v1/usage?group_by does: the
+// bucket and the keys asked for beside the totals, plus the overall total.
+func printUsageJSON(w io.Writer, groups, total []usage.Group, by usage.GroupBy) error {
+	rows := make([]map[string]any, len(groups))
+	for i, g := range groups {
+		b, err := json.Marshal(g.Totals)
+		if err != nil {
+			return err
+		}
+		row := map[string]any{}
+		if err := json.Unmarshal(b, &row); err != nil {
+			return err
+		}
+		if by.Bucket != "" {
+			row["bucket"] = g.Bucket.UTC()
+		}
+		for _, k := range by.Keys {
+			if k == usage.KeyStatus {
+				row[string(k)] = g.Status
+			} else {
+				row[string(k)] = g.Value(k)
+			}
+		}
+		rows[i] = row
+	}
+	out := struct {
+		Data  []map[string]any `json:"data"`
+		Total usage.Totals     `json:"total"`
+	}{Data: rows}
+	if len(total) == 1 {
+		out.Total = total[0].Totals
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
 }
 
 func totalsCells(t usage.Totals) []string {

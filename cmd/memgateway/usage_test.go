@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
@@ -87,6 +88,35 @@ func TestUsageCommand(t *testing.T) {
 	today := time.Now().UTC().Format(time.DateOnly)
 	if rows := fields(out); len(rows) != 2 || rows[0][0] != "DAY" || rows[1][0] != today || rows[1][1] != "gpt" || rows[1][2] != "1" {
 		t.Errorf("usage --by day,model --since 1d --status error:\n%s", out)
+	}
+
+	out, err = usageRun(t, "--data-dir", dir, "--by", "day,project", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Data []struct {
+			Bucket   time.Time `json:"bucket"`
+			Project  *string   `json:"project"`
+			Model    *string   `json:"model"`
+			Requests int64     `json:"requests"`
+			Errors   int64     `json:"errors"`
+		} `json:"data"`
+		Total usage.Totals `json:"total"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("usage --json: %v\n%s", err, out)
+	}
+	var shopToday int64
+	for _, d := range doc.Data {
+		if d.Project == nil || d.Model != nil || d.Bucket.IsZero() {
+			t.Errorf("row has keys it was not grouped by or lacks its own: %+v", d)
+		} else if *d.Project == "shop" && d.Bucket.Format(time.DateOnly) == time.Now().UTC().Format(time.DateOnly) {
+			shopToday = d.Requests
+		}
+	}
+	if doc.Total.Requests != 5 || doc.Total.Errors != 1 || shopToday != 2 {
+		t.Errorf("usage --json: total %+v, shop today %d:\n%s", doc.Total, shopToday, out)
 	}
 
 	// The config's database_url is where the rows are read.

@@ -101,6 +101,9 @@ type Wire interface {
 type Sink interface {
 	io.Writer
 	Finish(e *Error) (llm.Usage, bool)
+	// Usage is what the stream reported so far, for a stream that will
+	// not finish (its client left).
+	Usage() llm.Usage
 }
 
 // Answer is what write-back and the turn logic read of an answer.

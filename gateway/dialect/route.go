@@ -109,8 +109,25 @@ func SetModel(body []byte, model string) []byte {
 	if !ok {
 		return body
 	}
-	q, _ := json.Marshal(model) // marshalling a string cannot fail
-	return splice(body, s, e, q)
+	out := make([]byte, 0, len(body)-(e-s)+len(model)+2)
+	out = append(out, body[:s]...)
+	out = appendJSONString(out, model)
+	return append(out, body[e:]...)
+}
+
+// appendJSONString appends s quoted as a JSON string: plain printable
+// ASCII as it is (a model name, nearly always), anything else through
+// encoding/json.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // marshalling a string cannot fail
+			return append(dst, q...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
 
 // includesUsage reports whether an OpenAI body asks for the usage chunk
@@ -174,6 +191,7 @@ type chained struct {
 }
 
 func (c chained) Write(p []byte) (int, error) { return c.outer.Write(p) }
+func (c chained) Usage() llm.Usage            { return c.outer.Usage() }
 
 func (c chained) Finish(*Error) (llm.Usage, bool) {
 	errOuter := c.outer.Close() // flushes (or writes its error event) into inner

@@ -51,6 +51,8 @@ func (p *openAIPass) Finish(e *Error) (llm.Usage, bool) {
 	return p.obs.Usage, p.obs.SawDone
 }
 
+func (p *openAIPass) Usage() llm.Usage { return p.obs.Usage }
+
 // isUsageOnlyChunk reports the final chunk of include_usage: empty choices
 // and a usage object.
 func isUsageOnlyChunk(data []byte) bool {
@@ -76,6 +78,8 @@ func (p *anthropicPass) Finish(e *Error) (llm.Usage, bool) {
 	return p.obs.Usage(), p.obs.SawStop
 }
 
+func (p *anthropicPass) Usage() llm.Usage { return p.obs.Usage() }
+
 // responsesPass forwards a Responses stream unchanged and reads usage and
 // its end from a copy.
 type responsesPass struct {
@@ -94,6 +98,8 @@ func (p *responsesPass) Finish(e *Error) (llm.Usage, bool) {
 	}
 	return p.obs.Usage, p.obs.SawEnd
 }
+
+func (p *responsesPass) Usage() llm.Usage { return p.obs.Usage }
 
 // responsesFailed is the response.failed event of a Responses stream.
 func responsesFailed(code, msg string) []byte {

@@ -47,4 +47,6 @@ const (
 	ErrClientCancelled ErrorKind = "client_cancelled"
 	ErrInternal        ErrorKind = "internal_error"
 	ErrUnavailable     ErrorKind = "service_unavailable"
+	// ErrGatewayShutdown: the gateway's drain timeout cut the answer.
+	ErrGatewayShutdown ErrorKind = "gateway_shutdown"
 )

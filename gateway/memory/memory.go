@@ -81,6 +81,20 @@ type Memory struct {
 	// better. Scores are comparable within one result list, not across
 	// backends.
 	Score float64
+
+	// The lifecycle (see Lifecycle); backends without one leave these
+	// zero, and a zero Status means StatusActive.
+
+	// Status is StatusActive or StatusSuperseded.
+	Status string
+	// SupersededBy is the id of the memory that replaced this one (it may
+	// since have been deleted); "" while active.
+	SupersededBy string
+	// ValidTo is when the memory was superseded, in UTC; zero while
+	// active.
+	ValidTo time.Time
+	// Source is where the memory came from.
+	Source Source
 }
 
 // Errors callers branch on. Backends wrap them; test with errors.Is.

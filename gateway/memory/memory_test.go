@@ -42,7 +42,19 @@ func TestScope(t *testing.T) {
 	if p, _ := NewScope("100%", "x"); p != "u:100%25/p:x" {
 		t.Errorf("NewScope escapes %% as %q", p)
 	}
-	for _, bad := range [][2]string{{"", "p"}, {"u", ""}, {"u\n", "p"}, {strings.Repeat("u", 300), "p"}} {
+	// Control characters are escaped, never stored raw.
+	if s, err := NewScope("u\n", "p"); err != nil || s != "u:u%0A/p:p" {
+		t.Errorf("NewScope with a newline = %q, %v", s, err)
+	}
+	for policy, want := range map[string]Scope{PolicyUser: "u:a%20b", PolicyProject: "p:x", PolicyUserProject: "u:a%20b/p:x", "": "u:a%20b/p:x"} {
+		if got := ScopeFor(policy, "a b", "x"); got != want {
+			t.Errorf("ScopeFor(%q) = %q, want %q", policy, got, want)
+		}
+	}
+	if ScopeFor(PolicyUserProject, "a", "") != "" || ScopeFor(PolicyProject, "a", "") != "" {
+		t.Error("a scope without the part its policy needs")
+	}
+	for _, bad := range [][2]string{{"", "p"}, {"u", ""}, {strings.Repeat("u", 300), "p"}} {
 		if _, err := NewScope(bad[0], bad[1]); !errors.Is(err, ErrInvalidScope) {
 			t.Errorf("NewScope(%q, %q): %v; want ErrInvalidScope", bad[0], bad[1], err)
 		}

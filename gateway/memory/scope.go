@@ -3,6 +3,7 @@ package memory
 import (
 	"encoding/base64"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -17,15 +18,45 @@ import (
 // taken from request content.
 type Scope string
 
-// NewScope returns the scope of a user's project: "u:USER/p:PROJECT", with
-// '%' and '/' in either part percent-escaped, so that the first segment
-// always names the user and two different pairs never share a scope.
+// Scope policies: which parts of a request's identity make its scope.
+const (
+	PolicyUser        = "user"         // u:USER — a user's memories across projects
+	PolicyProject     = "project"      // p:PROJECT — shared by a project's users
+	PolicyUserProject = "user_project" // u:USER/p:PROJECT, the default
+)
+
+// ScopeFor is the one scope function: the scope of an authenticated user
+// and project by policy ("u:USER/p:PROJECT" for user_project, the default),
+// "" when the identity lacks a part the policy needs. Parts are
+// path-escaped ('/', '%', spaces and the like), so the first segment always
+// names the user and no user or project name can forge another scope.
+func ScopeFor(policy, user, project string) Scope {
+	u, p := url.PathEscape(user), url.PathEscape(project)
+	switch policy {
+	case PolicyUser:
+		if u != "" {
+			return Scope("u:" + u)
+		}
+	case PolicyProject:
+		if p != "" {
+			return Scope("p:" + p)
+		}
+	default:
+		if u != "" && p != "" {
+			return Scope("u:" + u + "/p:" + p)
+		}
+	}
+	return ""
+}
+
+// NewScope returns the user_project scope of a user's project, or an
+// error wrapping ErrInvalidScope when a part is missing or the scope is
+// not valid.
 func NewScope(user, project string) (Scope, error) {
-	if user == "" || project == "" {
+	s := ScopeFor(PolicyUserProject, user, project)
+	if s == "" {
 		return "", fmt.Errorf("%w: user and project are required", ErrInvalidScope)
 	}
-	esc := strings.NewReplacer("%", "%25", "/", "%2F")
-	s := Scope("u:" + esc.Replace(user) + "/p:" + esc.Replace(project))
 	return s, s.Validate()
 }
 

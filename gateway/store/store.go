@@ -47,20 +47,31 @@ const DefaultFile = "memproxy.db"
 // Migrations are applied before it returns. Any other scheme gives an error
 // wrapping ErrUnsupported. Errors never contain the URL's password.
 func Open(ctx context.Context, url, dataDir string) (DB, error) {
-	switch {
-	case url == "":
-		return opened(sqlite.Open(ctx, filepath.Join(dataDir, DefaultFile)))
-	case strings.HasPrefix(url, "sqlite:"):
-		p := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(dataDir, p)
-		}
+	if p, ok := SQLitePath(url, dataDir); ok {
 		return opened(sqlite.Open(ctx, p))
+	}
+	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		return opened(postgres.Open(ctx, url))
 	default:
 		return nil, fmt.Errorf("%w: database_url must be empty, sqlite:PATH or postgres://…", ErrUnsupported)
 	}
+}
+
+// SQLitePath returns the file of the embedded database url names (see
+// Open), and false when url names another backend.
+func SQLitePath(url, dataDir string) (string, bool) {
+	switch {
+	case url == "":
+		return filepath.Join(dataDir, DefaultFile), true
+	case strings.HasPrefix(url, "sqlite:"):
+		p := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dataDir, p)
+		}
+		return p, true
+	}
+	return "", false
 }
 
 // opened converts a backend's (*T, error) to (DB, error), so that a failed

@@ -3,8 +3,8 @@ package usage
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math"
 	"os"
@@ -29,18 +29,14 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func (b *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
 
 // count returns the lines holding every one of parts.
 func (b *logBuffer) count(parts ...string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	n := 0
-	for line := range strings.Lines(b.String()) {
+	for line := range strings.Lines(b.buf.String()) {
 		ok := true
 		for _, p := range parts {
 			ok = ok && strings.Contains(line, p)
@@ -52,315 +48,265 @@ func (b *logBuffer) count(parts ...string) int {
 	return n
 }
 
-// switchSink fails while down and otherwise records what it takes, after
-// delay (fake time under synctest).
-type switchSink struct {
-	mu    sync.Mutex
-	down  bool
-	calls int
-	delay time.Duration
-	r     *recorder
+// storeSink is idempotent on RequestID, as Sink requires, fails while down
+// and counts what it was sent.
+type storeSink struct {
+	mu   sync.Mutex
+	down bool
+	rows map[string]Record
+	ids  []string // in the order first stored
 }
 
-var errDown = errors.New("connection refused")
+func newStoreSink() *storeSink { return &storeSink{rows: map[string]Record{}} }
 
-func newSwitchSink(down bool) *switchSink { return &switchSink{down: down, r: newRecorder()} }
-
-func (s *switchSink) WriteUsage(ctx context.Context, recs []Record) error {
+func (s *storeSink) WriteUsage(_ context.Context, recs []Record) error {
 	s.mu.Lock()
-	s.calls++
-	down, delay := s.down, s.delay
-	s.mu.Unlock()
-	if down {
-		return errDown
+	defer s.mu.Unlock()
+	if s.down {
+		return errors.New("connection refused")
 	}
-	time.Sleep(delay)
-	return s.r.ok(ctx, recs)
+	for _, r := range recs {
+		if _, ok := s.rows[r.RequestID]; !ok {
+			s.rows[r.RequestID] = r
+			s.ids = append(s.ids, r.RequestID)
+		}
+	}
+	return nil
 }
 
-func (s *switchSink) set(down bool) { s.mu.Lock(); s.down = down; s.mu.Unlock() }
+func (s *storeSink) set(down bool) { s.mu.Lock(); s.down = down; s.mu.Unlock() }
 
-func (s *switchSink) nCalls() int { s.mu.Lock(); defer s.mu.Unlock(); return s.calls }
+func (s *storeSink) stored() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.ids)
+}
+
+func (s *storeSink) row(id string) Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rows[id]
+}
 
 // segments lists the journal files in dir.
 func segments(t *testing.T, dir string) []string {
 	t.Helper()
-	m, err := filepath.Glob(filepath.Join(dir, journalPrefix+"*"+journalSuffix))
+	m, err := filepath.Glob(filepath.Join(dir, journalPrefix+"*.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
 }
 
-// journalLines renders recs as the journal does.
-func journalLines(t *testing.T, recs ...Record) []byte {
+// journaled reads the journal files as a crashed process leaves them:
+// request id → phases ("begin", "end") in order.
+func journaled(t *testing.T, dir string) map[string][]string {
 	t.Helper()
-	b, err := (&journal{log: slog.New(slog.DiscardHandler)}).encode(recs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func recs(from, to int) []Record {
-	var out []Record
-	for i := from; i < to; i++ {
-		out = append(out, rec(i))
+	out := map[string][]string{}
+	for _, p := range segments(t, dir) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range bytes.Lines(b) {
+			var l struct{ Rec entry }
+			if err := json.Unmarshal(line, &l); err != nil {
+				t.Fatalf("journal line %q: %v", line, err)
+			}
+			phase := cmpOr(l.Rec.Phase, "end")
+			out[l.Rec.RequestID] = append(out[l.Rec.RequestID], phase)
+		}
 	}
 	return out
 }
 
-func writeSegment(t *testing.T, dir string, n int, data []byte) {
-	t.Helper()
-	name := filepath.Join(dir, fmt.Sprintf("%s%010d%s", journalPrefix, n, journalSuffix))
-	if err := os.WriteFile(name, data, 0o600); err != nil {
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// TestQueueDurableBeforeReturn: Begin and Finish have written their
+// records when they return, before any flush of the writer; a queue that
+// is never closed (a kill -9) leaves them to the next run, which stores
+// every finished row once and a gateway_crash row for the request still
+// in flight, then empties the journal.
+func TestQueueDurableBeforeReturn(t *testing.T) {
+	for _, fsync := range []string{"always", "batch", "never"} {
+		t.Run(fsync, func(t *testing.T) {
+			dir := t.TempDir()
+			sink := newStoreSink()
+			sink.set(true) // nothing reaches the database in the first run
+			q := NewQueue(sink, QueueOptions{FlushInterval: time.Hour, JournalDir: dir, Fsync: fsync})
+			go q.Run()
+			for i := range 5 {
+				r := rec(i)
+				tk := q.Begin(r)
+				r.PromptTokens = 10
+				q.Finish(tk, r)
+			}
+			inflight := Record{RequestID: "req-inflight", Model: "mock", User: "ann", Time: time.Unix(1700000000, 0).UTC()}
+			q.Begin(inflight)
+			got := journaled(t, dir)
+			for i := range 5 {
+				if p := got[rec(i).RequestID]; !slices.Equal(p, []string{"begin", "end"}) {
+					t.Fatalf("%s journaled as %v when Finish returned, want [begin end]", rec(i).RequestID, p)
+				}
+			}
+			if p := got["req-inflight"]; !slices.Equal(p, []string{"begin"}) {
+				t.Fatalf("in-flight request journaled as %v, want [begin]", p)
+			}
+
+			// The process dies here. The next run, on a working sink:
+			sink2 := newStoreSink()
+			q2 := NewQueue(sink2, QueueOptions{FlushInterval: time.Hour, JournalDir: dir, Fsync: fsync})
+			go q2.Run()
+			if err := q2.Close(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			want := append(seq(0, 5), "req-inflight")
+			if got := sink2.stored(); !slices.Equal(got, want) {
+				t.Fatalf("stored %v, want %v", got, want)
+			}
+			if r := sink2.row(rec(3).RequestID); r.Status != 200 || r.PromptTokens != 10 {
+				t.Errorf("finished row replayed as %+v", r)
+			}
+			c := sink2.row("req-inflight")
+			if c.Status != CrashStatus || c.ErrorType != ErrorGatewayCrash || c.Model != "mock" || c.User != "ann" || !c.Time.Equal(inflight.Time) {
+				t.Errorf("crash row %+v, want status %d %s with the begin's model, user and time", c, CrashStatus, ErrorGatewayCrash)
+			}
+			if s := segments(t, dir); len(s) != 0 {
+				t.Errorf("journal left after a clean replay: %v", s)
+			}
+		})
+	}
+}
+
+// TestQueueJournalOutage: while the sink is down Finish never waits (the
+// channel holds 4 rows, the others wait in the journal only), and once
+// the sink answers they all arrive exactly once and the journal empties. A request begun during the
+// outage and finished after it is not reported as crashed.
+func TestQueueJournalOutage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		logs := &logBuffer{}
+		s := newStoreSink()
+		s.set(true)
+		q := NewQueue(s, QueueOptions{Size: 4, BatchSize: 16, FlushInterval: time.Second, JournalDir: dir, Logger: logs.logger()})
+		go q.Run()
+		long := q.Begin(Record{RequestID: "req-long"})
+		start := time.Now()
+		for i := range 1000 {
+			q.Finish(q.Begin(rec(i)), rec(i))
+		}
+		if d := time.Since(start); d != 0 {
+			t.Fatalf("Begin/Finish waited %s (fake time) while the sink was down", d)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if len(s.stored()) != 0 || q.Len() != 1000 {
+			t.Fatalf("a down sink took %d rows; Len %d", len(s.stored()), q.Len())
+		}
+		s.set(false)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if got := slices.Sorted(slices.Values(s.stored())); !slices.Equal(got, seq(0, 1000)) {
+			t.Fatalf("stored %d rows, want req-000…req-999 once each", len(got))
+		}
+		if q.Len() != 0 {
+			t.Errorf("Len = %d after the replay", q.Len())
+		}
+		if n := len(segments(t, dir)); n != 1 {
+			t.Errorf("%d segments kept, want the one holding req-long's start", n)
+		}
+		q.Finish(long, Record{RequestID: "req-long", Status: 200})
+		if err := q.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if r := s.row("req-long"); r.Status != 200 {
+			t.Errorf("long request stored as %+v", r)
+		}
+		if n := len(segments(t, dir)); n != 0 {
+			t.Errorf("%d segments after Close, want none", n)
+		}
+		if n := logs.count("level=INFO", "answers again"); n != 1 {
+			t.Errorf("%d 'answers again' lines, want 1", n)
+		}
+	})
+}
+
+// TestQueueJournalCap: past JournalMaxBytes Begin waits until the sink
+// has taken rows; nothing is dropped.
+func TestQueueJournalCap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		s := newStoreSink()
+		s.set(true)
+		logs := &logBuffer{}
+		q := NewQueue(s, QueueOptions{FlushInterval: 100 * time.Millisecond, JournalDir: dir, JournalMaxBytes: 2000, Logger: logs.logger()})
+		go q.Run()
+		i := 0
+		for q.JournalBytes() <= 2000 {
+			q.Finish(q.Begin(rec(i)), rec(i))
+			i++
+		}
+		done := make(chan struct{})
+		go func() { q.Finish(q.Begin(rec(i)), rec(i)); close(done) }()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		select {
+		case <-done:
+			t.Fatal("Begin went past the journal's cap")
+		default:
+		}
+		s.set(false)
+		<-done
+		if err := q.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.stored(); !slices.Equal(got, seq(0, i+1)) {
+			t.Fatalf("stored %v, want req-000…req-%03d", got, i)
+		}
+		if logs.count("level=ERROR", "journal is full") != 1 || logs.count("level=INFO", "below its cap") != 1 {
+			t.Errorf("want one 'full' and one 'below its cap' line")
+		}
+	})
+}
+
+// A row with a NaN or an infinite number is journaled with 0, not lost.
+func TestJournalNonFiniteNumbers(t *testing.T) {
+	dir := t.TempDir()
+	s := newStoreSink()
+	q := NewQueue(s, QueueOptions{JournalDir: dir})
+	go q.Run()
+	inf := math.Inf(1)
+	q.Enqueue(Record{RequestID: "req-nan", LatencyMS: math.NaN(), Cost: &inf})
+	if err := q.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func TestJournalLineFormat(t *testing.T) {
-	line := journalLines(t, rec(7))
-	if !bytes.HasPrefix(line, []byte(`{"crc":`)) || !bytes.Contains(line, []byte(`,"rec":{"time":`)) || !bytes.HasSuffix(line, []byte("}}\n")) ||
-		bytes.Count(line, []byte("\n")) != 1 {
-		t.Errorf("journal line %q", line)
-	}
-	if r, ok := decodeLine(line); !ok || r.RequestID != "req-007" {
-		t.Errorf("decodeLine = %+v, %v", r, ok)
-	}
-	for _, bad := range [][]byte{
-		bytes.Replace(line, []byte("req-007"), []byte("req-008"), 1), // checksum no longer matches
-		line[:len(line)/2],
-		line[:len(line)-3], // the record whole, the wrapper cut
-		bytes.Repeat([]byte{0}, 40),
-	} {
-		if _, ok := decodeLine(bad); ok {
-			t.Errorf("decodeLine accepted %q", bad)
-		}
-	}
-	// The last line of a file may lack its newline and still be whole.
-	if _, ok := decodeLine(line[:len(line)-1]); !ok {
-		t.Error("decodeLine refused a whole line without its newline")
+	if r := s.row("req-nan"); r.RequestID == "" || r.LatencyMS != 0 || r.Cost != nil {
+		t.Errorf("stored %+v", r)
 	}
 }
 
-// TestJournalNonFiniteNumbers: a float JSON cannot carry must not block
-// the queue for ever.
-func TestJournalNonFiniteNumbers(t *testing.T) {
-	inf := math.Inf(1)
-	r := rec(1)
-	r.LatencyMS, r.Cost = math.NaN(), &inf
-	back, ok := decodeLine(journalLines(t, r))
-	if !ok || back.LatencyMS != 0 || back.Cost != nil || back.RequestID != "req-001" {
-		t.Errorf("decoded %+v, %v; want the row with latency 0 and no cost", back, ok)
+// A journal of an earlier version (finished rows only, no phase) is
+// replayed as finished rows.
+func TestJournalEarlierFormat(t *testing.T) {
+	dir := t.TempDir()
+	payload := `{"time":"2026-01-01T00:00:00Z","request_id":"req-old","status":200}`
+	q0 := NewQueue(newStoreSink(), QueueOptions{JournalDir: dir})
+	if _, err := q0.j.Append([]byte(payload), false); err != nil {
+		t.Fatal(err)
 	}
-}
-
-// TestQueueJournalTornLastLine: a crash mid-append leaves half a line at
-// the end of a segment; it is skipped with a warning and everything else is
-// replayed, in order, before new records.
-func TestQueueJournalTornLastLine(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		dir := t.TempDir()
-		torn := journalLines(t, rec(3))
-		writeSegment(t, dir, 1, append(journalLines(t, recs(0, 3)...), torn[:len(torn)/2]...))
-		writeSegment(t, dir, 2, journalLines(t, recs(4, 6)...))
-		logs := &logBuffer{}
-		s := newSwitchSink(false)
-		q := NewQueue(s, QueueOptions{BatchSize: 2, FlushInterval: time.Second, JournalDir: dir, Logger: logs.logger()})
-		if q.JournalBytes() == 0 {
-			t.Error("JournalBytes = 0 with a journal left on disk")
-		}
-		go q.Run()
-		q.Enqueue(rec(6))
-		time.Sleep(time.Second)
-		synctest.Wait()
-		want := []string{"req-000", "req-001", "req-002", "req-004", "req-005", "req-006"}
-		if got := s.r.all(); !slices.Equal(got, want) {
-			t.Errorf("written %v, want %v", got, want)
-		}
-		if n := logs.count("level=WARN", "torn last line", "usage-journal-0000000001.jsonl"); n != 1 {
-			t.Errorf("%d torn-line warnings, want 1; log:\n%s", n, logs)
-		}
-		if left := segments(t, dir); len(left) != 0 || q.JournalBytes() != 0 {
-			t.Errorf("journal not removed after replay: %v, %d bytes", left, q.JournalBytes())
-		}
-		closeNow(t, q)
-	})
-}
-
-// TestQueueJournalDamagedLine: a line whose checksum fails in the middle of
-// a segment is skipped with an error; the lines around it are replayed.
-func TestQueueJournalDamagedLine(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		dir := t.TempDir()
-		data := journalLines(t, recs(0, 3)...)
-		data = bytes.Replace(data, []byte(`"req-001","user":""`), []byte(`"req-001","user":"x"`), 1)
-		writeSegment(t, dir, 1, data)
-		logs := &logBuffer{}
-		s := newSwitchSink(false)
-		q := NewQueue(s, QueueOptions{JournalDir: dir, Logger: logs.logger()})
-		go q.Run()
-		synctest.Wait()
-		if got := s.r.all(); !slices.Equal(got, []string{"req-000", "req-002"}) {
-			t.Errorf("written %v", got)
-		}
-		if n := logs.count("level=ERROR", "damaged line"); n != 1 {
-			t.Errorf("%d damaged-line errors, want 1; log:\n%s", n, logs)
-		}
-		closeNow(t, q)
-	})
-}
-
-// TestQueueJournalRestart: a queue closed while the database is down
-// leaves its rows in the journal; the next queue on that directory writes
-// them first, then what it is given.
-func TestQueueJournalRestart(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		dir := t.TempDir()
-		down := newSwitchSink(true)
-		q1 := NewQueue(down, QueueOptions{BatchSize: 8, JournalDir: dir})
-		go q1.Run()
-		for i := range 50 {
-			q1.Enqueue(rec(i))
-		}
-		start := time.Now()
-		closeNow(t, q1)
-		if d := time.Since(start); d != 0 {
-			t.Errorf("Close took %s with the sink down; the rest belongs in the journal", d)
-		}
-		if len(segments(t, dir)) == 0 || q1.JournalBytes() == 0 {
-			t.Fatalf("no journal left: %v", segments(t, dir))
-		}
-
-		up := newSwitchSink(false)
-		q2 := NewQueue(up, QueueOptions{BatchSize: 8, JournalDir: dir})
-		for i := 50; i < 100; i++ {
-			q2.Enqueue(rec(i)) // before Run: still after the journal
-		}
-		go q2.Run()
-		time.Sleep(time.Second)
-		synctest.Wait()
-		if got := up.r.all(); !slices.Equal(got, seq(0, 100)) {
-			t.Errorf("written %v, want req-000…req-099 in order", got)
-		}
-		if len(segments(t, dir)) != 0 {
-			t.Errorf("journal left after replay: %v", segments(t, dir))
-		}
-		closeNow(t, q2)
-	})
-}
-
-// idempotentSink stores rows by request id, as the stores do. hang makes a
-// write wait for its ctx (a query cut off by shutdown) after nth success.
-type idempotentSink struct {
-	mu     sync.Mutex
-	rows   map[string]bool
-	order  []string
-	sent   map[string]int
-	hangAt int // writes that succeed before the next hangs; 0 never
-}
-
-func (s *idempotentSink) WriteUsage(ctx context.Context, recs []Record) error {
-	s.mu.Lock()
-	for _, r := range recs {
-		s.sent[r.RequestID]++
+	q0.j.Close()
+	s := newStoreSink()
+	q := NewQueue(s, QueueOptions{JournalDir: dir})
+	go q.Run()
+	if err := q.Close(t.Context()); err != nil {
+		t.Fatal(err)
 	}
-	if s.hangAt > 0 {
-		if s.hangAt--; s.hangAt == 0 {
-			s.mu.Unlock()
-			<-ctx.Done()
-			return ctx.Err()
-		}
+	if r := s.row("req-old"); r.Status != 200 || r.ErrorType != "" {
+		t.Errorf("stored %+v, want the finished row", r)
 	}
-	defer s.mu.Unlock()
-	for _, r := range recs {
-		if !s.rows[r.RequestID] {
-			s.rows[r.RequestID] = true
-			s.order = append(s.order, r.RequestID)
-		}
-	}
-	return nil
-}
-
-// TestQueueJournalReplayAfterCut: a replay cut off part way (the process
-// stopped) starts again from the top of the segment at the next start; the
-// sink's idempotency makes every row land once.
-func TestQueueJournalReplayAfterCut(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		dir := t.TempDir()
-		writeSegment(t, dir, 1, journalLines(t, recs(0, 40)...))
-		s := &idempotentSink{rows: map[string]bool{}, sent: map[string]int{}, hangAt: 3}
-		q1 := NewQueue(s, QueueOptions{BatchSize: 8, JournalDir: dir})
-		go q1.Run()
-		synctest.Wait() // two batches written, the third hangs
-		closeNow(t, q1)
-		if len(s.order) != 16 {
-			t.Fatalf("%d rows stored before the cut, want 16", len(s.order))
-		}
-		q2 := NewQueue(s, QueueOptions{BatchSize: 8, JournalDir: dir})
-		go q2.Run()
-		synctest.Wait()
-		closeNow(t, q2)
-		if !slices.Equal(s.order, seq(0, 40)) {
-			t.Errorf("stored %v, want req-000…req-039 once each", s.order)
-		}
-		if s.sent["req-000"] != 2 || s.sent["req-039"] != 1 {
-			t.Errorf("req-000 sent %d times, req-039 %d; want 2 (replayed again) and 1", s.sent["req-000"], s.sent["req-039"])
-		}
-		if len(segments(t, dir)) != 0 {
-			t.Errorf("journal left: %v", segments(t, dir))
-		}
-	})
-}
-
-// TestQueueJournalUnavailable: a journal directory that cannot be created
-// is logged, and the queue keeps today's in-memory retries.
-func TestQueueJournalUnavailable(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		file := filepath.Join(t.TempDir(), "not-a-dir")
-		if err := os.WriteFile(file, nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		logs := &logBuffer{}
-		s := newSwitchSink(true)
-		q := NewQueue(s, QueueOptions{JournalDir: filepath.Join(file, "journal"), Logger: logs.logger()})
-		if n := logs.count("level=ERROR", "usage journal unavailable"); n != 1 {
-			t.Errorf("log:\n%s", logs)
-		}
-		go q.Run()
-		q.Enqueue(rec(0))
-		time.Sleep(time.Second)
-		s.set(false)
-		closeNow(t, q)
-		if got := s.r.all(); !slices.Equal(got, seq(0, 1)) || q.JournalBytes() != 0 {
-			t.Errorf("written %v, journal %d bytes", got, q.JournalBytes())
-		}
-	})
-}
-
-// TestQueueJournalSegmentVanished: a segment deleted by hand is given up
-// (with an error), not waited for, and the queue goes on.
-func TestQueueJournalSegmentVanished(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		dir := t.TempDir()
-		writeSegment(t, dir, 1, journalLines(t, recs(0, 2)...))
-		writeSegment(t, dir, 2, journalLines(t, recs(2, 4)...))
-		logs := &logBuffer{}
-		s := newSwitchSink(false)
-		q := NewQueue(s, QueueOptions{JournalDir: dir, Logger: logs.logger()})
-		if err := os.Remove(segments(t, dir)[0]); err != nil {
-			t.Fatal(err)
-		}
-		go q.Run()
-		q.Enqueue(rec(4))
-		time.Sleep(time.Second)
-		synctest.Wait()
-		if got := s.r.all(); !slices.Equal(got, seq(2, 5)) || q.JournalBytes() != 0 {
-			t.Errorf("written %v, journal %d bytes; want req-002…req-004, 0", got, q.JournalBytes())
-		}
-		if n := logs.count("level=ERROR", "vanished"); n != 1 {
-			t.Errorf("log:\n%s", logs)
-		}
-		closeNow(t, q)
-	})
 }

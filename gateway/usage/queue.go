@@ -2,65 +2,81 @@ package usage
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"math"
-	"os"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/memproxy/memproxy/internal/wal"
 )
 
 // QueueOptions tune a Queue. Zero values take the defaults.
 type QueueOptions struct {
-	Size          int           // records held before Enqueue waits (default 65536)
+	// Size bounds the rows held in memory (default 65536). Past it, rows
+	// wait in the journal only (read back when their turn comes) or,
+	// without a journal, Finish waits.
+	Size          int
 	BatchSize     int           // records per write (default 512)
 	FlushInterval time.Duration // longest a record waits for company (default 200ms)
 	Logger        *slog.Logger
-	// JournalDir is where batches the sink refuses are kept on disk until
-	// it takes them again (see Queue). "" keeps them in memory: a failed
-	// write is then retried in place, and once the channel is full Enqueue
-	// waits for the sink.
+	// JournalDir is where every row is journaled before Finish returns
+	// (see journal.go). "" keeps rows in memory only: a crash then loses
+	// the rows not yet written, and a failing sink makes Finish wait once
+	// Size rows are held.
 	JournalDir string
-	// JournalMaxBytes caps the journal (default 1 GiB). Past it the queue
-	// stops draining into the journal, so Enqueue waits for the sink: rows
-	// are held up, never dropped.
+	// JournalMaxBytes caps the journal (default 1 GiB). Past it Begin
+	// waits for the sink to take rows: requests are held up, rows never
+	// dropped.
 	JournalMaxBytes int64
+	// Fsync is the journal's power-loss durability: "always", "batch"
+	// (the default) or "never"; see wal.SyncMode.
+	Fsync string
 }
 
-// Retry timing, for the sink and for the journal.
+// Retry timing for the sink.
 const (
 	firstBackoff = 50 * time.Millisecond
 	maxBackoff   = 5 * time.Second
 	writeTimeout = 10 * time.Second
 )
 
-// Queue moves records off the request path and writes them to a Sink in
-// batches, keeping their order. It is bounded: when the channel is full,
-// Enqueue waits for room rather than dropping a row.
-//
-// With a JournalDir, a batch the sink fails to take is appended to a
-// journal on disk (see journal.go for the format and what survives a
-// crash), and so is every batch after it while the journal holds anything,
-// so the request path does not wait for a database that is down. A
-// replayer retries the sink with backoff and, once it answers, writes the
-// journal to it in order, in batches, removing what it wrote. A journal
-// left by an earlier run is replayed first. Replaying may write a row the
-// sink had already stored before a crash; Sink's idempotency on RequestID
-// makes each row land exactly once.
+// Queue carries rows from the request path to a Sink. With a journal,
+// Begin records a request's start and Finish its row in the journal, each
+// returning once the bytes are written, and each record stays pinned
+// there until it is no longer needed: a start until the row is written, a
+// row until the sink has committed it. The writer takes rows from memory
+// (a bounded channel) and writes them to the sink in batches; rows that
+// found the channel full, and the rows an earlier run left, wait in the
+// journal only and are read back from it. Without a journal, rows wait in
+// the channel and Finish waits while it is full. Either way a failed
+// write is retried with backoff, never dropped; replaying may write a row
+// the sink already stored, which Sink's idempotency on RequestID makes
+// harmless.
 type Queue struct {
-	sink Sink
-	opts QueueOptions
-	ch   chan Record
-	done chan struct{}
-	once sync.Once
-	j    *journal      // nil without JournalDir, or when it cannot be opened
-	kick chan struct{} // the journal grew (writer → replayer)
-	shed chan struct{} // the journal shrank (replayer → writer)
+	sink    Sink
+	opts    QueueOptions
+	ch      chan row // rows held in memory
+	done    chan struct{}
+	once    sync.Once
+	j       *wal.Log // nil without a journal
+	rd      *wal.Reader
+	spillMu sync.Mutex
+	spill   []wal.Ref     // rows in the journal only, oldest first
+	kick    chan struct{} // spill is not empty
+	pending atomic.Int64  // rows finished, not yet in the sink
+	full    atomic.Bool   // Begin is waiting for room, and said so
+}
+
+// row is a finished row and where it is journaled (zero without one).
+type row struct {
+	rec Record
+	ref wal.Ref
 }
 
 // NewQueue returns a queue writing to sink; start it with Run. When
-// JournalDir is set it is created if needed and its journal taken stock
-// of; if that fails the error is logged and the queue runs without one.
+// JournalDir is set the journal there is opened and what an earlier run
+// left in it recovered (recover); if that fails the error is logged and
+// the queue runs without a journal.
 func NewQueue(sink Sink, opts QueueOptions) *Queue {
 	if opts.Size <= 0 {
 		opts.Size = 65536
@@ -77,71 +93,207 @@ func NewQueue(sink Sink, opts QueueOptions) *Queue {
 	if opts.JournalMaxBytes <= 0 {
 		opts.JournalMaxBytes = 1 << 30
 	}
-	q := &Queue{sink: sink, opts: opts, ch: make(chan Record, opts.Size), done: make(chan struct{}),
-		kick: make(chan struct{}, 1), shed: make(chan struct{}, 1)}
+	q := &Queue{sink: sink, opts: opts, ch: make(chan row, opts.Size), done: make(chan struct{}), kick: make(chan struct{}, 1)}
 	if opts.JournalDir != "" {
-		j, err := openJournal(opts.JournalDir, opts.JournalMaxBytes, opts.Logger)
-		if err != nil {
-			opts.Logger.Error("usage journal unavailable: a database outage will hold up requests", "err", err)
+		if err := q.openJournal(); err != nil {
+			opts.Logger.Error("usage journal unavailable: rows wait in memory and a crash loses them", "dir", opts.JournalDir, "err", err)
+			if q.j != nil {
+				q.j.Close()
+				q.j = nil
+			}
 		}
-		q.j = j
 	}
 	return q
 }
 
-// Enqueue hands r to the writer. It returns at once unless the channel is
-// full (the sink is slow or failing and there is no journal, or the
-// journal is at its cap), in which case it waits for room.
-func (q *Queue) Enqueue(r Record) { q.ch <- r }
+// Ticket is what Begin returns for Finish.
+type Ticket struct{ ref wal.Ref }
 
-// Len reports the records waiting in the channel (not yet written to the
-// sink or the journal).
-func (q *Queue) Len() int { return len(q.ch) }
+// Begin journals the start of a request (its id, start time and whatever
+// else r already holds) and returns once it is written. A request begun
+// and never finished (the process died) gets a gateway_crash row at the
+// next start. Begin waits while the journal is over its cap.
+func (q *Queue) Begin(r Record) Ticket {
+	if q.j == nil {
+		return Ticket{}
+	}
+	q.waitRoom()
+	ref, err := q.j.Append(encodeBegin(phaseBegin, &r), true)
+	if err != nil {
+		q.opts.Logger.Error("usage journal write failed", "request_id", r.RequestID, "err", err)
+	}
+	return Ticket{ref: ref}
+}
 
-// JournalBytes reports the journal's size on disk (0 without a journal):
-// rows the sink has not taken yet, and those of the oldest segment already
-// replayed, freed when the segment is.
+// Finish hands r, the request's row, to the writer: it returns once r is
+// in the journal (or, without one, in the channel, waiting while the
+// channel is full). t is Begin's ticket, or the zero Ticket.
+func (q *Queue) Finish(t Ticket, r Record) {
+	q.pending.Add(1)
+	if finite(&r) {
+		q.opts.Logger.Warn("usage row has a non-finite number; stored as 0", "request_id", r.RequestID)
+	}
+	if q.j != nil {
+		ref, err := q.j.Append(q.encode(phaseEnd, &r), true)
+		q.j.Unpin(t.ref)
+		if err == nil {
+			select {
+			case q.ch <- row{rec: r, ref: ref}:
+			default:
+				q.addSpill(ref)
+			}
+			return
+		}
+		q.opts.Logger.Error("usage journal write failed; the row waits in memory", "request_id", r.RequestID, "err", err)
+	}
+	q.ch <- row{rec: r}
+}
+
+// addSpill queues rows that wait in the journal only.
+func (q *Queue) addSpill(refs ...wal.Ref) {
+	q.spillMu.Lock()
+	q.spill = append(q.spill, refs...)
+	q.spillMu.Unlock()
+	signal(q.kick)
+}
+
+// Skip closes a request begun with t that gets no row of its own (a
+// sampled-out authentication failure): it journals that the request
+// ended, so that it is not taken for one cut by a crash.
+func (q *Queue) Skip(t Ticket, requestID string) {
+	if q.j == nil || t.ref == (wal.Ref{}) {
+		return
+	}
+	r := Record{RequestID: requestID}
+	if _, err := q.j.Append(encodeBegin(phaseSkip, &r), false); err != nil {
+		q.opts.Logger.Error("usage journal write failed", "request_id", requestID, "err", err)
+	}
+	q.j.Unpin(t.ref)
+}
+
+// Enqueue is Finish for a row that had no Begin.
+func (q *Queue) Enqueue(r Record) { q.Finish(Ticket{}, r) }
+
+// Len reports the rows finished and not yet stored by the sink.
+func (q *Queue) Len() int { return int(q.pending.Load()) }
+
+// JournalBytes reports the journal's size on disk (0 without a journal).
 func (q *Queue) JournalBytes() int64 {
 	if q.j == nil {
 		return 0
 	}
-	return q.j.size()
+	return q.j.Bytes()
 }
 
-// Run writes batches until Close is called, then drains what is left. It
-// returns when everything enqueued before Close has been handed to the
-// sink or appended to the journal; a journal left non-empty is replayed by
-// the next Run.
+// Run writes batches until Close is called, then writes the rest. It
+// returns once everything finished before Close is in the sink; rows left
+// in the journal (Close gave up) are written by the next run.
 func (q *Queue) Run() {
 	defer close(q.done)
 	if q.j != nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		replayed := make(chan struct{})
-		go func() { defer close(replayed); q.replay(ctx) }()
-		defer func() { cancel(); <-replayed; q.j.close() }()
+		q.rd = q.j.NewReader()
+		defer func() { q.rd.Close(); q.j.Close() }()
 	}
-	batch := make([]Record, 0, q.opts.BatchSize)
+	batch := make([]row, 0, q.opts.BatchSize)
 	tick := time.NewTicker(q.opts.FlushInterval)
 	defer tick.Stop()
 	for {
 		select {
 		case r, ok := <-q.ch:
 			if !ok {
-				q.write(batch)
+				q.write(q.fromSpill(batch, true))
 				return
 			}
 			batch = append(batch, r)
 			if len(batch) >= q.opts.BatchSize {
 				batch = q.write(batch)
 			}
+		case <-q.kick:
+			batch = q.fromSpill(batch, false)
 		case <-tick.C:
-			batch = q.write(batch)
+			batch = q.write(q.fromSpill(batch, false))
 		}
 	}
 }
 
-// Close stops accepting records and waits (up to ctx) for Run to write the
-// rest to the sink or the journal. Enqueue must not be called after Close.
+// fromSpill adds rows waiting in the journal only to batch, writing each
+// full batch, and returns what is left. Unless all, it stops once the
+// channel holds rows again, so that those are not held up.
+func (q *Queue) fromSpill(batch []row, all bool) []row {
+	for {
+		q.spillMu.Lock()
+		n := min(len(q.spill), q.opts.BatchSize-len(batch))
+		refs := q.spill[:n:n]
+		q.spill = q.spill[n:]
+		q.spillMu.Unlock()
+		if n == 0 {
+			return batch
+		}
+		for i, ref := range refs {
+			p, err := q.rd.ReadAt(ref)
+			if err != nil {
+				q.opts.Logger.Error("reading a row back from the usage journal; retrying at the next tick", "err", err)
+				q.spillMu.Lock()
+				q.spill = append(refs[i:len(refs):len(refs)], q.spill...)
+				q.spillMu.Unlock()
+				return batch
+			}
+			r, _ := q.decode(p)
+			batch = append(batch, row{rec: r, ref: ref})
+		}
+		if len(batch) >= q.opts.BatchSize {
+			batch = q.write(batch)
+		}
+		if !all && len(q.ch) > 0 {
+			signal(q.kick)
+			return batch
+		}
+	}
+}
+
+// write stores batch in the sink, retrying with backoff until it takes
+// it, then unpins its rows in the journal, and returns the emptied batch
+// for reuse.
+func (q *Queue) write(batch []row) []row {
+	if len(batch) == 0 {
+		return batch
+	}
+	recs := make([]Record, len(batch))
+	for i := range batch {
+		recs[i] = batch[i].rec
+	}
+	backoff := firstBackoff
+	for attempt := 1; ; attempt++ {
+		err := q.writeSink(recs)
+		if err == nil {
+			if attempt > 1 {
+				q.opts.Logger.Info("usage database answers again", "attempts", attempt, "journal_bytes", q.JournalBytes())
+			}
+			break
+		}
+		q.opts.Logger.Warn("usage write failed; retrying", "rows", len(batch), "attempt", attempt,
+			"journal_bytes", q.JournalBytes(), "err", err)
+		time.Sleep(backoff)
+		backoff = min(2*backoff, maxBackoff)
+	}
+	q.pending.Add(-int64(len(batch)))
+	if q.j != nil {
+		for i := range batch {
+			q.j.Unpin(batch[i].ref)
+		}
+	}
+	clear(batch)
+	return batch[:0]
+}
+
+func (q *Queue) writeSink(batch []Record) error {
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	return q.sink.WriteUsage(ctx, batch)
+}
+
+// Close stops accepting rows and waits (up to ctx) for Run to write the
+// rest. Finish must not be called after Close.
 func (q *Queue) Close(ctx context.Context) error {
 	q.once.Do(func() { close(q.ch) })
 	select {
@@ -152,141 +304,20 @@ func (q *Queue) Close(ctx context.Context) error {
 	}
 }
 
-// write stores batch in the sink, or in the journal while the journal
-// holds anything or when the sink fails, and returns the emptied batch for
-// reuse. It returns only once the batch is stored: without a journal, or
-// with a full one, it retries with backoff, holding up the queue.
-func (q *Queue) write(batch []Record) []Record {
-	if len(batch) == 0 {
-		return batch
-	}
+// waitRoom holds Begin while the journal is over its cap, polling with
+// backoff: the writer frees room as the sink takes rows.
+func (q *Queue) waitRoom() {
 	backoff := firstBackoff
-	for attempt := 1; ; attempt++ {
-		if q.j == nil || q.j.empty() {
-			err := q.writeSink(context.Background(), batch)
-			if err == nil {
-				return batch[:0]
-			}
-			if q.j == nil {
-				q.opts.Logger.Warn("usage write failed; retrying", "rows", len(batch), "attempt", attempt, "err", err)
-				time.Sleep(backoff)
-				backoff = min(2*backoff, maxBackoff)
-				continue
-			}
-			q.opts.Logger.Warn("usage write failed; journaling rows until the database answers",
-				"rows", len(batch), "dir", q.opts.JournalDir, "err", err)
+	for q.j.Bytes() > q.opts.JournalMaxBytes {
+		if q.full.CompareAndSwap(false, true) {
+			q.opts.Logger.Error("usage journal is full: requests now wait for the database (backpressure)",
+				"dir", q.opts.JournalDir, "bytes", q.j.Bytes(), "max_bytes", q.opts.JournalMaxBytes)
 		}
-		err := q.j.append(batch)
-		if err == nil {
-			signal(q.kick)
-			return batch[:0]
-		}
-		if !errors.Is(err, errJournalFull) {
-			q.opts.Logger.Error("usage journal write failed; retrying", "rows", len(batch), "attempt", attempt, "err", err)
-		}
-		// Wait for the replayer to free room (or for the disk to recover).
-		t := time.NewTimer(backoff)
-		select {
-		case <-q.shed:
-		case <-t.C:
-		}
-		t.Stop()
+		time.Sleep(backoff)
 		backoff = min(2*backoff, maxBackoff)
 	}
-}
-
-func (q *Queue) writeSink(ctx context.Context, batch []Record) error {
-	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
-	defer cancel()
-	return q.sink.WriteUsage(ctx, batch)
-}
-
-// replay writes the journal to the sink, oldest record first, until ctx is
-// cancelled, retrying with backoff while the sink fails.
-func (q *Queue) replay(ctx context.Context) {
-	var (
-		seg *segment // being replayed
-		f   *os.File // seg, open for reading
-		off int64    // how far seg has reached the sink
-	)
-	defer func() {
-		if f != nil {
-			f.Close()
-		}
-	}()
-	backoff := firstBackoff
-	retry := func() bool {
-		ok := sleep(ctx, backoff)
-		backoff = min(2*backoff, maxBackoff)
-		return ok
-	}
-	for attempt := 1; ; {
-		head, end := q.j.head()
-		if head == nil {
-			select {
-			case <-q.kick:
-				continue
-			case <-ctx.Done():
-				return
-			}
-		}
-		if head != seg {
-			if f != nil {
-				f.Close()
-			}
-			var err error
-			if f, err = os.Open(head.path); err != nil {
-				f = nil
-				if errors.Is(err, os.ErrNotExist) {
-					// Removed by hand: its rows are gone, and waiting
-					// for it would hold the queue up for ever.
-					q.opts.Logger.Error("usage journal segment vanished; its rows are lost", "file", head.path)
-					q.j.release(head, math.MaxInt64)
-					continue
-				}
-				q.opts.Logger.Error("opening the usage journal; retrying", "file", head.path, "err", err)
-				if !retry() {
-					return
-				}
-				continue
-			}
-			seg, off = head, 0
-		}
-		if off >= end {
-			if q.j.release(seg, off) {
-				f.Close()
-				f, seg = nil, nil
-				signal(q.shed)
-			}
-			continue
-		}
-		recs, next, err := q.j.readBatch(f, seg, off, end, q.opts.BatchSize)
-		if err != nil {
-			q.opts.Logger.Error("reading the usage journal; retrying", "err", err)
-			if !retry() {
-				return
-			}
-			continue
-		}
-		if len(recs) > 0 {
-			if err := q.writeSink(ctx, recs); err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				q.opts.Logger.Warn("usage journal replay failed; retrying", "attempt", attempt,
-					"journal_bytes", q.j.size(), "err", err)
-				attempt++
-				if !retry() {
-					return
-				}
-				continue
-			}
-			if attempt > 1 {
-				q.opts.Logger.Info("usage database answers again; replaying the journal", "journal_bytes", q.j.size())
-			}
-			attempt, backoff = 1, firstBackoff
-		}
-		off = next
+	if q.full.CompareAndSwap(true, false) {
+		q.opts.Logger.Info("usage journal below its cap again", "bytes", q.j.Bytes(), "max_bytes", q.opts.JournalMaxBytes)
 	}
 }
 
@@ -295,17 +326,5 @@ func signal(c chan struct{}) {
 	select {
 	case c <- struct{}{}:
 	default:
-	}
-}
-
-// sleep waits for d, reporting false if ctx ends first.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

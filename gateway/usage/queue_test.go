@@ -296,8 +296,8 @@ func TestQueueEnqueueWaitsWhenFull(t *testing.T) {
 		synctest.Wait()
 		q.Enqueue(rec(1))
 		q.Enqueue(rec(2))
-		if q.Len() != 2 {
-			t.Fatalf("Len = %d, want 2", q.Len())
+		if q.Len() != 3 {
+			t.Fatalf("Len = %d, want 3 (one being written, two waiting)", q.Len())
 		}
 		done := make(chan struct{})
 		go func() { q.Enqueue(rec(3)); close(done) }()

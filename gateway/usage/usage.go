@@ -60,6 +60,11 @@ type Record struct {
 	// tools run (comma-separated, in order).
 	ToolRounds  int    `json:"tool_rounds"`
 	ToolsCalled string `json:"tools_called,omitempty"`
+	// Purpose names a call the gateway made on its own account
+	// ("memory_extraction", "memory_embedding"), "" for a client's request;
+	// ParentRequestID is then the request it served.
+	Purpose         string `json:"purpose,omitempty"`
+	ParentRequestID string `json:"parent_request_id,omitempty"`
 	// CacheHit marks an answer served from the response cache (cost 0).
 	CacheHit bool `json:"cache_hit,omitempty"`
 }

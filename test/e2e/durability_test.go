@@ -131,7 +131,7 @@ func (g *gateway) kill() {
 	if err := g.cmd.Process.Kill(); err != nil {
 		g.t.Fatal(err)
 	}
-	_ = g.cmd.Wait()
+	<-g.exited
 	g.terminated = true
 }
 
@@ -218,8 +218,9 @@ func journalFiles(t *testing.T, dir string) []string {
 	return m
 }
 
-// journalIDs returns the request ids of the whole lines in dir's journal
-// (checksums are the unit tests' business).
+// journalIDs returns the request ids of the finished rows in dir's journal
+// (whole lines; a request's start has "phase":"begin", checksums are the
+// unit tests' business).
 func journalIDs(t *testing.T, dir string) []string {
 	t.Helper()
 	var ids []string
@@ -231,10 +232,11 @@ func journalIDs(t *testing.T, dir string) []string {
 		for line := range bytes.Lines(b) {
 			var l struct {
 				Rec struct {
+					Phase     string `json:"phase"`
 					RequestID string `json:"request_id"`
 				} `json:"rec"`
 			}
-			if bytes.HasSuffix(line, []byte("\n")) && json.Unmarshal(line, &l) == nil && l.Rec.RequestID != "" {
+			if bytes.HasSuffix(line, []byte("\n")) && json.Unmarshal(line, &l) == nil && l.Rec.RequestID != "" && l.Rec.Phase == "" {
 				ids = append(ids, l.Rec.RequestID)
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -42,16 +43,24 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
+// edgePortRange returns the start of a range of loopback ports for an
+// edge's projects (MEMEDGE_PORT_MIN). The registry probes every port
+// before handing it out and skips busy ones, so the range only needs to
+// start somewhere likely free: the kernel's choice for :0.
+func edgePortRange(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return min(ln.Addr().(*net.TCPAddr).Port, 65535-50)
 }
+
+// unusedAddr is where a gateway that has not started yet "listens": port
+// 1 on loopback, where nothing does, so an edge pointed at it gets
+// connection refused.
+const unusedAddr = "127.0.0.1:1"
 
 // gateway is a running memgateway process.
 type gateway struct {
@@ -63,6 +72,8 @@ type gateway struct {
 	logs       *bytes.Buffer
 	terminated bool
 	args       []string
+	addrFile   string        // --addr-file: the bound addresses, read after start
+	exited     chan struct{} // closed when the process started last has exited
 	healthURL  string
 	roots      *x509.CertPool
 }
@@ -81,21 +92,19 @@ func prepareGateway(t *testing.T, configBody string, extra ...string) *gateway {
 	t.Helper()
 	dir := t.TempDir()
 	g := &gateway{t: t, masterKey: "sk-e2e-master", logs: &bytes.Buffer{},
-		httpURL: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), grpcAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+		httpURL: "http://" + unusedAddr, grpcAddr: unusedAddr, addrFile: filepath.Join(dir, "addrs.json")}
 	cfg := filepath.Join(dir, "gateway.yaml")
 	body := "general_settings:\n  master_key: " + g.masterKey + "\n" + configBody
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The gateway binds :0 and writes what it bound to --addr-file; start
+	// reads it. A restart binds the same addresses again (edges know them).
 	g.args = append([]string{"serve", "--config", cfg, "--data-dir", filepath.Join(dir, "data"),
-		"--http", strings.TrimPrefix(g.httpURL, "http://"), "--grpc", g.grpcAddr}, extra...)
-	for _, a := range extra {
-		if a == "--tls-cert" {
-			g.healthURL = strings.Replace(g.httpURL, "http://", "https://", 1)
-		}
-	}
-	if g.healthURL == "" {
-		g.healthURL = g.httpURL
+		"--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--addr-file", g.addrFile}, extra...)
+	g.healthURL = g.httpURL
+	if slices.Contains(extra, "--tls-cert") {
+		g.healthURL = "https://" + unusedAddr
 	}
 	g.terminated = true // until start
 	t.Cleanup(func() {
@@ -108,14 +117,36 @@ func prepareGateway(t *testing.T, configBody string, extra ...string) *gateway {
 }
 
 // start runs the gateway process (again, after stop) and waits for it.
+// The first start learns the addresses the gateway bound; later ones ask
+// for the same addresses, as a restarted server would.
 func (g *gateway) start() {
 	g.t.Helper()
+	os.Remove(g.addrFile)
 	g.cmd = exec.Command(filepath.Join(bin, "memgateway"), g.args...)
 	g.cmd.Stdout, g.cmd.Stderr = g.logs, g.logs
 	if err := g.cmd.Start(); err != nil {
 		g.t.Fatal(err)
 	}
 	g.terminated = false
+	exited := make(chan struct{})
+	go func() { _ = g.cmd.Wait(); close(exited) }()
+	g.exited = exited
+	var addrs struct{ HTTP, GRPC string }
+	waitFor(g.t, "gateway --addr-file", func() bool {
+		select {
+		case <-exited:
+			g.t.Fatalf("gateway exited before listening:\n%s", g.logs)
+		default:
+		}
+		b, err := os.ReadFile(g.addrFile)
+		return err == nil && json.Unmarshal(b, &addrs) == nil
+	})
+	scheme := "http://"
+	if strings.HasPrefix(g.healthURL, "https://") {
+		scheme = "https://"
+	}
+	g.httpURL, g.grpcAddr, g.healthURL = "http://"+addrs.HTTP, addrs.GRPC, scheme+addrs.HTTP
+	g.args = replaceFlag(replaceFlag(g.args, "--http", addrs.HTTP), "--grpc", addrs.GRPC)
 	waitFor(g.t, "gateway /health", func() bool {
 		resp, err := g.client().Get(g.healthURL + "/health")
 		if err == nil {
@@ -123,6 +154,15 @@ func (g *gateway) start() {
 		}
 		return err == nil && resp.StatusCode == 200
 	})
+}
+
+// replaceFlag returns args with the value after flag set to v.
+func replaceFlag(args []string, flag, v string) []string {
+	out := slices.Clone(args)
+	if i := slices.Index(out, flag); i >= 0 && i+1 < len(out) {
+		out[i+1] = v
+	}
+	return out
 }
 
 // client is an HTTP client for the gateway's own API (trusting its test
@@ -140,10 +180,8 @@ func (g *gateway) stop() {
 	}
 	g.terminated = true
 	_ = g.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = g.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-g.exited:
 	case <-time.After(15 * time.Second):
 		_ = g.cmd.Process.Kill()
 		g.t.Error("gateway did not stop within 15s of SIGTERM")
@@ -182,7 +220,7 @@ func newEdge(t *testing.T, g *gateway, user string, loginFlags ...string) *edgeH
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := edgePortRange(t)
 	e := &edgeHome{t: t, home: home, env: append(os.Environ(), "MEMPROXY_HOME="+home,
 		fmt.Sprintf("MEMEDGE_PORT_MIN=%d", port), fmt.Sprintf("MEMEDGE_PORT_MAX=%d", port+50))}
 	t.Cleanup(func() {
@@ -204,14 +242,25 @@ func newEdge(t *testing.T, g *gateway, user string, loginFlags ...string) *edgeH
 // run runs memedge with args and returns its stdout; failure fails the test.
 func (e *edgeHome) run(args ...string) string {
 	e.t.Helper()
+	out, err := e.runErr(args...)
+	if err != nil {
+		e.t.Fatalf("memedge %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// runErr runs memedge with args and returns its stdout (and stderr, when it
+// failed) and its error.
+func (e *edgeHome) runErr(args ...string) (string, error) {
 	cmd := exec.Command(filepath.Join(bin, "memedge"), args...)
 	cmd.Env = e.env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		e.t.Fatalf("memedge %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errb.String())
+	err := cmd.Run()
+	if err != nil {
+		return out.String() + errb.String(), err
 	}
-	return out.String()
+	return out.String(), nil
 }
 
 // start serves project and returns its base URL from `memedge list --json`.

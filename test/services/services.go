@@ -6,6 +6,7 @@ package services
 
 import (
 	"net"
+	"net/url"
 	"os"
 	"testing"
 	"time"
@@ -18,12 +19,35 @@ const (
 )
 
 // RequirePostgres returns the URL of a reachable PostgreSQL
-// (MEMPROXY_TEST_POSTGRES_URL, default DefaultPostgresURL).
+// (MEMPROXY_TEST_POSTGRES_URL, default DefaultPostgresURL). Reachability is
+// checked at the host and port of that same URL, so the gate and the
+// connection can never disagree.
 func RequirePostgres(t testing.TB) string {
 	t.Helper()
-	url := env("MEMPROXY_TEST_POSTGRES_URL", DefaultPostgresURL)
-	require(t, "PostgreSQL", env("MEMPROXY_TEST_POSTGRES_ADDR", "127.0.0.1:5432"))
-	return url
+	u := env("MEMPROXY_TEST_POSTGRES_URL", DefaultPostgresURL)
+	addr, err := PostgresAddr(u)
+	if err != nil {
+		t.Fatalf("MEMPROXY_TEST_POSTGRES_URL: %v", err)
+	}
+	require(t, "PostgreSQL", addr, "MEMPROXY_TEST_POSTGRES_URL")
+	return u
+}
+
+// PostgresAddr returns the host:port a PostgreSQL URL connects to (port
+// 5432 when the URL names none, 127.0.0.1 when it names no host).
+func PostgresAddr(rawURL string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", err
+	}
+	host, port := u.Hostname(), u.Port()
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if port == "" {
+		port = "5432"
+	}
+	return net.JoinHostPort(host, port), nil
 }
 
 // RequireRedis returns the address of a reachable Redis
@@ -31,11 +55,14 @@ func RequirePostgres(t testing.TB) string {
 func RequireRedis(t testing.TB) string {
 	t.Helper()
 	addr := env("MEMPROXY_TEST_REDIS_ADDR", DefaultRedisAddr)
-	require(t, "Redis", addr)
+	require(t, "Redis", addr, "MEMPROXY_TEST_REDIS_ADDR")
 	return addr
 }
 
-func require(t testing.TB, name, addr string) {
+// require skips (or, with MEMPROXY_REQUIRE_SERVICES, fails) when nothing
+// answers at addr. The skip message starts "NAME: nothing on ADDR": make
+// test's summary groups skipped tests by it.
+func require(t testing.TB, name, addr, envVar string) {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err == nil {
@@ -45,7 +72,7 @@ func require(t testing.TB, name, addr string) {
 	if os.Getenv("MEMPROXY_REQUIRE_SERVICES") != "" {
 		t.Fatalf("%s at %s is required (MEMPROXY_REQUIRE_SERVICES is set) but not reachable: %v", name, addr, err)
 	}
-	t.Skipf("%s at %s is not reachable (%v); skipping. Set MEMPROXY_REQUIRE_SERVICES=1 to make this a failure.", name, addr, err)
+	t.Skipf("%s: nothing on %s — set %s, or MEMPROXY_REQUIRE_SERVICES=1 to make this a failure (%v)", name, addr, envVar, err)
 }
 
 func env(k, def string) string {

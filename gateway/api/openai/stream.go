@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/memproxy/memproxy/gateway/api/sse"
+	"github.com/memproxy/memproxy/gateway/jsonscan"
 	"github.com/memproxy/memproxy/gateway/llm"
 )
 
@@ -101,11 +102,18 @@ func (u *WireUsage) toLLM() llm.Usage {
 
 // UsageOf reads the usage object of a non-streaming chat completion body.
 func UsageOf(body []byte) (llm.Usage, bool) {
-	var c struct {
-		Usage *WireUsage `json:"usage"`
-	}
-	if json.Unmarshal(body, &c) != nil || c.Usage == nil {
+	// Only the usage object is decoded: the answer around it is the
+	// larger part, and this runs on every non-streaming answer.
+	if !json.Valid(body) {
 		return llm.Usage{}, false
 	}
-	return c.Usage.toLLM(), true
+	s, e, ok := jsonscan.TopLevel(body, "usage")
+	if !ok {
+		return llm.Usage{}, false
+	}
+	var u WireUsage
+	if string(body[s:e]) == "null" || json.Unmarshal(body[s:e], &u) != nil {
+		return llm.Usage{}, false
+	}
+	return u.toLLM(), true
 }

@@ -15,6 +15,9 @@
 //   - search ranks the memory matching more query words first and, for
 //     lexical backends, returns nothing that matches none;
 //   - List pages cover every memory exactly once, newest first.
+//
+// RunLifecycle is the suite of memory.Lifecycle (supersede, edit, history,
+// hidden keys, source), with the same scope rules on every method.
 package memorytest
 
 import (

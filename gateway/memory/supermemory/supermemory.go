@@ -171,12 +171,13 @@ func (d *document) memory() memory.Memory {
 // strings are given in their JSON form, and the backend's own keys are
 // dropped.
 func toMemory(id, content string, rawMeta json.RawMessage, created string) memory.Memory {
-	m := memory.Memory{ID: id, Content: content}
+	m := memory.Memory{ID: id, Content: content, Status: memory.StatusActive}
 	if t, err := time.Parse(time.RFC3339Nano, created); err == nil {
 		m.CreatedAt = t.UTC()
 	}
 	var meta map[string]any
 	if json.Unmarshal(rawMeta, &meta) == nil {
+		m.Source = sourceOf(meta)
 		for k, v := range meta {
 			if strings.HasPrefix(k, memory.ReservedMetaPrefix) {
 				continue
@@ -265,12 +266,20 @@ func (b *Backend) Add(ctx context.Context, s memory.Scope, content string, meta 
 	if err := memory.ValidateAdd(s, content, meta); err != nil {
 		return memory.Memory{}, false, err
 	}
+	return b.add(ctx, s, content, meta, memory.Source{})
+}
+
+// add is Add with a source, kept in the document's metadata.
+func (b *Backend) add(ctx context.Context, s memory.Scope, content string, meta map[string]string, src memory.Source) (memory.Memory, bool, error) {
 	tag, hash := ContainerTag(s), memory.ContentHash(content)
 	if m, ok, err := b.findHash(ctx, s, tag, hash); err != nil || ok {
 		return m, false, err
 	}
 	md := map[string]any{metaHash: hash, metaTag: tag}
 	for k, v := range meta {
+		md[k] = v
+	}
+	for k, v := range sourceMeta(src) {
 		md[k] = v
 	}
 	var added struct {
@@ -285,7 +294,7 @@ func (b *Backend) Add(ctx context.Context, s memory.Scope, content string, meta 
 	}
 	m, err := b.Get(ctx, s, added.ID)
 	if err != nil { // stored, but not readable back yet: answer with what was sent
-		m = memory.Memory{ID: added.ID, Content: content, Metadata: maps.Clone(meta), CreatedAt: time.Now().UTC()}
+		m = memory.Memory{ID: added.ID, Content: content, Metadata: maps.Clone(meta), CreatedAt: time.Now().UTC(), Source: src}
 		if len(meta) == 0 {
 			m.Metadata = nil
 		}

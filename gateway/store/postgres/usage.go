@@ -20,7 +20,8 @@ const usageColumns = `request_id, time, user_id, project, client, hostname, edge
 	method, path, model, upstream_model, provider, stream, status, error_type,
 	prompt_tokens, completion_tokens, cached_tokens, latency_ms, ttfb_ms,
 	cache_write_tokens, reasoning_tokens, cost, unpriced, session_id,
-	memory_status, memory_count, memory_ids, memory_ms, tool_rounds, tools_called, cache_hit`
+	memory_status, memory_count, memory_ids, memory_ms, tool_rounds, tools_called, cache_hit,
+	purpose, parent_request_id`
 
 // insertUsage writes a whole batch as one statement: each column travels
 // as one array parameter and unnest zips them back into rows. That is one
@@ -32,7 +33,8 @@ const insertUsage = `INSERT INTO usage (` + usageColumns + `)
 		$13::text[], $14::boolean[], $15::integer[], $16::text[], $17::bigint[], $18::bigint[],
 		$19::bigint[], $20::double precision[], $21::double precision[], $22::bigint[], $23::bigint[],
 		$24::double precision[], $25::boolean[], $26::text[],
-		$27::text[], $28::integer[], $29::text[], $30::double precision[], $31::integer[], $32::text[], $33::boolean[])
+		$27::text[], $28::integer[], $29::text[], $30::double precision[], $31::integer[], $32::text[], $33::boolean[],
+		$34::text[], $35::text[])
 	ON CONFLICT (request_id) DO NOTHING`
 
 // defaultLimit is the number of rows QueryUsage returns when the filter
@@ -70,6 +72,7 @@ func (s *DB) WriteUsage(ctx context.Context, recs []usage.Record) error {
 		memCount, toolRounds                                   = make([]int32, n), make([]int32, n)
 		memMS                                                  = make([]float64, n)
 		cacheHits                                              = make([]bool, n)
+		purposes, parents                                      = make([]string, n), make([]string, n)
 		times                                                  = make([]time.Time, n)
 		streams                                                = make([]bool, n)
 		statuses                                               = make([]int32, n)
@@ -93,11 +96,12 @@ func (s *DB) WriteUsage(ctx context.Context, recs []usage.Record) error {
 		sessions[i] = clean(r.SessionID)
 		memStatus[i], memCount[i], memIDs[i], memMS[i] = clean(r.MemoryStatus), int32(r.MemoryCount), clean(r.MemoryIDs), r.MemoryMS
 		toolRounds[i], toolsCalled[i], cacheHits[i] = int32(r.ToolRounds), clean(r.ToolsCalled), r.CacheHit
+		purposes[i], parents[i] = clean(r.Purpose), clean(r.ParentRequestID)
 	}
 	if _, err := s.pool.Exec(ctx, insertUsage, ids, times, users, projects, clients, hosts, edges,
 		ingresses, methods, paths, models, upstreams, providers, streams, statuses, errTypes,
 		prompt, completion, cached, latency, ttfb, cacheWrite, reasoning, costs, unpriced, sessions,
-		memStatus, memCount, memIDs, memMS, toolRounds, toolsCalled, cacheHits); err != nil {
+		memStatus, memCount, memIDs, memMS, toolRounds, toolsCalled, cacheHits, purposes, parents); err != nil {
 		return fmt.Errorf("writing %d usage rows: %w", n, err)
 	}
 	return nil
@@ -177,7 +181,8 @@ func scanUsage(rows interface{ Scan(...any) error }) (usage.Record, error) {
 		&r.Ingress, &r.Method, &r.Path, &r.Model, &r.UpstreamModel, &r.Provider, &r.Stream,
 		&status, &r.ErrorType, &r.PromptTokens, &r.CompletionTokens, &r.CachedTokens,
 		&r.LatencyMS, &r.TTFBMS, &r.CacheWriteTokens, &r.ReasoningTokens, &r.Cost, &r.Unpriced,
-		&r.SessionID, &r.MemoryStatus, &memCount, &r.MemoryIDs, &r.MemoryMS, &toolRounds, &r.ToolsCalled, &r.CacheHit); err != nil {
+		&r.SessionID, &r.MemoryStatus, &memCount, &r.MemoryIDs, &r.MemoryMS, &toolRounds, &r.ToolsCalled, &r.CacheHit,
+		&r.Purpose, &r.ParentRequestID); err != nil {
 		return r, fmt.Errorf("querying usage: %w", err)
 	}
 	r.Status, r.MemoryCount, r.ToolRounds = int(status), int(memCount), int(toolRounds)

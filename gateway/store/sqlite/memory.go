@@ -1,7 +1,9 @@
 package sqlite
 
 // The memory backend on the gateway's SQLite file ("local" memory): rows in
-// memories (migration 0003), ranked by an FTS5 index with BM25.
+// memories (migrations 0003 and 0007), ranked by an FTS5 index with BM25
+// (memory_index.go), with the lifecycle of memory.Lifecycle
+// (memory_lifecycle.go).
 //
 // Scope isolation is in the SQL: every statement that reads or changes a
 // memory carries "scope = ?" in its WHERE clause, the scope a placeholder
@@ -18,113 +20,20 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strings"
 	"time"
-	"unicode"
 
 	"github.com/memproxy/memproxy/gateway/memory"
 )
 
-var _ memory.Backend = (*DB)(nil)
+var (
+	_ memory.Backend   = (*DB)(nil)
+	_ memory.Lifecycle = (*DB)(nil)
+)
 
-// ErrNoFTS5 is returned (wrapped) by the memory methods when the SQLite
-// library was built without FTS5: go-sqlite3 needs the sqlite_fts5 build
-// tag, which the Makefile sets. The rest of the store works without it.
-var ErrNoFTS5 = errors.New("SQLite lacks FTS5 (build with -tags sqlite_fts5)")
+const memoryColumns = `m.id, m.content, m.metadata, m.created_ns, m.superseded_by, m.valid_to_ns,
+	m.source_client, m.source_request, m.source_session, m.source_turn`
 
-// maxQueryTerms bounds the words of a search query that are looked up.
-const maxQueryTerms = 32
-
-// MemorySupported reports whether this build's SQLite can hold the memory
-// index: nil, or an error wrapping ErrNoFTS5. It probes by creating an FTS5
-// table in the connection's temporary schema.
-func (s *DB) MemorySupported(ctx context.Context) error {
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `CREATE VIRTUAL TABLE IF NOT EXISTS temp.memproxy_fts5_probe USING fts5(x)`); err != nil {
-		return fmt.Errorf("%w: %v", ErrNoFTS5, err)
-	}
-	_, err = conn.ExecContext(ctx, `DROP TABLE temp.memproxy_fts5_probe`)
-	return err
-}
-
-// memoryIndex makes sure memories_fts exists: it is created on first use
-// rather than by a migration (see migrations/0003_memory.sql), filled from
-// memories in the same transaction.
-func (s *DB) memoryIndex(ctx context.Context) error {
-	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'memories_fts'`).Scan(&n); err != nil {
-		return fmt.Errorf("memory index: %w", err)
-	}
-	if n > 0 {
-		return nil
-	}
-	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: one creator at a time
-	if err != nil {
-		return fmt.Errorf("memory index: %w", err)
-	}
-	defer tx.Rollback()
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'memories_fts'`).Scan(&n); err != nil || n > 0 {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `CREATE VIRTUAL TABLE memories_fts USING fts5(content, tokenize = 'porter unicode61')`); err != nil {
-		if perr := s.MemorySupported(ctx); perr != nil {
-			return perr
-		}
-		return fmt.Errorf("creating the memory index: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO memories_fts (rowid, content) SELECT seq, content FROM memories`); err != nil {
-		return fmt.Errorf("filling the memory index: %w", err)
-	}
-	return tx.Commit()
-}
-
-// ftsQuery turns plain text into an FTS5 query that matches any of its
-// words, or "" when it has none. Words are runs of letters, digits and
-// marks; everything else (quotes, '*', '^', ':', '-', '+', parentheses,
-// braces) separates them and so never reaches FTS5 as syntax. English stop
-// words are dropped, as PostgreSQL's english configuration does, so that
-// "how do I …" does not match every memory holding "do". Each word is a
-// quoted string, so AND, OR, NOT and NEAR are words too (NOT is also a
-// stop word), and the words are joined with OR. The tokenizer then treats
-// a quoted word like the indexed text (case folding, diacritics, Porter
-// stemming).
-func ftsQuery(text string) string {
-	words := strings.FieldsFunc(text, func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsNumber(r) && !unicode.IsMark(r)
-	})
-	seen := make(map[string]bool, len(words))
-	var terms []string
-	for _, w := range words {
-		k := strings.ToLower(w)
-		if seen[k] || stopwords[k] || !strings.ContainsFunc(w, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) }) {
-			continue
-		}
-		seen[k] = true
-		// A word holds no '"'; doubling them keeps this safe if the word
-		// rule ever changes.
-		terms = append(terms, `"`+strings.ReplaceAll(w, `"`, `""`)+`"`)
-		if len(terms) == maxQueryTerms {
-			break
-		}
-	}
-	return strings.Join(terms, " OR ")
-}
-
-const memoryColumns = `m.id, m.content, m.metadata, m.created_ns`
-
-// searchMemories ranks by BM25 (FTS5's bm25() is lower-is-better; Score is
-// its negation), ties newest first.
-const searchMemories = `SELECT ` + memoryColumns + `, -bm25(memories_fts)
-	FROM memories_fts JOIN memories AS m ON m.seq = memories_fts.rowid
-	WHERE memories_fts MATCH ? AND m.scope = ?
-	ORDER BY bm25(memories_fts), m.created_ns DESC, m.id DESC
-	LIMIT ?`
-
-// Search implements memory.Backend.
+// Search implements memory.Backend: active memories only.
 func (s *DB) Search(ctx context.Context, sc memory.Scope, query string, limit int) ([]memory.Memory, error) {
 	if err := sc.Validate(); err != nil {
 		return nil, err
@@ -147,48 +56,36 @@ func (s *DB) Search(ctx context.Context, sc memory.Scope, query string, limit in
 	return ms, nil
 }
 
-// Add implements memory.Backend. The transaction is BEGIN IMMEDIATE (the
-// DSN's _txlock), so two Adds of one content cannot both miss the other.
+// Add implements memory.Backend.
 func (s *DB) Add(ctx context.Context, sc memory.Scope, content string, meta map[string]string) (memory.Memory, bool, error) {
-	if err := memory.ValidateAdd(sc, content, meta); err != nil {
+	return s.AddWith(ctx, sc, content, memory.AddOptions{Metadata: meta})
+}
+
+// AddWith implements memory.Lifecycle. The transaction is BEGIN IMMEDIATE
+// (the DSN's _txlock), so two Adds of one content cannot both miss the
+// other.
+func (s *DB) AddWith(ctx context.Context, sc memory.Scope, content string, o memory.AddOptions) (memory.Memory, bool, error) {
+	if err := memory.ValidateAddWith(sc, content, o); err != nil {
 		return memory.Memory{}, false, err
 	}
 	if err := s.memoryIndex(ctx); err != nil {
 		return memory.Memory{}, false, err
 	}
-	metaJSON, err := encodeMeta(meta)
-	if err != nil {
-		return memory.Memory{}, false, err
-	}
-	hash := memory.ContentHash(content)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return memory.Memory{}, false, fmt.Errorf("adding memory: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT `+memoryColumns+` FROM memories AS m WHERE m.scope = ? AND m.hash = ?`, string(sc), hash)
+	existing, err := activeByHash(ctx, tx, sc, memory.ContentHash(content))
 	if err != nil {
 		return memory.Memory{}, false, fmt.Errorf("adding memory: %w", err)
 	}
-	existing, err := scanMemories(rows, false)
+	if existing != nil {
+		return *existing, false, nil
+	}
+	m, _, err := insertMemory(ctx, tx, sc, content, o)
 	if err != nil {
 		return memory.Memory{}, false, fmt.Errorf("adding memory: %w", err)
-	}
-	if len(existing) > 0 {
-		return existing[0], false, nil
-	}
-	m := memory.Memory{ID: memory.NewID(), Content: content, Metadata: cloneMeta(meta), CreatedAt: time.Now().UTC()}
-	res, err := tx.ExecContext(ctx, `INSERT INTO memories (id, scope, hash, content, metadata, created_ns) VALUES (?, ?, ?, ?, ?, ?)`,
-		m.ID, string(sc), hash, content, metaJSON, m.CreatedAt.UnixNano())
-	if err != nil {
-		return memory.Memory{}, false, fmt.Errorf("adding memory: %w", err)
-	}
-	seq, err := res.LastInsertId()
-	if err != nil {
-		return memory.Memory{}, false, fmt.Errorf("adding memory: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO memories_fts (rowid, content) VALUES (?, ?)`, seq, content); err != nil {
-		return memory.Memory{}, false, fmt.Errorf("indexing memory: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return memory.Memory{}, false, fmt.Errorf("adding memory: %w", err)
@@ -196,7 +93,65 @@ func (s *DB) Add(ctx context.Context, sc memory.Scope, content string, meta map[
 	return m, true, nil
 }
 
-// Get implements memory.Backend.
+// activeByHash is the active memory of sc with the content hash, or nil.
+func activeByHash(ctx context.Context, tx *sql.Tx, sc memory.Scope, hash string) (*memory.Memory, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT `+memoryColumns+` FROM memories AS m
+		WHERE m.scope = ? AND m.hash = ? AND m.superseded_by IS NULL`, string(sc), hash)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := scanMemories(rows, false)
+	if err != nil || len(ms) == 0 {
+		return nil, err
+	}
+	return &ms[0], nil
+}
+
+// insertMemory adds a new active memory to sc and to the search index, and
+// returns it with its seq. The caller has checked for duplicates.
+func insertMemory(ctx context.Context, tx *sql.Tx, sc memory.Scope, content string, o memory.AddOptions) (memory.Memory, int64, error) {
+	metaJSON, err := encodeMeta(o.Metadata)
+	if err != nil {
+		return memory.Memory{}, 0, err
+	}
+	seq, err := nextSeq(ctx, tx, sc)
+	if err != nil {
+		return memory.Memory{}, 0, err
+	}
+	m := memory.Memory{ID: memory.NewID(), Content: content, Metadata: cloneMeta(o.Metadata), CreatedAt: time.Now().UTC(),
+		Status: memory.StatusActive, Source: o.Source}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO memories (seq, id, scope, hash, content, keys, metadata, created_ns,
+		source_client, source_request, source_session, source_turn) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		seq, m.ID, string(sc), memory.ContentHash(content), content, o.Keys, metaJSON, m.CreatedAt.UnixNano(),
+		o.Source.Client, o.Source.RequestID, o.Source.Session, o.Source.Turn); err != nil {
+		return memory.Memory{}, 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO memories_search (rowid, content, keys) VALUES (?, ?, ?)`, seq, content, o.Keys); err != nil {
+		return memory.Memory{}, 0, fmt.Errorf("indexing: %w", err)
+	}
+	return m, seq, nil
+}
+
+// nextSeq numbers a new memory of sc: the scope's id << 32 | its next
+// number (migration 0007), registering the scope on its first memory.
+func nextSeq(ctx context.Context, tx *sql.Tx, sc memory.Scope) (int64, error) {
+	var id, n int64
+	err := tx.QueryRowContext(ctx, `UPDATE memory_scopes SET last_seq = last_seq + 1 WHERE scope = ? RETURNING id, last_seq`,
+		string(sc)).Scan(&id, &n)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = tx.QueryRowContext(ctx, `INSERT INTO memory_scopes (scope, last_seq) VALUES (?, 1) RETURNING id, last_seq`,
+			string(sc)).Scan(&id, &n)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if id <= 0 || id >= 1<<31 || n <= 0 || n >= 1<<32 {
+		return 0, fmt.Errorf("memory numbering exhausted (scope %d, number %d)", id, n)
+	}
+	return id<<32 | n, nil
+}
+
+// Get implements memory.Backend: active or superseded.
 func (s *DB) Get(ctx context.Context, sc memory.Scope, id string) (memory.Memory, error) {
 	if err := sc.Validate(); err != nil {
 		return memory.Memory{}, err
@@ -215,18 +170,26 @@ func (s *DB) Get(ctx context.Context, sc memory.Scope, id string) (memory.Memory
 	return ms[0], nil
 }
 
-// List implements memory.Backend: keyset paging on (created_ns, id)
+// List implements memory.Backend: active memories only.
+func (s *DB) List(ctx context.Context, sc memory.Scope, cursor string, limit int) ([]memory.Memory, string, error) {
+	return s.ListWith(ctx, sc, memory.ListOptions{Cursor: cursor, Limit: limit})
+}
+
+// ListWith implements memory.Lifecycle: keyset paging on (created_ns, id)
 // descending, so a page never repeats or skips a row because others were
 // added or deleted meanwhile.
-func (s *DB) List(ctx context.Context, sc memory.Scope, cursor string, limit int) ([]memory.Memory, string, error) {
+func (s *DB) ListWith(ctx context.Context, sc memory.Scope, o memory.ListOptions) ([]memory.Memory, string, error) {
 	if err := sc.Validate(); err != nil {
 		return nil, "", err
 	}
-	limit = memory.ClampLimit(limit)
+	limit := memory.ClampLimit(o.Limit)
 	q := `SELECT ` + memoryColumns + ` FROM memories AS m WHERE m.scope = ?`
 	args := []any{string(sc)}
-	if cursor != "" {
-		t, id, err := memory.DecodeCursor(cursor)
+	if !o.IncludeSuperseded {
+		q += ` AND m.superseded_by IS NULL`
+	}
+	if o.Cursor != "" {
+		t, id, err := memory.DecodeCursor(o.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
@@ -250,7 +213,8 @@ func (s *DB) List(ctx context.Context, sc memory.Scope, cursor string, limit int
 	return ms[:limit], memory.EncodeCursor(last.CreatedAt, last.ID), nil
 }
 
-// Delete implements memory.Backend.
+// Delete implements memory.Backend. Memories it superseded stay
+// superseded (their SupersededBy names an id that is gone).
 func (s *DB) Delete(ctx context.Context, sc memory.Scope, id string) error {
 	if err := sc.Validate(); err != nil {
 		return err
@@ -271,7 +235,7 @@ func (s *DB) Delete(ctx context.Context, sc memory.Scope, id string) error {
 	if err != nil {
 		return fmt.Errorf("deleting memory: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM memories_fts WHERE rowid = ?`, seq); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM memories_search WHERE rowid = ?`, seq); err != nil {
 		return fmt.Errorf("deleting memory: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM memories WHERE seq = ? AND scope = ?`, seq, string(sc)); err != nil {
@@ -283,7 +247,7 @@ func (s *DB) Delete(ctx context.Context, sc memory.Scope, id string) error {
 	return nil
 }
 
-// DeleteAll implements memory.Backend.
+// DeleteAll implements memory.Backend: active and superseded memories.
 func (s *DB) DeleteAll(ctx context.Context, sc memory.Scope) (int, error) {
 	if err := sc.Validate(); err != nil {
 		return 0, err
@@ -296,7 +260,7 @@ func (s *DB) DeleteAll(ctx context.Context, sc memory.Scope) (int, error) {
 		return 0, fmt.Errorf("deleting memories: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM memories_fts WHERE rowid IN (SELECT seq FROM memories WHERE scope = ?)`, string(sc)); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM memories_search WHERE rowid IN (SELECT seq FROM memories WHERE scope = ?)`, string(sc)); err != nil {
 		return 0, fmt.Errorf("deleting memories: %w", err)
 	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM memories WHERE scope = ?`, string(sc))
@@ -322,7 +286,10 @@ func scanMemories(rows *sql.Rows, scored bool) ([]memory.Memory, error) {
 		var m memory.Memory
 		var meta string
 		var ns int64
-		dest := []any{&m.ID, &m.Content, &meta, &ns}
+		var by sql.NullString
+		var validTo sql.NullInt64
+		dest := []any{&m.ID, &m.Content, &meta, &ns, &by, &validTo,
+			&m.Source.Client, &m.Source.RequestID, &m.Source.Session, &m.Source.Turn}
 		if scored {
 			dest = append(dest, &m.Score)
 		}
@@ -336,6 +303,10 @@ func scanMemories(rows *sql.Rows, scored bool) ([]memory.Memory, error) {
 			m.Metadata = nil
 		}
 		m.CreatedAt = time.Unix(0, ns).UTC()
+		m.SupersededBy, m.Status = by.String, memory.StatusOf(by.String)
+		if validTo.Valid {
+			m.ValidTo = time.Unix(0, validTo.Int64).UTC()
+		}
 		out = append(out, m)
 	}
 	return out, rows.Err()
@@ -355,19 +326,3 @@ func cloneMeta(meta map[string]string) map[string]string {
 	}
 	return maps.Clone(meta)
 }
-
-// stopwords is PostgreSQL's english.stop (the Snowball list), so both SQL
-// stores ignore the same words.
-var stopwords = func() map[string]bool {
-	m := make(map[string]bool)
-	for _, w := range strings.Fields(`i me my myself we our ours ourselves you your yours yourself yourselves
-		he him his himself she her hers herself it its itself they them their theirs themselves what which who
-		whom this that these those am is are was were be been being have has had having do does did doing a an
-		the and but if or because as until while of at by for with about against between into through during
-		before after above below to from up down in out on off over under again further then once here there
-		when where why how all any both each few more most other some such no nor not only own same so than too
-		very s t can will just don should now`) {
-		m[w] = true
-	}
-	return m
-}()

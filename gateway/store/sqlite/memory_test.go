@@ -86,20 +86,6 @@ func wordList(n int) string {
 	return b.String()
 }
 
-// TestMemoryIndexBackfill checks the index is built from rows already in
-// memories when it is created (a database first written by a build that
-// created the table but not the index).
-func TestMemoryIndexBackfill(t *testing.T) {
-	db := memoryDB(t)
-	if _, err := db.db.ExecContext(t.Context(), `INSERT INTO memories (id, scope, hash, content, created_ns) VALUES ('mem_old', 'u:a/p:b', 'h', 'legacy row about kubernetes', 1)`); err != nil {
-		t.Fatal(err)
-	}
-	r, err := db.Search(t.Context(), "u:a/p:b", "kubernetes", 5)
-	if err != nil || len(r) != 1 || r[0].ID != "mem_old" {
-		t.Fatalf("Search = %+v, %v; want the row written before the index existed", r, err)
-	}
-}
-
 // FuzzSearch: whatever the query, Search answers without an error and
 // with nothing but the scope's memories. The seeds run with go test; go
 // test -tags sqlite_fts5 -fuzz FuzzSearch explores further.
@@ -132,4 +118,9 @@ func FuzzSearch(f *testing.F) {
 // BenchmarkSearch: 10k memories in each of memorytest.BenchScopes scopes.
 func BenchmarkSearch(b *testing.B) {
 	memorytest.BenchmarkSearch(b, memoryDB(b), 10_000)
+}
+
+func TestMemoryLifecycle(t *testing.T) {
+	db := memoryDB(t)
+	memorytest.RunLifecycle(t, func(t *testing.T) memory.Lifecycle { return db })
 }

@@ -14,9 +14,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3" // also registers the "sqlite3" driver
+
+	"github.com/memproxy/memproxy/internal/fsmode"
 )
 
 //go:embed migrations/*.sql
@@ -26,6 +29,9 @@ var migrations embed.FS
 type DB struct {
 	db   *sql.DB
 	path string
+	// memIndexReady is set once the memory search index is known to exist
+	// (memory_index.go), so that searches stop asking.
+	memIndexReady atomic.Bool
 }
 
 // Open opens (creating if needed) the database file at path and applies any
@@ -33,6 +39,9 @@ type DB struct {
 func Open(ctx context.Context, path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	if err := private(path); err != nil {
+		return nil, err
 	}
 	// The path goes into a URI: escape what SQLite would read as escape,
 	// query or fragment ('?' also ends the path for the driver's options).
@@ -49,6 +58,28 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	return s, nil
 }
+
+// private keeps the database file and its WAL and shared-memory files 0600
+// (they hold every user's memories and usage): a new file is created 0600
+// before SQLite opens it (SQLite gives its -wal and -shm files the main
+// file's mode), and existing ones are narrowed. The gateway logs what it
+// narrowed at start (Files names them); here it is done silently for the
+// other commands that open the store.
+func private(path string) error {
+	if err := fsmode.CreatePrivate(path); err != nil {
+		return fmt.Errorf("creating %s: %w", path, err)
+	}
+	for _, f := range Files(path) {
+		if _, err := fsmode.Narrow(f, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Files lists the files of the database at path: the file itself, its
+// write-ahead log and its shared-memory index.
+func Files(path string) []string { return []string{path, path + "-wal", path + "-shm"} }
 
 // migrateRetrying runs migrate, retrying while the file is busy: when
 // several processes open a new file at once, SQLite's switch to WAL answers

@@ -16,7 +16,8 @@ const usageColumns = `request_id, time_ns, user_id, project, client, hostname, e
 	method, path, model, upstream_model, provider, stream, status, error_type,
 	prompt_tokens, completion_tokens, cached_tokens, latency_ms, ttfb_ms,
 	cache_write_tokens, reasoning_tokens, cost, unpriced, session_id,
-	memory_status, memory_count, memory_ids, memory_ms, tool_rounds, tools_called, cache_hit`
+	memory_status, memory_count, memory_ids, memory_ms, tool_rounds, tools_called, cache_hit,
+	purpose, parent_request_id`
 
 // WriteUsage implements usage.Sink: one transaction per batch; a row whose
 // request id is already stored is left as it is.
@@ -27,7 +28,7 @@ func (s *DB) WriteUsage(ctx context.Context, recs []usage.Record) error {
 	}
 	defer tx.Rollback()
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO usage (`+usageColumns+`)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (request_id) DO NOTHING`)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (request_id) DO NOTHING`)
 	if err != nil {
 		return fmt.Errorf("writing usage: %w", err)
 	}
@@ -37,7 +38,8 @@ func (s *DB) WriteUsage(ctx context.Context, recs []usage.Record) error {
 			r.Hostname, r.EdgeID, r.Ingress, r.Method, r.Path, r.Model, r.UpstreamModel, r.Provider,
 			r.Stream, r.Status, r.ErrorType, r.PromptTokens, r.CompletionTokens, r.CachedTokens,
 			r.LatencyMS, r.TTFBMS, r.CacheWriteTokens, r.ReasoningTokens, r.Cost, r.Unpriced,
-			r.SessionID, r.MemoryStatus, r.MemoryCount, r.MemoryIDs, r.MemoryMS, r.ToolRounds, r.ToolsCalled, r.CacheHit); err != nil {
+			r.SessionID, r.MemoryStatus, r.MemoryCount, r.MemoryIDs, r.MemoryMS, r.ToolRounds, r.ToolsCalled, r.CacheHit,
+			r.Purpose, r.ParentRequestID); err != nil {
 			return fmt.Errorf("writing usage row %s: %w", r.RequestID, err)
 		}
 	}
@@ -104,7 +106,8 @@ func scanUsage(rows interface{ Scan(...any) error }) (usage.Record, error) {
 		&r.Ingress, &r.Method, &r.Path, &r.Model, &r.UpstreamModel, &r.Provider, &r.Stream,
 		&r.Status, &r.ErrorType, &r.PromptTokens, &r.CompletionTokens, &r.CachedTokens,
 		&r.LatencyMS, &r.TTFBMS, &r.CacheWriteTokens, &r.ReasoningTokens, &r.Cost, &r.Unpriced,
-		&r.SessionID, &r.MemoryStatus, &r.MemoryCount, &r.MemoryIDs, &r.MemoryMS, &r.ToolRounds, &r.ToolsCalled, &r.CacheHit); err != nil {
+		&r.SessionID, &r.MemoryStatus, &r.MemoryCount, &r.MemoryIDs, &r.MemoryMS, &r.ToolRounds, &r.ToolsCalled, &r.CacheHit,
+		&r.Purpose, &r.ParentRequestID); err != nil {
 		return r, fmt.Errorf("querying usage: %w", err)
 	}
 	r.Time = time.Unix(0, ns).UTC()

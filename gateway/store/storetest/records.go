@@ -58,6 +58,8 @@ func full(i int) usage.Record {
 		ToolRounds:       1 + i%2,
 		ToolsCalled:      "supermemoryToolSearch,supermemoryToolGetDocument",
 		CacheHit:         i%2 == 1,
+		Purpose:          map[bool]string{true: "memory_extraction"}[i%2 != 0],
+		ParentRequestID:  map[bool]string{true: fmt.Sprintf("req_parent_%d", i)}[i%2 != 0],
 	}
 }
 

@@ -57,13 +57,19 @@
     if (f.get('key')) sessionStorage.setItem(KEY, f.get('key'));
     if (f.get('user')) $('mem-user').value = f.get('user');
     if (f.get('project')) $('mem-project').value = f.get('project');
+    if (f.get('superseded') === '1') $('mem-all').checked = true;
     if (location.hash) history.replaceState(null, '', location.pathname + location.search);
   }
   const key = () => sessionStorage.getItem(KEY) || '';
 
   async function api(path, opts = {}) {
     const headers = Object.assign({ Authorization: 'Bearer ' + key() }, opts.headers || {});
-    const resp = await fetch(path, { method: opts.method || 'GET', headers, cache: 'no-store', credentials: 'omit' });
+    const init = { method: opts.method || 'GET', headers, cache: 'no-store', credentials: 'omit' };
+    if (opts.body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(opts.body);
+    }
+    const resp = await fetch(path, init);
     let body = null;
     try { body = await resp.json(); } catch (_) { /* not JSON */ }
     if (!resp.ok) {
@@ -295,12 +301,14 @@
 
   async function memSearch() {
     if (!key()) return;
-    const q = $('mem-q').value.trim();
-    const path = q ? '/v1/memory/search?limit=50&q=' + encodeURIComponent(q) : '/v1/memory?limit=50';
+    const q = $('mem-q').value.trim(), all = $('mem-all').checked;
+    const path = q ? '/v1/memory/search?limit=50&q=' + encodeURIComponent(q)
+      : '/v1/memory?limit=50' + (all ? '&include_superseded=true' : '');
     $('mem-view').hidden = true;
     try {
       const r = await api(path, { headers: memHeaders() });
-      $('mem-scope').textContent = 'Scope ' + r.scope + ' · ' + r.data.length + (q ? ' matches' : ' newest');
+      $('mem-scope').textContent = 'Scope ' + r.scope + ' · ' + r.data.length + (q ? ' matches' : ' newest') +
+        (all && !q ? ', superseded ones too' : '');
       fill($('mem-list'), r.data.length ? r.data.map(memItem) : el('li', { class: 'muted' }, 'no memories'));
     } catch (e) {
       $('mem-scope').textContent = e.message;
@@ -308,35 +316,84 @@
     }
   }
 
+  // sourceText says where a memory came from: client, request, turn.
+  function sourceText(src) {
+    if (!src) return 'added before sources were kept';
+    return [src.client || 'unknown client', src.request_id ? 'request ' + src.request_id : '',
+      src.session ? 'session ' + src.session : '', src.turn ? 'turn ' + src.turn : ''].filter(Boolean).join(' · ');
+  }
+
+  function statusBadge(m) {
+    const superseded = m.status === 'superseded';
+    return el('span', { class: 'status ' + (superseded ? 'superseded' : 'active') },
+      superseded ? 'superseded' + (m.superseded_by ? ' by ' + m.superseded_by : '') : 'active');
+  }
+
   function memItem(m) {
-    const li = el('li', { 'data-memory-id': m.id },
+    const li = el('li', { 'data-memory-id': m.id, 'data-status': m.status || 'active' },
       el('div', { class: 'content' }, m.content.length > 280 ? m.content.slice(0, 280) + '…' : m.content),
-      el('div', { class: 'meta' }, m.created_at.slice(0, 19).replace('T', ' ') + ' UTC',
-        m.score !== undefined ? ' · score ' + m.score.toFixed(3) : '', ' · ', el('code', {}, m.id)));
+      el('div', { class: 'meta' }, statusBadge(m), ' · ', m.created_at.slice(0, 19).replace('T', ' ') + ' UTC',
+        m.score !== undefined ? ' · score ' + m.score.toFixed(3) : '', ' · ',
+        el('span', { class: 'source' }, sourceText(m.source)), ' · ', el('code', {}, m.id)));
     const view = el('button', { type: 'button', class: 'quiet' }, 'View');
-    const del = el('button', { type: 'button', class: 'danger' }, 'Delete');
+    const edit = el('button', { type: 'button', class: 'quiet', 'data-action': 'edit' }, 'Edit');
+    const del = el('button', { type: 'button', class: 'danger', 'data-action': 'forget' }, 'Forget');
     view.addEventListener('click', () => memView(m.id));
+    edit.addEventListener('click', () => memEdit(m));
     del.addEventListener('click', async () => {
-      if (!confirm('Delete this memory? This cannot be undone.')) return;
+      if (!confirm('Forget this memory? This cannot be undone.')) return;
       try {
         await api('/v1/memory/' + encodeURIComponent(m.id), { method: 'DELETE', headers: memHeaders() });
         li.remove();
         $('mem-view').hidden = true;
-      } catch (e) { say('Could not delete: ' + e.message, 'error'); }
+      } catch (e) { say('Could not forget: ' + e.message, 'error'); }
     });
-    li.append(el('div', { class: 'actions' }, view, del));
+    li.append(el('div', { class: 'actions' }, view, m.status === 'superseded' ? null : edit, del));
     return li;
+  }
+
+  // memEdit opens an editor for m; saving supersedes it with the new text
+  // (the old text stays in its history).
+  function memEdit(m) {
+    const text = el('textarea', { id: 'mem-edit-text', rows: '5' });
+    text.value = m.content;
+    const save = el('button', { type: 'submit', id: 'mem-edit-save' }, 'Save');
+    const cancel = el('button', { type: 'button', class: 'quiet' }, 'Cancel');
+    cancel.addEventListener('click', () => { $('mem-view').hidden = true; });
+    const form = el('form', { id: 'mem-edit', class: 'mem-edit' }, el('h3', {}, 'Edit ', el('code', {}, m.id)),
+      el('p', { class: 'muted' }, 'Saving keeps the current text in the memory\'s history; the new text gets a new id.'),
+      text, el('div', { class: 'actions' }, save, cancel));
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      try {
+        const r = await api('/v1/memory/' + encodeURIComponent(m.id), { method: 'PUT', headers: memHeaders(), body: { content: text.value } });
+        say(r.changed ? 'Saved: ' + m.id + ' is superseded by ' + r.memory.id : 'Nothing changed.', 'info');
+        await memSearch();
+        memView(r.memory.id);
+      } catch (e) { say('Could not save: ' + e.message, 'error'); }
+    });
+    fill($('mem-view'), form);
+    $('mem-view').hidden = false;
+    text.focus();
   }
 
   async function memView(id) {
     try {
       const m = await api('/v1/memory/' + encodeURIComponent(id), { headers: memHeaders() });
+      let hist = [];
+      try { hist = (await api('/v1/memory/' + encodeURIComponent(id) + '/history', { headers: memHeaders() })).data; } catch (_) { /* backend without history */ }
       const meta = Object.entries(m.metadata || {});
       const close = el('button', { type: 'button', class: 'quiet' }, 'Close');
       close.addEventListener('click', () => { $('mem-view').hidden = true; });
+      const about = [['Status', statusBadge(m)], ['Source', sourceText(m.source)], ['Created', m.created_at]];
+      if (m.valid_to) about.push(['Valid to', m.valid_to]);
       fill($('mem-view'), el('h3', {}, 'Memory ', el('code', {}, m.id)), el('pre', {}, m.content),
-        meta.length ? el('table', { class: 'grid' }, meta.map(([k, v]) => el('tr', {}, el('th', {}, k), el('td', {}, v)))) : null,
-        el('p', { class: 'muted' }, 'created ' + m.created_at), close);
+        el('table', { class: 'grid' }, about.map(([k, v]) => el('tr', {}, el('th', {}, k), el('td', {}, v))),
+          meta.map(([k, v]) => el('tr', {}, el('th', {}, k), el('td', {}, v)))),
+        hist.length > 1 ? el('div', { class: 'history' }, el('h4', {}, 'History (oldest first)'),
+          el('ol', {}, hist.map((h) => el('li', { 'data-history-id': h.id, class: h.id === m.id ? 'current' : '' },
+            statusBadge(h), ' ', el('span', {}, h.content), ' ', el('span', { class: 'muted' }, sourceText(h.source)))))) : null,
+        close);
       $('mem-view').hidden = false;
     } catch (e) { say('Could not load the memory: ' + e.message, 'error'); }
   }
@@ -358,6 +415,7 @@
       location.reload();
     });
     $('mem-form').addEventListener('submit', (ev) => { ev.preventDefault(); memSearch(); });
+    $('mem-all').addEventListener('change', memSearch);
     for (const id of ['range', 'bucket', 'group', 'f-project', 'only-errors']) $(id).addEventListener('change', refresh);
     $('refresh').addEventListener('click', refresh);
     if (key()) $('key').placeholder = 'key set for this tab';

@@ -1,0 +1,474 @@
+// Package wal is a write-ahead journal: JSON records appended to a
+// directory of segment files with group commit, read back in order by a
+// cursor (at start, what an earlier run left) or one by one by Ref. A
+// record that must be kept is pinned; a segment is removed once nothing in
+// it is pinned. The usage log and the memory write-back queue both keep
+// their records in one.
+//
+// A directory holds one journal, named by its prefix:
+//
+//	usage-journal-0000000001.jsonl
+//	usage-journal-0000000002.jsonl
+//
+// Each line is one record wrapped with the CRC-32C (Castagnoli) of the
+// record's exact bytes:
+//
+//	{"crc":3735928559,"rec":{…}}
+//
+// Append returns once its record has been written to the file with
+// write(2): from then on it survives a crash of the process (the page
+// cache belongs to the kernel). Whether it also survives a power loss
+// depends on the SyncMode. Concurrent appends share one write (group
+// commit): whoever finds no write under way writes every record queued so
+// far, the others wait for it.
+//
+// A crash can leave at most a partial last line in the newest segment;
+// reading skips a line whose checksum does not match with a log line,
+// never half reading it. Segments of an earlier run are only read, never
+// appended to.
+package wal
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// SyncMode says when written records are made durable against a power
+// loss (fsync). Every mode survives a crash of the process.
+type SyncMode int
+
+const (
+	// SyncBatch fsyncs what was written every SyncInterval, off the
+	// appenders' path: a power loss loses at most that long of records.
+	SyncBatch SyncMode = iota
+	// SyncAlways fsyncs every group write before its appends return.
+	SyncAlways
+	// SyncNever leaves flushing to the kernel (and to Close).
+	SyncNever
+)
+
+// ParseSyncMode reads "always", "batch" or "never" ("" is batch).
+func ParseSyncMode(s string) (SyncMode, error) {
+	switch s {
+	case "", "batch":
+		return SyncBatch, nil
+	case "always":
+		return SyncAlways, nil
+	case "never":
+		return SyncNever, nil
+	}
+	return SyncBatch, fmt.Errorf("fsync mode %q: want always, batch or never", s)
+}
+
+func (m SyncMode) String() string {
+	return [...]string{"batch", "always", "never"}[m]
+}
+
+// Options tune a Log. Zero values take the defaults.
+type Options struct {
+	// Prefix starts every segment's file name (required).
+	Prefix string
+	Sync   SyncMode
+	// SyncInterval is SyncBatch's period (default 200ms).
+	SyncInterval time.Duration
+	// SegmentBytes is the size past which the next write starts a new
+	// segment (default 16 MiB).
+	SegmentBytes int64
+	Logger       *slog.Logger
+}
+
+// ErrClosed is returned by Append after Close.
+var ErrClosed = errors.New("journal is closed")
+
+const suffix = ".jsonl"
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Log is one journal. Its methods are safe for concurrent use.
+type Log struct {
+	dir string
+	o   Options
+
+	mu      sync.Mutex
+	cond    *sync.Cond // a group write finished (for Close)
+	segs    []*segment // oldest first
+	w       *os.File   // open for appending to wseg; nil when none is
+	wseg    *segment
+	pending *batch // records waiting for the next group write
+	writing bool   // a group write is under way (outside mu)
+	bytes   int64  // sum of segs' sizes
+	next    uint64 // number of the next segment
+	dirty   bool   // written since the last fsync (SyncBatch)
+	spare   []byte // a written batch's buffer, for the next batch
+	toSync  []*os.File
+	closed  bool
+
+	stop, stopped chan struct{}
+}
+
+// segment is one file. size counts the bytes holding whole lines; pins
+// the records in it that must be kept.
+type segment struct {
+	num     uint64
+	path    string
+	size    int64
+	pins    int
+	removed bool
+}
+
+// batch is one group write.
+type batch struct {
+	cond *sync.Cond // on Log.mu: its appenders wait here
+	buf  []byte
+	pins int
+	seg  *segment
+	base int64 // offset of buf in seg
+	done bool
+	err  error
+}
+
+// Ref locates a record: its segment and offset. The zero Ref locates
+// nothing.
+type Ref struct {
+	seg *segment
+	off int64
+}
+
+// Open creates dir if needed (mode 0700) and takes stock of the segments
+// an earlier run left there; read them with a Cursor, Pin what must be
+// kept, then call Collect to remove the rest.
+func Open(dir string, o Options) (*Log, error) {
+	if o.Prefix == "" {
+		return nil, errors.New("wal: no prefix")
+	}
+	if o.SyncInterval <= 0 {
+		o.SyncInterval = 200 * time.Millisecond
+	}
+	if o.SegmentBytes <= 0 {
+		o.SegmentBytes = 16 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the journal directory: %w", err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading the journal directory: %w", err)
+	}
+	l := &Log{dir: dir, o: o, next: 1, stop: make(chan struct{}), stopped: make(chan struct{})}
+	l.cond = sync.NewCond(&l.mu)
+	for _, e := range entries {
+		num, ok := strings.CutPrefix(e.Name(), o.Prefix)
+		num, ok2 := strings.CutSuffix(num, suffix)
+		n, err := strconv.ParseUint(num, 10, 64)
+		if !ok || !ok2 || err != nil || !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			return nil, fmt.Errorf("reading the journal directory: %w", err)
+		}
+		l.next = max(l.next, n+1)
+		path := filepath.Join(dir, e.Name())
+		if info.Size() == 0 {
+			_ = os.Remove(path)
+			continue
+		}
+		l.segs = append(l.segs, &segment{num: n, path: path, size: info.Size()})
+		l.bytes += info.Size()
+	}
+	slices.SortFunc(l.segs, func(a, b *segment) int { return cmp.Compare(a.num, b.num) })
+	if o.Sync == SyncBatch {
+		go l.syncLoop()
+	} else {
+		close(l.stopped)
+	}
+	return l, nil
+}
+
+// Dir is the journal's directory.
+func (l *Log) Dir() string { return l.dir }
+
+// Bytes reports the journal's size on disk.
+func (l *Log) Bytes() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.bytes
+}
+
+// Append writes payload, which must be JSON without a raw newline (as
+// json.Marshal writes it), as one record. It returns once the record is in
+// the file (and fsynced, with SyncAlways). With pin, the record's segment
+// is kept until Unpin is called with the Ref; without, it may be removed
+// as soon as nothing else in its segment is pinned. On
+// error nothing of the record counts as written.
+func (l *Log) Append(payload []byte, pin bool) (Ref, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return Ref{}, ErrClosed
+	}
+	b := l.pending
+	if b == nil {
+		b = &batch{buf: l.spare, cond: sync.NewCond(&l.mu)}
+		l.spare = nil
+		l.pending = b
+	}
+	at := int64(len(b.buf))
+	b.buf = frame(b.buf, payload)
+	if pin {
+		b.pins++
+	}
+	for !b.done {
+		if l.writing {
+			// Woken when b is written, or (one of b's appenders) when the
+			// write before it ends, to write b.
+			b.cond.Wait()
+			continue
+		}
+		// b is the pending batch: no write is under way, so none has
+		// taken it. Write it, and whatever joined it meanwhile.
+		l.pending = nil
+		l.writing = true
+		l.write(b)
+		l.writing = false
+		b.cond.Broadcast()
+		if l.pending != nil {
+			l.pending.cond.Signal()
+		}
+		l.cond.Broadcast()
+	}
+	if b.err != nil {
+		return Ref{}, b.err
+	}
+	return Ref{seg: b.seg, off: b.base + at}, nil
+}
+
+// write performs one group write; l.mu is held, and released during I/O.
+func (l *Log) write(b *batch) {
+	defer func() { b.done = true }()
+	if l.w == nil || l.wseg.size >= l.o.SegmentBytes {
+		if b.err = l.rotate(); b.err != nil {
+			return
+		}
+	}
+	f, seg := l.w, l.wseg
+	l.mu.Unlock()
+	n, err := f.Write(b.buf)
+	if err == nil && l.o.Sync == SyncAlways {
+		err = f.Sync()
+	}
+	l.mu.Lock()
+	if cap(b.buf) <= 1<<20 {
+		l.spare = b.buf[:0] // the appenders need b's offsets, not its bytes
+	}
+	if err != nil {
+		// Cut off what part got in so the next write starts a clean line;
+		// failing that, the next write starts a new segment (this one is
+		// read only up to seg.size).
+		if terr := f.Truncate(seg.size); terr != nil {
+			l.closeWriter()
+		}
+		b.err = fmt.Errorf("appending to the journal: %w", err)
+		return
+	}
+	b.seg, b.base = seg, seg.size
+	seg.size += int64(n)
+	seg.pins += b.pins
+	l.bytes += int64(n)
+	l.dirty = true
+}
+
+// rotate starts a new segment; l.mu is held.
+func (l *Log) rotate() error {
+	l.closeWriter()
+	path := filepath.Join(l.dir, fmt.Sprintf("%s%010d%s", l.o.Prefix, l.next, suffix))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating a journal segment: %w", err)
+	}
+	if l.o.Sync == SyncAlways {
+		if err := syncDir(l.dir); err != nil {
+			f.Close()
+			os.Remove(path)
+			return fmt.Errorf("creating a journal segment: %w", err)
+		}
+	}
+	l.w, l.wseg = f, &segment{num: l.next, path: path}
+	l.next++
+	l.segs = append(l.segs, l.wseg)
+	return nil
+}
+
+// closeWriter stops appending to the current segment; l.mu is held. With
+// SyncBatch the file is fsynced, then closed, by the sync loop.
+func (l *Log) closeWriter() {
+	if l.w == nil {
+		return
+	}
+	if l.o.Sync == SyncBatch && l.dirty {
+		l.toSync = append(l.toSync, l.w)
+	} else {
+		_ = l.w.Close()
+	}
+	l.w, l.wseg = nil, nil
+}
+
+// Pin keeps ref's segment until a matching Unpin.
+func (l *Log) Pin(ref Ref) {
+	if ref.seg == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ref.seg.pins++
+}
+
+// Unpin releases a pin of Append or Pin; the segment is removed once
+// nothing pins it.
+func (l *Log) Unpin(ref Ref) {
+	if ref.seg == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ref.seg.pins--
+	l.collect()
+}
+
+// Collect removes the segments nothing pins (after an earlier run's
+// segments have been read and what must be kept pinned).
+func (l *Log) Collect() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.collect()
+}
+
+// collect removes the segments nothing pins; l.mu is held. A segment that outlives its removal (a crash right after) is read
+// again by the next run, which its consumers must take in their stride.
+func (l *Log) collect() {
+	kept := l.segs[:0]
+	for _, s := range l.segs {
+		if s.pins > 0 || (s == l.wseg && (l.writing || l.pending != nil)) {
+			kept = append(kept, s)
+			continue
+		}
+		if s == l.wseg {
+			_ = l.w.Close() // being removed: nothing to make durable
+			l.w, l.wseg = nil, nil
+		}
+		if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			l.o.Logger.Error("removing a journal segment; it will be read again", "file", s.path, "err", err)
+		}
+		s.removed = true
+		l.bytes -= s.size
+	}
+	clear(l.segs[len(kept):])
+	l.segs = kept
+}
+
+// syncLoop fsyncs written records every SyncInterval (SyncBatch).
+func (l *Log) syncLoop() {
+	defer close(l.stopped)
+	t := time.NewTicker(l.o.SyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+			l.Sync()
+		}
+	}
+}
+
+// Sync makes everything written so far durable.
+func (l *Log) Sync() {
+	l.mu.Lock()
+	files := l.toSync
+	l.toSync = nil
+	f, dirty := l.w, l.dirty
+	l.dirty = false
+	l.mu.Unlock()
+	for _, old := range files {
+		if err := old.Sync(); err != nil {
+			l.o.Logger.Error("fsync of the journal failed", "file", old.Name(), "err", err)
+		}
+		_ = old.Close()
+	}
+	if dirty && f != nil {
+		// f may be closed meanwhile by a removal: nothing to sync then.
+		if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+			l.o.Logger.Error("fsync of the journal failed", "file", f.Name(), "err", err)
+		}
+	}
+	if dirty || len(files) > 0 {
+		_ = syncDir(l.dir) // new segments' directory entries
+	}
+}
+
+// Close waits for a write under way, makes what was written durable
+// (except with SyncNever) and closes the files. Append fails afterwards;
+// a second Close does nothing.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	for l.writing {
+		l.cond.Wait()
+	}
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.mu.Unlock()
+	if l.o.Sync == SyncBatch {
+		close(l.stop)
+		<-l.stopped
+	}
+	if l.o.Sync != SyncNever {
+		l.Sync()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closeWriter()
+	for _, f := range l.toSync {
+		_ = f.Close()
+	}
+	l.toSync = nil
+	return nil
+}
+
+// frame appends payload to buf as one journal line.
+func frame(buf, payload []byte) []byte {
+	buf = append(buf, `{"crc":`...)
+	buf = strconv.AppendUint(buf, uint64(crc32.Checksum(payload, castagnoli)), 10)
+	buf = append(buf, `,"rec":`...)
+	buf = append(buf, payload...)
+	return append(buf, "}\n"...)
+}
+
+// syncDir makes a directory's entries (a new file) durable.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil // directories cannot be opened for sync; NTFS journals entries
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
