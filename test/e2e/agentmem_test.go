@@ -55,19 +55,15 @@ type memoryRow struct {
 	Metadata map[string]string `json:"metadata"`
 }
 
-// projectMemories lists a project's memories through its edge port.
-func projectMemories(t *testing.T, url string) []memoryRow {
+// projectMemories lists all of a project's memories, superseded ones
+// too, as `memedge memory list --all --json` prints them.
+func projectMemories(t *testing.T, e *edgeHome, project string) []memoryRow {
 	t.Helper()
-	resp, err := http.Get(url + "/v1/memory?limit=100")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var out struct {
 		Data []memoryRow `json:"data"`
 	}
-	if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&out) != nil {
-		t.Fatalf("memory list: %s", resp.Status)
+	if err := json.Unmarshal([]byte(e.run("memory", "list", "--project", project, "--all", "--json")), &out); err != nil {
+		t.Fatalf("memedge memory list --json: %v", err)
 	}
 	return out.Data
 }
@@ -89,7 +85,8 @@ func agentMemory(t *testing.T, claude, codex, mode string) {
 		"context_retrieval:\n  enabled: true\n  write_back: " + mode + "\n"
 	g := startGateway(t, cfg)
 	project := "agentmem-" + strings.ReplaceAll(mode, "_", "")
-	url := newEdge(t, g, "agent-user").start(project)
+	e := newEdge(t, g, "agent-user")
+	url := e.start(project)
 
 	claudeRun := func(args ...string) string {
 		t.Helper()
@@ -115,7 +112,7 @@ func agentMemory(t *testing.T, claude, codex, mode string) {
 	settled := func(what string) []memoryRow {
 		t.Helper()
 		var ms []memoryRow
-		waitFor(t, what, func() bool { ms = projectMemories(t, url); return len(ms) >= len(turns) })
+		waitFor(t, what, func() bool { ms = projectMemories(t, e, project); return len(ms) >= len(turns) })
 		checkMemories(t, ms, turns)
 		return ms
 	}
@@ -188,22 +185,14 @@ func agentMemory(t *testing.T, claude, codex, mode string) {
 	// on its way, so the scope's final content is what it holds now.
 	g.stop()
 	g.start()
-	var ms []memoryRow
-	waitFor(t, "memories through the edge after the gateway's restart", func() bool {
-		resp, err := http.Get(url + "/v1/memory?limit=100")
-		if err != nil {
-			return false
+	waitFor(t, "the edge back in touch with the restarted gateway", func() bool {
+		resp, err := http.Get(url + "/v1/memory?limit=1")
+		if err == nil {
+			resp.Body.Close()
 		}
-		defer resp.Body.Close()
-		var out struct {
-			Data []memoryRow `json:"data"`
-		}
-		if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&out) != nil {
-			return false
-		}
-		ms = out.Data
-		return true
+		return err == nil && resp.StatusCode == 200
 	})
+	ms := projectMemories(t, e, project)
 	checkMemories(t, ms, turns)
 	t.Logf("%s: Claude Code made %d upstream calls and Codex %d for %d turns, a /compact and a session title; the scope holds %d memories",
 		mode, len(anth.Requests())+len(anthText.Requests()), len(rs.Requests()), len(turns), len(ms))
