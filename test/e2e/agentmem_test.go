@@ -194,6 +194,15 @@ func agentMemory(t *testing.T, claude, codex, mode string) {
 	})
 	ms := projectMemories(t, e, project)
 	checkMemories(t, ms, turns)
+	for _, m := range ms {
+		client := "claude-code"
+		if strings.Contains(m.Content, agentQuestion) {
+			client = "codex"
+		}
+		if m.Metadata["client"] != client || m.Metadata["request_id"] == "" {
+			t.Errorf("memory %s: metadata %v, want client %s and the request id", m.ID, m.Metadata, client)
+		}
+	}
 	t.Logf("%s: Claude Code made %d upstream calls and Codex %d for %d turns, a /compact and a session title; the scope holds %d memories",
 		mode, len(anth.Requests())+len(anthText.Requests()), len(rs.Requests()), len(turns), len(ms))
 	// Every request has its row (the stopped gateway wrote them all), and
