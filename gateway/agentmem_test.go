@@ -43,9 +43,9 @@ func (f agentFigures) String() string {
 // (*-text).
 func agentHarness(t *testing.T, mode string) *harness {
 	anthTool, anthText := providertest.NewAnthropic(t), providertest.NewAnthropic(t)
-	anthTool.ToolCall, anthTool.ToolAlways = &providertest.ToolCall{Name: "Read", Input: `{"file_path":"/src/shop/notes.md"}`}, true
+	anthTool.ToolCall, anthTool.ToolRounds = &providertest.ToolCall{Name: "Read", Input: `{"file_path":"/src/shop/notes.md"}`}, 100
 	rsTool, rsText := providertest.NewResponses(t), providertest.NewResponses(t)
-	rsTool.ToolCall, rsTool.ToolAlways = &providertest.ToolCall{Name: "exec_command", Input: `{"cmd":"cat notes.md"}`}, true
+	rsTool.ToolCall, rsTool.ToolRounds = &providertest.ToolCall{Name: "exec_command", Input: `{"cmd":"cat notes.md"}`}, 100
 	y := "general_settings:\n  master_key: " + testMaster + "\nmodel_list:\n" +
 		"  - model_name: cc-tool\n    litellm_params: {model: anthropic/claude-up, api_base: \"" + anthTool.URL + "\", api_key: k}\n" +
 		"  - model_name: cc-text\n    litellm_params: {model: anthropic/claude-up, api_base: \"" + anthText.URL + "\", api_key: k}\n" +

@@ -77,7 +77,9 @@ func agentMemory(t *testing.T, claude, codex, mode string) {
 		}
 	}
 	in, _ := json.Marshal(map[string]string{"file_path": filepath.Join(cwd, "notes.txt")})
-	anth.ToolCall = &providertest.ToolCall{Name: "Read", Input: string(in)}
+	// Two Reads a turn before the answer: three upstream calls, as in the
+	// issue's report.
+	anth.ToolCall, anth.ToolRounds = &providertest.ToolCall{Name: "Read", Input: string(in)}, 2
 	cfg := "model_list:\n  - model_name: claude-e2e\n    litellm_params: {model: anthropic/claude-upstream, api_base: \"" + anth.URL + "\", api_key: sk-ant-up}\n" +
 		"  - model_name: claude-text\n    litellm_params: {model: anthropic/claude-upstream, api_base: \"" + anthText.URL + "\", api_key: sk-ant-up}\n" +
 		"  - model_name: gpt-native\n    litellm_params: {model: openai/gpt-5-codex, api_base: \"" + rs.URL + "/v1\", api_key: sk-oai-up}\n" +
@@ -117,8 +119,8 @@ func agentMemory(t *testing.T, claude, codex, mode string) {
 		return ms
 	}
 
-	// Turn 1: the fake asks for Read, Claude Code sends the file back, the
-	// fake answers. Two or more upstream calls, one memory.
+	// Turn 1: the fake asks for Read twice, Claude Code sends the file
+	// back each time, the fake answers: three upstream calls, one memory.
 	n := len(anth.Requests())
 	claudeRun("-p", agentFact, "--allowedTools", "Read")
 	if !slices.ContainsFunc(since(anth.Requests(), n), func(q providertest.Recorded) bool { return endsWithToolResult(q.Body) }) {
