@@ -36,6 +36,22 @@ type ContextRetrieval struct {
 	DisabledForModels []string `yaml:"disabled_for_models"`
 	// WriteBack is off, user_only or exchange (default).
 	WriteBack string `yaml:"write_back"`
+	// Extraction distils each finished turn into facts with a model
+	// (off without a model: rules mode).
+	Extraction Extraction `yaml:"extraction"`
+}
+
+// Extraction is context_retrieval.extraction.
+type Extraction struct {
+	// Model is a model_list name; "" keeps rules mode.
+	Model string `yaml:"model"`
+	// DailyBudgetTokens and DailyBudgetCalls cap the extraction calls of
+	// one scope per UTC day (0: no cap); past them a turn is stored by
+	// rules.
+	DailyBudgetTokens int64 `yaml:"daily_budget_tokens"`
+	DailyBudgetCalls  int   `yaml:"daily_budget_calls"`
+	// MaxFacts bounds the facts kept from one turn (default 10).
+	MaxFacts int `yaml:"max_facts"`
 }
 
 // Choices and defaults of context_retrieval.
@@ -101,6 +117,12 @@ func (c ContextRetrieval) validate(d *decoder, models []Deployment) {
 	names := map[string]bool{}
 	for _, m := range models {
 		names[m.ModelName] = true
+	}
+	if m := c.Extraction.Model; m != "" && !names[m] {
+		d.fail(p+"extraction.model", "unknown model_name %q: not in model_list", m)
+	}
+	if c.Extraction.DailyBudgetTokens < 0 || c.Extraction.DailyBudgetCalls < 0 || c.Extraction.MaxFacts < 0 || c.Extraction.MaxFacts > 50 {
+		d.fail(p+"extraction", "budgets must not be negative and max_facts must be between 0 and 50")
 	}
 	for key, list := range map[string][]string{"enabled_for_models": c.EnabledForModels, "disabled_for_models": c.DisabledForModels} {
 		for i, n := range list {

@@ -10,8 +10,12 @@ func TestContextRetrieval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := g.Memory; !m.Enabled || m.MemoryBackend() != "local" || m.InjectionStrategy != "cache_aware" || m.WriteBack != "exchange" {
+	if m := g.Memory; !m.Enabled || m.MemoryBackend() != "local" || m.InjectionStrategy != "cache_aware" || m.WriteBack != "exchange" || m.Extraction.Model != "" {
 		t.Errorf("defaults: %+v", m)
+	}
+	g, err = Parse("gw.yaml", []byte(mockModel+"context_retrieval:\n  enabled: true\n  extraction: {model: m, daily_budget_calls: 50}\n"), nil)
+	if err != nil || g.Memory.Extraction.Model != "m" || g.Memory.Extraction.DailyBudgetCalls != 50 {
+		t.Errorf("extraction: %v %+v", err, g)
 	}
 	bad := []struct{ yaml, key, msg string }{
 		{"  injection_strategy: sideways\n", "context_retrieval.injection_strategy", "must be one of"},
@@ -20,6 +24,8 @@ func TestContextRetrieval(t *testing.T) {
 		{"  enabled_for_models: [nope]\n", "context_retrieval.enabled_for_models[0]", `unknown model_name "nope"`},
 		{"  max_results: 50\n", "context_retrieval.max_results", "between 1 and 20"},
 		{"  scope_policy: everyone\n", "context_retrieval.scope_policy", "must be one of"},
+		{"  extraction: {model: nope}\n", "context_retrieval.extraction.model", `unknown model_name "nope"`},
+		{"  extraction: {model: m, max_facts: 99}\n", "context_retrieval.extraction", "max_facts"},
 	}
 	for _, b := range bad {
 		_, err := Parse("gw.yaml", []byte(mockModel+"context_retrieval:\n  enabled: true\n"+b.yaml), nil)

@@ -25,6 +25,7 @@ func (p instant) Do(context.Context, *provider.Request) (*provider.Response, err
 // handler: key check, identity, body checks, routing, model rewrite, relay,
 // and the usage row's enqueue (written to SQLite by the background writer).
 // Target: ≤ 50 µs and ≤ 100 allocations per request.
+//
 // BenchmarkHotPath is the proxy's own cost per request: authentication,
 // routing, the relay and the usage row, with memory off (the embedded
 // defaults turn it on; BenchmarkHotPathMemory measures it on).

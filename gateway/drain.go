@@ -113,6 +113,10 @@ func waitOrTimeout(done <-chan struct{}, d time.Duration) bool {
 // flushAfterDrain writes out the memory write-backs and the usage queue
 // once no request runs any more.
 func (s *Server) flushAfterDrain(grace time.Duration) {
+	s.flushOnce.Do(func() { s.flush(grace) })
+}
+
+func (s *Server) flush(grace time.Duration) {
 	if s.writes != nil {
 		// The queue is journaled: what is not stored by then is replayed at
 		// the next start, so the wait is short.

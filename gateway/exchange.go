@@ -26,6 +26,9 @@ type exchange struct {
 	scope      memory.Scope
 	userText   string
 	session    string // the client's coding-session id, "" when none
+	user       string // the identity's user and project (the usage row's)
+	project    string
+	turnIndex  int    // the turn's human message: its index in the conversation
 	turn       string // the agent turn's key (turnKey)
 	requestID  string
 	clientName string

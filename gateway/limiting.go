@@ -28,6 +28,10 @@ func (s *Server) sharedState(cfg *config.Gateway) {
 	if addr == "" {
 		s.limiter = limits.NewMemory(time.Now)
 		s.cache = cache.NewMemory(64 << 20)
+		if !strings.HasPrefix(s.db.Describe(), "sqlite:") { // a database made for replicas
+			s.log.Warn("no Redis: limits, budgets, the response cache and router cooldowns are kept per process; " +
+				"replicas sharing this database need litellm_settings.cache_params (type: redis), or each allows the whole budget")
+		}
 		return
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: addr, Password: password,
@@ -35,6 +39,7 @@ func (s *Server) sharedState(cfg *config.Gateway) {
 		MaxRetries: 1})
 	s.redis = rdb
 	s.limiter = limits.NewRedis(rdb, "memproxy:limits:", time.Now, limits.Options{FailClosed: cfg.Limits.FailClosed, Logger: s.log})
+	s.router.ShareHealth(&redisHealth{rdb: rdb, key: "memproxy:router:cooling"})
 	if cfg.Cache.Params.Type == "local" {
 		s.cache = cache.NewMemory(64 << 20)
 	} else {

@@ -21,7 +21,9 @@ import (
 //	claude mcp add --transport http memory http://127.0.0.1:PORT/mcp
 //
 // needs no key. A session belongs to the caller that opened it: a request
-// naming it from another identity (user, project or key) is refused.
+// naming it from another identity (user, project or key) is refused. Its
+// id is signed with a key derived from the master key, so any replica
+// serves it (see mcp.MemoryOptions.SessionKey).
 
 // mcpRoute builds the /mcp handler (once, from routes) and keeps the
 // memory handler for drain to shut down.
@@ -34,7 +36,12 @@ func (s *Server) mcpRoute() http.Handler {
 	if t := s.opts.Tools; t != nil {
 		maxResults = t.MaxResults
 	}
-	s.mcpMem = mcp.NewMemoryHandler(mcp.MemoryOptions{Backend: b, MaxResults: maxResults, Logger: s.log, Version: version.Version})
+	mo := mcp.MemoryOptions{Backend: b, MaxResults: maxResults, Logger: s.log, Version: version.Version,
+		SessionKey: mcpSessionKey(s.opts.MasterKey)}
+	if s.redis != nil {
+		mo.Ended = &redisEnded{rdb: s.redis, prefix: "memproxy:mcp:ended:"}
+	}
+	s.mcpMem = mcp.NewMemoryHandler(mo)
 	return s.authenticate(http.HandlerFunc(s.serveMCP))
 }
 
@@ -49,6 +56,18 @@ func (s *Server) serveMCP(w http.ResponseWriter, r *http.Request) {
 	id, _ := auth.FromContext(r.Context())
 	c := mcp.Caller{ID: mcpCallerID(id, sc), Scope: sc, Client: id.Client}
 	s.mcpMem.ServeHTTP(w, r.WithContext(mcp.WithCaller(r.Context(), c)))
+}
+
+// mcpSessionKey derives the key that signs MCP session ids from the
+// master key, which every replica of a deployment shares: a session opened
+// on one replica is served by the others. Without a master key the
+// handler takes a random key (sessions stay on their replica).
+func mcpSessionKey(master string) []byte {
+	if master == "" {
+		return nil
+	}
+	k := sha256.Sum256([]byte("memproxy mcp session ids v1\x00" + master))
+	return k[:]
 }
 
 // mcpCallerID names an identity for session binding: its user, project,

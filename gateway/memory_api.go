@@ -226,23 +226,33 @@ func (s *Server) memoryWhy(w http.ResponseWriter, r *http.Request, sc memory.Sco
 	}
 	rec := recs[0]
 	type shown struct {
-		ID      string `json:"id"`
-		Content string `json:"content,omitempty"`
-		Deleted bool   `json:"deleted,omitempty"`
+		ID      string   `json:"id"`
+		Content string   `json:"content,omitempty"`
+		Score   *float64 `json:"score,omitempty"`
+		Deleted bool     `json:"deleted,omitempty"`
 	}
+	rc, known := s.whys.get(rec.RequestID)
 	var ms []shown
-	for _, mid := range strings.Split(rec.MemoryIDs, ",") {
+	for i, mid := range strings.Split(rec.MemoryIDs, ",") {
 		if mid == "" {
 			continue
 		}
 		m, err := s.opts.Memory.Backend.Get(r.Context(), sc, mid)
-		ms = append(ms, shown{ID: mid, Content: m.Content, Deleted: err != nil})
+		sh := shown{ID: mid, Content: m.Content, Deleted: err != nil}
+		if known && i < len(rc.scores) {
+			sh.Score = &rc.scores[i]
+		}
+		ms = append(ms, sh)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	out := map[string]any{
 		"request_id": rec.RequestID, "scope": sc, "status": rec.MemoryStatus, "retrieval_ms": rec.MemoryMS,
 		"strategy": map[string]string{"query": s.opts.Memory.Query, "injection": s.opts.Memory.Inject},
 		"memories": ms, "explanation": whyText(rec.MemoryStatus),
-	})
+	}
+	if known {
+		out["query"], out["reused_from_turn"] = rc.query, rc.reused
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // whyText says in words what a memory status means.
@@ -256,6 +266,8 @@ func whyText(status string) string {
 		return "retrieval ran past its time budget; the request went on without memories"
 	case memError:
 		return "the memory backend failed; the request went on without memories"
+	case memSide:
+		return "a request the client makes on its own (a title, a probe, a compaction): no memory for it"
 	case memOptedOut:
 		return "the client asked for no memories (x-memory-disable: 1)"
 	case memNoQuery:

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/memproxy/memproxy/config"
+	"github.com/memproxy/memproxy/gateway/memory/writeback"
 	"github.com/memproxy/memproxy/gateway/usage"
 )
 
@@ -114,6 +115,18 @@ func newMetrics(q *usage.Queue, models []string) *metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return m
+}
+
+// watchWriteback adds the memory write-back queue's gauges: jobs not yet
+// stored and jobs stuck (failing again and again, still retried: a
+// backend that refuses them needs a look).
+func (m *metrics) watchWriteback(w *writeback.Queue) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: metricsNamespace, Name: "memory_writeback_pending",
+			Help: "Memory write-backs journaled and not yet stored."}, func() float64 { return float64(w.Stats().Pending) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: metricsNamespace, Name: "memory_writeback_stuck",
+			Help: "Memory write-backs that keep failing (kept and retried, never dropped)."}, func() float64 { return float64(w.Stats().Stuck) }),
+	)
 }
 
 // promauto builds memproxy_ collectors and registers them in reg.

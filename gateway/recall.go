@@ -67,6 +67,10 @@ type receipt struct {
 	ids    []string
 	scores []float64
 	ms     float64
+	// query is the text retrieval searched with; reused marks memories
+	// reused from the turn's first call.
+	query  string
+	reused bool
 }
 
 // scopeFor derives the memory scope of an identity by policy; "" when the
@@ -147,12 +151,15 @@ func (s *Server) recall(w http.ResponseWriter, r *http.Request, x *exchange, bod
 	clean := cleaner(x.clientName)
 	at, text := humanOf(x)
 	x.userText = text
-	x.session = stateFrom(r.Context()).rec.SessionID
+	st := stateFrom(r.Context())
+	x.session, x.user, x.project, x.turnIndex = st.rec.SessionID, st.rec.User, st.rec.Project, at
 	x.turn = turnKey(rc.scope, x.session, at, text)
+	q := conv.Query(o.Query, clean)
+	rc.query = q
 	if t, ok := s.turns.get(x.turn); ok && continuation(conv, clean) {
+		rc.reused = true
 		return s.injectBlock(w, r, x, body, rc, t, at)
 	}
-	q := conv.Query(o.Query, clean)
 	if q == "" {
 		rc.status = memNoQuery
 		return body, rc
@@ -232,27 +239,11 @@ func (s *Server) rememberAfter(x *exchange, answer string) {
 		return
 	}
 	job := writeback.Job{Scope: string(x.scope), User: x.userText, Answer: answer, RequestID: x.requestID, Client: x.clientName,
-		Model: x.model, Session: x.session, Turn: x.turn}
+		Model: x.model, Session: x.session, Turn: x.turn,
+		Meta: map[string]string{"user": x.user, "project": x.project, "turn_index": strconv.Itoa(x.turnIndex)}}
 	if err := s.writes.Enqueue(job); err != nil {
 		s.log.Error("memory write-back not journaled; exchange not remembered", "request_id", x.requestID, "err", err)
 	}
-}
-
-// storeMemory is the write-back queue's handler: it stores one exchange.
-// Backend.Add stores identical content once, so a job run again after a
-// crash is stored once.
-func (s *Server) storeMemory(ctx context.Context, job writeback.Job) error {
-	content := memoryText(s.opts.Memory.WriteBack, job)
-	if content == "" {
-		return nil
-	}
-	_, _, err := s.opts.Memory.Backend.Add(ctx, memory.Scope(job.Scope), content, map[string]string{
-		"source": "exchange", "request_id": job.RequestID, "client": job.Client, "model": job.Model,
-	})
-	if errors.Is(err, memory.ErrInvalidContent) || errors.Is(err, memory.ErrInvalidMetadata) || errors.Is(err, memory.ErrInvalidScope) {
-		return writeback.Permanent(err)
-	}
-	return err
 }
 
 // memoryText is what write-back stores: the user's turn (and the answer,

@@ -251,7 +251,8 @@ func TestMemoryWhy(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if !strings.Contains(body, `"status":"injected"`) || !strings.Contains(body, "make ship") || !strings.Contains(body, `"id":"m1"`) {
+	if !strings.Contains(body, `"status":"injected"`) || !strings.Contains(body, "make ship") || !strings.Contains(body, `"id":"m1"`) ||
+		!strings.Contains(body, `"query":"how does the project deploy?"`) || !strings.Contains(body, `"score":`) {
 		t.Errorf("why: %s", body)
 	}
 	req, _ := newReq("GET", h.httpURL+"/v1/memory/why/"+id, []string{"X-Memory-User-Id", "bob", "X-Memory-Project", "shop"})

@@ -198,6 +198,7 @@ func (s *Server) finish(r *http.Request, route string, tw *trackingWriter, st *r
 	}
 	if m := st.mem; m.status != "" {
 		st.rec.MemoryStatus, st.rec.MemoryCount, st.rec.MemoryMS = m.status, len(m.ids), m.ms
+		s.whys.put(st.rec.RequestID, m)
 		st.rec.MemoryIDs = strings.Join(m.ids, ",")
 	}
 	if st.routed {

@@ -172,6 +172,14 @@ func TestAgentTurnMemory(t *testing.T) {
 	}
 	h.send("/v1/chat/completions", cont, cc...) // the final call re-sent
 	h.stop()
+	fams, _ := h.srv.metrics.reg.Gather()
+	gauges := map[string]bool{}
+	for _, f := range fams {
+		gauges[f.GetName()] = true
+	}
+	if !gauges["memproxy_memory_writeback_pending"] || !gauges["memproxy_memory_writeback_stuck"] {
+		t.Error("the write-back queue's gauges are not exported")
+	}
 	got := mem.all("u:alice/p:shop")
 	if len(got) != 3 || got[2].Content != "Which port does staging use?" {
 		t.Errorf("stored: %+v", got)

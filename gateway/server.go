@@ -28,6 +28,7 @@ import (
 	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/limits"
 	"github.com/memproxy/memproxy/gateway/mcp"
+	"github.com/memproxy/memproxy/gateway/memory/extract"
 	"github.com/memproxy/memproxy/gateway/memory/writeback"
 	"github.com/memproxy/memproxy/gateway/pricing"
 	"github.com/memproxy/memproxy/gateway/provider"
@@ -87,6 +88,12 @@ type Server struct {
 	redis    *redis.Client // nil without Redis
 	metrics  *metrics
 	turns    turnCache // recent agent turns: their retrieval, and whether written back
+	whys     whyCache  // recent requests' retrieval query and scores (memory/why)
+	// flushOnce writes out the queues once: at the end of Run, or in
+	// Close for a server that never ran.
+	flushOnce sync.Once
+	// extractor distils finished turns into facts (nil: rules mode).
+	extractor *extract.Extractor
 	// authFails samples the usage rows of failed authentication.
 	authFails authFailSampler
 	// mcpMem serves /mcp; drain shuts it down.
@@ -101,6 +108,10 @@ type Server struct {
 	// cutting is closed when the drain timeout ends the requests still
 	// running (see drain).
 	cutting chan struct{}
+	// claim, stopUpkeep and upkeepDone: see replicas.go.
+	claim      *store.Claim
+	stopUpkeep func()
+	upkeepDone chan struct{}
 }
 
 // New builds a server: it opens the database (applying migrations) and
@@ -126,8 +137,16 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the database: %w", err)
 	}
+	claim, err := store.ClaimFile(ctx, db, newReplicaID())
+	if errors.Is(err, store.ErrShared) {
+		db.Close()
+		return nil, err
+	} else if err != nil {
+		opts.Logger.Warn("starting without the check for another gateway on the database file", "err", err)
+	}
 	if opts.Memory == nil {
 		if opts.Memory, err = buildMemory(cfg.Memory, db, opts.HTTPClient); err != nil {
+			_ = claim.Leave(ctx)
 			db.Close()
 			return nil, err
 		}
@@ -155,6 +174,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		db:       db,
 		usage:    usage.NewQueue(db, qopts),
 		maxBody:  cfg.General.MaxRequestBytes(),
+		claim:    claim,
 	}
 	s.prices = buildPrices(cfg)
 	s.router = provider.NewRouter(models, provider.RouterOptions{
@@ -162,18 +182,26 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		AllowedFails: cfg.Router.AllowedFails, Strategy: cfg.Router.RoutingStrategy, Fallbacks: cfg.Router.Fallbacks,
 	})
 	s.keys.Attach(db, auth.CacheOptions{Logger: opts.Logger})
+	upkeep, stop := context.WithCancel(context.Background())
+	s.stopUpkeep, s.upkeepDone = stop, make(chan struct{})
+	go s.replicaUpkeep(upkeep, s.upkeepDone)
 	s.sharedState(cfg)
 	s.metrics = newMetrics(s.usage, models.Names())
 	s.handler = s.routes()
 	go s.usage.Run()
 	if m := opts.Memory; m != nil && m.Enabled && m.Backend != nil {
 		m.defaults()
+		if x := cfg.Memory.Extraction; x.Model != "" {
+			s.extractor = &extract.Extractor{Model: x.Model, Call: s.extractionCall, MaxFacts: x.MaxFacts, Logger: s.log,
+				Budget: &extract.Budget{Tokens: x.DailyBudgetTokens, Calls: x.DailyBudgetCalls}}
+		}
 		wopts := writeback.Options{Logger: s.log, Fsync: qopts.Fsync}
 		if s.writes, err = writeback.Open(cmp.Or(opts.DataDir, "."), s.storeMemory, wopts); err != nil {
 			s.usage.Close(ctx)
 			db.Close()
 			return nil, err
 		}
+		s.metrics.watchWriteback(s.writes)
 	}
 	return s, nil
 }
@@ -241,6 +269,9 @@ func (s *Server) Run(ctx context.Context, httpLn, grpcLn net.Listener) error {
 
 // Close releases the database and Redis. Call it after Run has returned.
 func (s *Server) Close() error {
+	s.flushAfterDrain(5 * time.Second) // a server that never ran still has its queues to write out
+	s.stopUpkeep()
+	<-s.upkeepDone
 	if s.redis != nil {
 		_ = s.redis.Close()
 	}

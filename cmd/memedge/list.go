@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -48,9 +50,17 @@ func listCmd() *cobra.Command {
 			rows := make([]listEntry, 0, len(entries))
 			for _, e := range entries {
 				p, running := served[e.Project]
+				delete(served, e.Project)
 				rows = append(rows, listEntry{Project: e.Project, Port: e.Port, URL: fmt.Sprintf("http://127.0.0.1:%d", e.Port),
 					Running: running, Requests: p.Requests, LastError: p.LastError, Pinned: e.Pinned})
 			}
+			// A project the daemon serves is listed even when the registry
+			// has lost it (a damaged file rebuilt without it).
+			for _, p := range served {
+				rows = append(rows, listEntry{Project: p.Project, Port: p.Port, URL: fmt.Sprintf("http://127.0.0.1:%d", p.Port),
+					Running: true, Requests: p.Requests, LastError: p.LastError})
+			}
+			slices.SortFunc(rows, func(a, b listEntry) int { return strings.Compare(a.Project, b.Project) })
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -93,16 +94,25 @@ func ensureDaemon(ctx context.Context, h string, client *edge.Client) error {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	deadline := time.After(10 * time.Second)
+	var exitErr error // ours exited because another daemon runs: wait for it to answer
 	for {
 		select {
 		case err := <-exited:
 			// Another start may have launched a daemon at the same moment;
-			// then ours exits (one daemon per machine) and theirs answers.
+			// then ours exits (one daemon per machine) and theirs answers,
+			// perhaps a moment later: keep asking until the deadline.
+			exited = nil
 			if _, serr := client.Status(ctx); serr == nil {
 				return nil
 			}
-			return fmt.Errorf("the daemon exited at start (%v); see %s:\n%s", err, logPath, tail(logPath))
+			exitErr = fmt.Errorf("the daemon exited at start (%v); see %s:\n%s", err, logPath, tail(logPath))
+			if !strings.Contains(tail(logPath), "already running") {
+				return exitErr // a failure of its own
+			}
 		case <-deadline:
+			if exitErr != nil {
+				return exitErr
+			}
 			return fmt.Errorf("the daemon did not answer within 10s; see %s", logPath)
 		case <-time.After(50 * time.Millisecond):
 			if _, err := client.Status(ctx); err == nil {

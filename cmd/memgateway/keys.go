@@ -35,7 +35,7 @@ config (general_settings.database_url; without one, the SQLite file in
 --data-dir), beside a running gateway or without one. A key is shown once,
 when it is created; the database keeps only its SHA-256.
 
-Running gateways cache keys: a revoked key stops working within 30 seconds.`,
+Running gateways cache keys: a revoked key stops working within 2 seconds (30 at most).`,
 	}
 	pf := c.PersistentFlags()
 	pf.StringVar(&f.config, "config", "", "gateway config file (for database_url)")
@@ -171,7 +171,7 @@ func keysListCmd(f *keysFlags, stdout io.Writer) *cobra.Command {
 func keysRevokeCmd(f *keysFlags, stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "revoke ID",
-		Short: "revoke a key by its id (running gateways refuse it within 30s)",
+		Short: "revoke a key by its id (running gateways refuse it within 2s)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			db, err := openKeyStore(cmd.Context(), f)

@@ -72,9 +72,11 @@ type storeKeys struct {
 	pos map[KeyHash]*posEntry
 	neg map[KeyHash]time.Time // expiry
 	ids map[string]KeyHash    // KeyID → hash of the entries in pos
-	// gen counts in-process revocations: a lookup that began before one
-	// does not cache its answer.
+	// gen counts revocations seen (in-process, or listed by DropRevoked):
+	// a lookup that began before one does not cache its answer.
 	gen uint64
+	// revoked are the ids DropRevoked listed last time.
+	revoked map[string]struct{}
 }
 
 type posEntry struct {

@@ -93,7 +93,7 @@ func (k *Keys) Attach(ks KeyStore, opts CacheOptions) bool {
 //
 // Stored keys are cached (CacheOptions): a key revoked in the store keeps
 // working for up to the positive TTL in a process that saw it, unless it
-// was revoked through this Keys' Revoke.
+// was revoked through this Keys' Revoke or dropped by DropRevoked.
 func (k *Keys) Check(ctx context.Context, key string) (Principal, error) {
 	if key == "" {
 		return Principal{}, ErrNoKey

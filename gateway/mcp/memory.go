@@ -2,6 +2,7 @@ package mcp
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -53,6 +54,15 @@ type MemoryOptions struct {
 	SessionTimeout time.Duration
 	Logger         *slog.Logger
 	Version        string
+	// SessionKey signs session ids. Replicas given the same key serve each
+	// other's sessions: a request naming a session this process does not
+	// hold, signed for its caller, is served statelessly (the memory
+	// server keeps nothing in a session but its caller). Empty: a random
+	// key, so sessions live in this process only.
+	SessionKey []byte
+	// Ended, when set, shares the sessions that ended between replicas
+	// (see EndedSessions).
+	Ended EndedSessions
 }
 
 // MemoryHandler serves the memory MCP server over streamable HTTP (SSE
@@ -64,6 +74,10 @@ type MemoryHandler struct {
 	stub   *sdk.Server
 	next   http.Handler
 	sdkLog *slog.Logger
+	// adopted serves sessions opened by another replica (see SessionKey).
+	adopted http.Handler
+	signer  sessionSigner
+	ended   localEnded
 
 	mu      sync.Mutex
 	closed  bool
@@ -102,6 +116,10 @@ func NewMemoryHandler(o MemoryOptions) *MemoryHandler {
 	h := &MemoryHandler{opts: o, cache: sdk.NewSchemaCache(), streams: map[*http.Request]context.CancelFunc{},
 		servers: map[string][]bornServer{}, sdkLog: slog.New(warnOnly{o.Logger.Handler()})}
 	h.stub = sdk.NewServer(h.impl(), nil)
+	h.signer = sessionSigner{key: o.SessionKey}
+	if len(h.signer.key) == 0 {
+		h.signer.key = []byte(rand.Text())
+	}
 	streamable := sdk.NewStreamableHTTPHandler(h.server, &sdk.StreamableHTTPOptions{
 		Logger:         h.sdkLog, // the SDK logs every session at info
 		SessionTimeout: o.SessionTimeout,
@@ -117,13 +135,20 @@ func NewMemoryHandler(o MemoryOptions) *MemoryHandler {
 	// RequireBearerToken, so ServeHTTP hands that middleware a stand-in
 	// bearer and the verifier answers with the caller the gateway
 	// authenticated, whatever the token says.
-	h.next = auth.RequireBearerToken(func(ctx context.Context, _ string, _ *http.Request) (*auth.TokenInfo, error) {
+	bearer := auth.RequireBearerToken(func(ctx context.Context, _ string, _ *http.Request) (*auth.TokenInfo, error) {
 		c, ok := callerFrom(ctx)
 		if !ok {
 			return nil, auth.ErrInvalidToken
 		}
 		return &auth.TokenInfo{UserID: c.ID, Expiration: time.Now().Add(time.Hour)}, nil
-	}, nil)(streamable)
+	}, nil)
+	h.next = bearer(streamable)
+	h.adopted = bearer(sdk.NewStreamableHTTPHandler(func(r *http.Request) *sdk.Server {
+		if c, ok := callerFrom(r.Context()); ok {
+			return h.boundServer(c)
+		}
+		return nil
+	}, &sdk.StreamableHTTPOptions{Stateless: true, Logger: h.sdkLog, DisableLocalhostProtection: true, MaxRequestBodyBytes: 1 << 20}))
 	return h
 }
 
@@ -155,7 +180,60 @@ func (h *MemoryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.Clone(context.WithValue(ctx, slotKey{}, &serverSlot{}))
 	r.Header.Set("Authorization", "Bearer memproxy-caller") // see NewMemoryHandler; the real credential was checked and stays out of the tools' view
 	r.Header.Del("X-Api-Key")
+	switch local, foreign := h.whose(r); {
+	case foreign:
+		h.serveAdopted(w, r)
+		return
+	case local && r.Method == http.MethodDelete:
+		defer h.endSessions(r.Header.Get(sessionHeader))
+	}
 	h.next.ServeHTTP(w, r)
+}
+
+// whose tells a session this process holds for r's caller (local) from
+// one signed for that caller that another replica opened (foreign), both
+// not ended. Neither: no session, another caller's, or an ended one (a
+// held one ended elsewhere is closed here); the SDK answers those (404 or
+// 403).
+func (h *MemoryHandler) whose(r *http.Request) (local, foreign bool) {
+	sid := r.Header.Get(sessionHeader)
+	c, _ := callerFrom(r.Context())
+	if sid == "" || !h.signer.verify(c.ID, sid) {
+		return false, false
+	}
+	var held *sdk.ServerSession
+	h.mu.Lock()
+	for _, b := range h.servers[c.ID] {
+		for ss := range b.srv.Sessions() {
+			if ss.ID() == sid {
+				held = ss
+			}
+		}
+	}
+	h.mu.Unlock()
+	ended := h.sessionEnded(r.Context(), sid)
+	if held != nil && ended { // deleted through another replica
+		_ = held.Close()
+		return false, false
+	}
+	return held != nil, held == nil && !ended
+}
+
+// serveAdopted serves a request of a session another replica opened:
+// a POST runs statelessly on a server bound to the caller, as the
+// session's own would; DELETE records it as ended (204); the GET stream
+// is not offered (405, which the transport allows).
+func (h *MemoryHandler) serveAdopted(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodDelete:
+		h.endSessions(r.Header.Get(sessionHeader))
+		w.WriteHeader(http.StatusNoContent)
+	case http.MethodPost:
+		h.adopted.ServeHTTP(w, r)
+	default:
+		w.Header().Set("Allow", "POST, DELETE")
+		http.Error(w, "this session's event stream is on another replica", http.StatusMethodNotAllowed)
+	}
 }
 
 func (h *MemoryHandler) track(r *http.Request, cancel context.CancelFunc) bool {
@@ -255,11 +333,14 @@ func (h *MemoryHandler) register(id string, srv *sdk.Server) {
 	}
 	h.servers[id] = append(list, bornServer{srv, now})
 	h.mu.Unlock()
+	var ended []string
 	for _, b := range evict {
 		for ss := range b.srv.Sessions() {
+			ended = append(ended, ss.ID())
 			_ = ss.Close()
 		}
 	}
+	h.endSessions(ended...)
 	if len(evict) > 0 {
 		h.opts.Logger.Info("closed the oldest MCP sessions of a caller past the limit", "closed", len(evict), "max", MaxSessionsPerCaller)
 	}

@@ -65,7 +65,8 @@ type deleteOut struct {
 // serves one session; every call checks that the request still comes
 // from c (the SDK already refuses other callers on the session).
 func (h *MemoryHandler) boundServer(c Caller) *sdk.Server {
-	s := sdk.NewServer(h.impl(), &sdk.ServerOptions{Instructions: memoryInstructions, SchemaCache: h.cache, Logger: h.sdkLog})
+	s := sdk.NewServer(h.impl(), &sdk.ServerOptions{Instructions: memoryInstructions, SchemaCache: h.cache, Logger: h.sdkLog,
+		GetSessionID: func() string { return h.signer.mint(c.ID) }})
 	b, log := h.opts.Backend, h.opts.Logger.With("scope", string(c.Scope))
 	check := func(req *sdk.CallToolRequest) error {
 		if req.Extra == nil || req.Extra.TokenInfo == nil || req.Extra.TokenInfo.UserID != c.ID {

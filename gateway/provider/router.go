@@ -69,6 +69,9 @@ type RouterOptions struct {
 	// Sleep waits d, or until ctx is done and then returns ctx.Err() (nil:
 	// a timer).
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Share, when set, announces cooldowns to other replicas; Sync takes
+	// theirs (see HealthShare).
+	Share HealthShare
 }
 
 // Router spreads calls for a model name over its deployments and retries,
@@ -86,6 +89,7 @@ type Router struct {
 // depState is one deployment's health and load.
 type depState struct {
 	inflight atomic.Int64 // attempts running or responses not yet closed
+	id       string       // deploymentID, fixed
 
 	// Guarded by Router.mu.
 	fails     []time.Time // failures within failWindow, oldest first
@@ -103,9 +107,9 @@ func NewRouter(t *Table, opts RouterOptions) *Router {
 	}
 	opts.Retries = max(opts.Retries, 0)
 	r := &Router{opts: opts, plans: map[string][][]*Deployment{}, state: map[*Deployment]*depState{}}
-	for _, deps := range t.byName {
-		for _, d := range deps {
-			r.state[d] = &depState{}
+	for name, deps := range t.byName {
+		for i, d := range deps {
+			r.state[d] = &depState{id: deploymentID(name, i)}
 		}
 	}
 	for _, name := range slices.Concat(t.names, slices.Collect(maps.Keys(opts.Fallbacks))) {
@@ -395,6 +399,8 @@ func (r *Router) failed(d *Deployment) {
 	if len(s.fails) >= r.opts.AllowedFails {
 		s.coolUntil = now.Add(r.opts.Cooldown)
 		s.fails = s.fails[:0]
+		id, until := s.id, s.coolUntil
+		r.announce(func(ctx context.Context, h HealthShare) error { return h.Cool(ctx, id, until) })
 	}
 }
 
@@ -404,6 +410,10 @@ func (r *Router) succeeded(d *Deployment) {
 	defer r.mu.Unlock()
 	s := r.state[d]
 	s.fails = s.fails[:0]
+	if !s.coolUntil.IsZero() {
+		id := s.id
+		r.announce(func(ctx context.Context, h HealthShare) error { return h.Clear(ctx, id) })
+	}
 	s.coolUntil = time.Time{}
 }
 

@@ -23,6 +23,7 @@ type DB interface {
 	usage.Sink
 	usage.Reader
 	auth.KeyStore
+	auth.RevocationLister
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Describe names the backend and its location, without credentials.

@@ -156,7 +156,7 @@ func testNames(tests []string) string {
 // the largest group first.
 func (s *summary) printSkips() {
 	if len(s.skips) == 0 {
-		fmt.Fprintln(s.w, "\nskipped: none (every test ran)")
+		fmt.Fprintln(s.w, "\nskipped: none")
 		return
 	}
 	groups := map[string][]skipped{}

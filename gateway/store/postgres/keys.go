@@ -118,3 +118,16 @@ func scanKey(row pgx.Row) (auth.KeyRecord, error) {
 	}
 	return rec, nil
 }
+
+// RevokedSince implements auth.RevocationLister.
+func (s *DB) RevokedSince(ctx context.Context, since time.Time) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id FROM api_keys WHERE revoked_at >= $1`, since)
+	if err != nil {
+		return nil, fmt.Errorf("listing revoked keys: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("listing revoked keys: %w", err)
+	}
+	return ids, nil
+}

@@ -148,3 +148,24 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
+
+// RevokedSince implements auth.RevocationLister.
+func (s *DB) RevokedSince(ctx context.Context, since time.Time) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM api_keys WHERE revoked_ns >= ?`, since.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("listing revoked keys: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("listing revoked keys: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing revoked keys: %w", err)
+	}
+	return ids, nil
+}

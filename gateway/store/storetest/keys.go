@@ -234,6 +234,11 @@ func testKeysRevoke(t *testing.T, db store.DB) {
 	if got, err := lookup(t, db, h2); err != nil || got.Revoked() {
 		t.Errorf("the other key after hostile revocations: %+v, %v", got, err)
 	}
+	for since, want := range map[time.Time][]string{at: {rec.ID}, at.Add(time.Nanosecond * 1000): nil, keyBase: {rec.ID}} {
+		if got, err := db.RevokedSince(t.Context(), since); err != nil || !slices.Equal(got, want) {
+			t.Errorf("RevokedSince(%s) = %v, %v; want %v", since, got, err, want)
+		}
+	}
 }
 
 func testKeysTouch(t *testing.T, db store.DB) {
