@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -43,7 +44,7 @@ func TestClaudeCodeAgentMemory(t *testing.T) {
 	dir := clientsDir(t)
 	claude := filepath.Join(dir, "node_modules", ".bin", "claude")
 	codex := filepath.Join(dir, "node_modules", ".bin", "codex")
-	for _, mode := range []string{"user_only", "exchange"} {
+	for _, mode := range []string{"user_only", "exchange", "extraction"} {
 		t.Run(mode, func(t *testing.T) { agentMemory(t, claude, codex, mode) })
 	}
 }
@@ -53,6 +54,10 @@ type memoryRow struct {
 	ID       string            `json:"id"`
 	Content  string            `json:"content"`
 	Metadata map[string]string `json:"metadata"`
+	Source   struct {
+		Client    string `json:"client"`
+		RequestID string `json:"request_id"`
+	} `json:"source"`
 }
 
 // projectMemories lists all of a project's memories, superseded ones
@@ -80,11 +85,16 @@ func agentMemory(t *testing.T, claude, codex, mode string) {
 	// Two Reads a turn before the answer: three upstream calls, as in the
 	// issue's report.
 	anth.ToolCall, anth.ToolRounds = &providertest.ToolCall{Name: "Read", Input: string(in)}, 2
+	ex := newExtractor(t)
 	cfg := "model_list:\n  - model_name: claude-e2e\n    litellm_params: {model: anthropic/claude-upstream, api_base: \"" + anth.URL + "\", api_key: sk-ant-up}\n" +
 		"  - model_name: claude-text\n    litellm_params: {model: anthropic/claude-upstream, api_base: \"" + anthText.URL + "\", api_key: sk-ant-up}\n" +
 		"  - model_name: gpt-native\n    litellm_params: {model: openai/gpt-5-codex, api_base: \"" + rs.URL + "/v1\", api_key: sk-oai-up}\n" +
 		"    model_info: {native_responses: true}\n" +
+		"  - model_name: extractor\n    litellm_params: {model: openai/ex, api_base: \"" + ex.URL + "/v1\", api_key: sk-ex}\n" +
 		"context_retrieval:\n  enabled: true\n  write_back: " + mode + "\n"
+	if mode == "extraction" { // rules write-back underneath, facts from the scripted extractor
+		cfg = strings.Replace(cfg, "write_back: extraction", "write_back: user_only\n  extraction: {model: extractor}", 1)
+	}
 	g := startGateway(t, cfg)
 	project := "agentmem-" + strings.ReplaceAll(mode, "_", "")
 	e := newEdge(t, g, "agent-user")
@@ -103,19 +113,25 @@ func agentMemory(t *testing.T, claude, codex, mode string) {
 		}
 		return string(out)
 	}
-	// want is the memory each turn must leave, in the gateway's mode.
-	want := func(prompt string, answer string) string {
-		if mode == "user_only" {
-			return prompt
+	// want is the memories each turn must leave, in the gateway's mode.
+	want := func(prompt string, answer string) []string {
+		switch mode {
+		case "user_only":
+			return []string{prompt}
+		case "extraction":
+			if f := extractedFact(prompt); f != "" {
+				return []string{f}
+			}
+			return nil
 		}
-		return "User: " + prompt + "\nAssistant: " + answer
+		return []string{"User: " + prompt + "\nAssistant: " + answer}
 	}
-	var turns []string
+	var stored []string
 	settled := func(what string) []memoryRow {
 		t.Helper()
 		var ms []memoryRow
-		waitFor(t, what, func() bool { ms = projectMemories(t, e, project); return len(ms) >= len(turns) })
-		checkMemories(t, ms, turns)
+		waitFor(t, what, func() bool { ms = projectMemories(t, e, project); return len(ms) >= len(stored) })
+		checkMemories(t, ms, stored)
 		return ms
 	}
 
@@ -126,7 +142,7 @@ func agentMemory(t *testing.T, claude, codex, mode string) {
 	if !slices.ContainsFunc(since(anth.Requests(), n), func(q providertest.Recorded) bool { return endsWithToolResult(q.Body) }) {
 		t.Fatal("Claude Code never sent the Read result back: no agent step happened")
 	}
-	turns = append(turns, want(agentFact, anth.Answer()))
+	stored = append(stored, want(agentFact, anth.Answer())...)
 	settled("turn 1 written back")
 
 	// A compaction is a side request: no memory in its prompt, none
@@ -148,13 +164,13 @@ func agentMemory(t *testing.T, claude, codex, mode string) {
 	if !slices.ContainsFunc(since(anth.Requests(), n), func(q providertest.Recorded) bool { return endsWithToolResult(q.Body) }) {
 		t.Fatal("turn 2 made no agent step")
 	}
-	turns = append(turns, want(agentDeploy, anth.Answer()))
+	stored = append(stored, want(agentDeploy, anth.Answer())...)
 	settled("turn 2 written back")
 
 	// An interactive session: its title request is a side request, the
 	// turn (answered in text) is stored.
 	if claudeTyped(t, claude, cwd, home, url, "claude-text", agentCI, anthText) {
-		turns = append(turns, want(agentCI, anthText.Answer()))
+		stored = append(stored, want(agentCI, anthText.Answer())...)
 		settled("the interactive turn written back")
 	}
 
@@ -180,7 +196,7 @@ func agentMemory(t *testing.T, claude, codex, mode string) {
 	if !seen {
 		t.Fatalf("no request of Codex's carried the fact from Claude Code's turn (%d requests)", len(rs.Requests()))
 	}
-	turns = append(turns, want(agentQuestion, rs.Answer()))
+	stored = append(stored, want(agentQuestion, rs.Answer())...)
 	settled("Codex's turn written back")
 
 	// A stopped gateway has drained its write-back queue: nothing more is
@@ -195,18 +211,23 @@ func agentMemory(t *testing.T, claude, codex, mode string) {
 		return err == nil && resp.StatusCode == 200
 	})
 	ms := projectMemories(t, e, project)
-	checkMemories(t, ms, turns)
+	checkMemories(t, ms, stored)
 	for _, m := range ms {
 		client := "claude-code"
 		if strings.Contains(m.Content, agentQuestion) {
 			client = "codex"
 		}
-		if m.Metadata["client"] != client || m.Metadata["request_id"] == "" {
-			t.Errorf("memory %s: metadata %v, want client %s and the request id", m.ID, m.Metadata, client)
+		// Rules write-back names them in the metadata, extraction in the
+		// memory's source.
+		if cmp.Or(m.Source.Client, m.Metadata["client"]) != client || cmp.Or(m.Source.RequestID, m.Metadata["request_id"]) == "" {
+			t.Errorf("memory %s: metadata %v, source %+v: want client %s and the request id", m.ID, m.Metadata, m.Source, client)
 		}
 	}
-	t.Logf("%s: Claude Code made %d upstream calls and Codex %d for %d turns, a /compact and a session title; the scope holds %d memories",
-		mode, len(anth.Requests())+len(anthText.Requests()), len(rs.Requests()), len(turns), len(ms))
+	t.Logf("%s: Claude Code made %d upstream calls and Codex %d for 4 turns, a /compact and a session title; the scope holds %d memories",
+		mode, len(anth.Requests())+len(anthText.Requests()), len(rs.Requests()), len(ms))
+	if mode == "extraction" {
+		checkExtracted(t, ex.seen(), []string{agentFact, agentDeploy, agentCI, agentQuestion})
+	}
 	// Every request has its row (the stopped gateway wrote them all), and
 	// exactly the side requests say side_request.
 	var reqs []providertest.Recorded
@@ -238,8 +259,9 @@ func agentMemory(t *testing.T, claude, codex, mode string) {
 	}
 }
 
-// checkMemories asserts the scope holds exactly the turns' memories, one
-// each, none with a client's boilerplate or a tool's output.
+// checkMemories asserts the scope holds exactly the memories want, each
+// once (one per turn in the rules modes), none with a client's boilerplate
+// or a tool's output.
 func checkMemories(t *testing.T, ms []memoryRow, want []string) {
 	t.Helper()
 	var got []string
