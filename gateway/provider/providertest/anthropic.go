@@ -21,9 +21,9 @@ type Anthropic struct {
 	// Words are the text pieces of the answer, streamed one per
 	// text_delta (default DefaultWords).
 	Words []string
-	// ToolCall, when non-nil, the request offers tools and its last
-	// message carries no tool_result, answers with a tool_use block instead of
-	// text, with stop_reason tool_use.
+	// ToolCall, when non-nil and the request offers tools, answers with a
+	// tool_use block instead of text, with stop_reason tool_use, until the
+	// client has sent ToolRounds tool results back.
 	ToolCall *ToolCall
 	// ToolRounds is how many tool calls in a row an agent turn gets: the
 	// fake answers with ToolCall while the conversation ends with fewer

@@ -29,8 +29,8 @@ type Responses struct {
 	// response.output_text.delta (default DefaultWords).
 	Words []string
 	// ToolCall, when non-nil, answers with this function_call item, when
-	// the request offers tools and its input does not end with a
-	// function_call_output (which gets the text answer).
+	// the request offers tools, until the input ends with ToolRounds
+	// function_call_output items (which get the text answer).
 	ToolCall *ToolCall
 	// ToolRounds is how many tool calls in a row an agent turn gets: the
 	// fake answers with ToolCall while the input ends with fewer
