@@ -149,14 +149,14 @@ func (s *Server) recall(w http.ResponseWriter, r *http.Request, x *exchange, bod
 	x.scope = rc.scope
 	conv := x.peek.Conversation()
 	clean := cleaner(x.clientName)
-	at, text := humanOf(x)
+	at, text, cont := humanOf(x)
 	x.userText = text
 	st := stateFrom(r.Context())
 	x.session, x.user, x.project, x.turnIndex = st.rec.SessionID, st.rec.User, st.rec.Project, at
 	x.turn = turnKey(rc.scope, x.session, at, text)
 	q := conv.Query(o.Query, clean)
 	rc.query = q
-	if t, ok := s.turns.get(x.turn); ok && continuation(conv, clean) {
+	if t, ok := s.turns.get(x.turn); ok && cont {
 		rc.reused = true
 		return s.injectBlock(w, r, x, body, rc, t, at)
 	}

@@ -284,7 +284,7 @@ func (s *Server) routes() http.Handler {
 	r.HandleFunc("/health", s.health).Methods(http.MethodGet)
 	api := func(path string, h http.HandlerFunc, methods ...string) {
 		for _, p := range []string{"/v1" + path, path} {
-			r.Handle(p, s.track("/v1"+path, s.authenticate(h))).Methods(methods...)
+			r.Handle(p, s.track("/v1"+path, s.authenticate(h))).Methods(methods...).Name(trackedRoute + " " + p)
 		}
 	}
 	for _, c := range dialect.All() {
@@ -311,6 +311,7 @@ func (s *Server) routes() http.Handler {
 	}))).Methods(http.MethodGet)
 	s.memoryRoutes(r)
 	r.Handle("/mcp", s.mcpRoute()).Methods(http.MethodGet, http.MethodPost, http.MethodDelete)
+	r.Use(adminSpans)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, newAPIError(http.StatusNotFound, "not_found_error", "unknown_url", "no such endpoint: "+r.Method+" "+r.URL.Path))
 	})

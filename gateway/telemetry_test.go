@@ -219,3 +219,32 @@ func TestMemoryRetrieveSpan(t *testing.T) {
 	}
 	noSecrets(t, ended, testMaster, "zanzibar")
 }
+
+// TestAdminRoutesTraced: the routes outside track (memory, usage, models)
+// get one server span each, named by the route's template (no id or query
+// in it), and add no usage row; a completion still has exactly one span.
+func TestAdminRoutesTraced(t *testing.T) {
+	spans := recordSpans(t)
+	mem := &fakeMemory{}
+	mem.Add(context.Background(), "u:alice/p:shop", "secret-ish memory text", nil)
+	h := memHarness(t, mem, func(o *MemoryOptions) { o.WriteBack = "off" })
+	for _, path := range []string{"/v1/memory/m1", "/v1/memory/search?q=zanzibarquery", "/v1/models"} {
+		req, _ := newReq("GET", h.httpURL+path, alice)
+		if resp, err := httpDo(req); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", path, resp, err)
+		}
+	}
+	h.send("/v1/chat/completions", `{"model":"gpt","messages":[{"role":"user","content":"hi"}]}`, alice...)
+	rows := h.rows()
+	ended := spans.Ended()
+	for _, name := range []string{"GET /v1/memory/{id}", "GET /v1/memory/search", "GET /v1/models", "POST /v1/chat/completions"} {
+		s := spanNamed(t, ended, trace.TraceID{}, name, trace.SpanKindServer)
+		if v, _ := attrOf(s, "http.response.status_code"); v.AsInt64() != 200 {
+			t.Errorf("%s: status %s", name, v.Emit())
+		}
+	}
+	if len(rows) != 1 {
+		t.Errorf("%d usage rows, want the completion's only", len(rows))
+	}
+	noSecrets(t, ended, "zanzibarquery")
+}

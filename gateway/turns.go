@@ -4,11 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/memproxy/memproxy/gateway/clientmsg"
-	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/inject"
 	"github.com/memproxy/memproxy/gateway/memory"
 	"github.com/memproxy/memproxy/gateway/redact"
@@ -80,7 +80,7 @@ func sideMessages(msgs []dialect.Message) []clientmsg.Message {
 // conversation, so the same words said again are a new turn).
 func turnKey(scope memory.Scope, session string, human int, text string) string {
 	h := sha256.New()
-	for _, p := range []string{string(scope), session, string(rune(human)), text} {
+	for _, p := range []string{string(scope), session, strconv.Itoa(human), text} {
 		h.Write([]byte(p))
 		h.Write([]byte{0})
 	}
@@ -146,21 +146,15 @@ func (c *turnCache) firstWrite(key string) bool {
 }
 
 // humanOf finds the turn's human message: its index in the body's list
-// (-1 when none) and its cleaned text.
-func humanOf(x *exchange) (int, string) {
+// (-1 when none), its cleaned text, and whether the request continues the
+// turn (tool calls and results follow the person's message).
+func humanOf(x *exchange) (at int, text string, cont bool) {
 	conv := x.peek.Conversation()
 	i, text := conv.Human(cleaner(x.clientName))
 	if i < 0 {
-		return -1, ""
+		return -1, "", false
 	}
-	return conv.Messages[i].Index, text
-}
-
-// continuation reports whether the request continues a turn: messages
-// (tool calls and results) follow the person's.
-func continuation(conv *dialect.Conversation, clean func(string) string) bool {
-	i, _ := conv.Human(clean)
-	return i >= 0 && i < len(conv.Messages)-1
+	return conv.Messages[i].Index, text, i < len(conv.Messages)-1
 }
 
 // whyCache keeps, per request, what retrieval searched with and how each

@@ -3,6 +3,7 @@ package dialect
 import (
 	"net/http"
 
+	"github.com/memproxy/memproxy/gateway/api/openai"
 	"github.com/memproxy/memproxy/gateway/llm"
 )
 
@@ -29,23 +30,8 @@ func invalid(code, msg string) *Error {
 	return NewError(http.StatusBadRequest, llm.ErrInvalidRequest, code, msg)
 }
 
-// OpenAIType maps a status to the error.type values OpenAI sends.
+// OpenAIType maps a status (and, for 5xx, the kind) to the error.type
+// values OpenAI sends.
 func OpenAIType(status int, kind llm.ErrorKind) string {
-	switch {
-	case status == http.StatusUnauthorized:
-		return "authentication_error"
-	case status == http.StatusForbidden:
-		return "permission_error"
-	case status == http.StatusNotFound:
-		return "invalid_request_error"
-	case status == http.StatusTooManyRequests:
-		return "rate_limit_error"
-	case status >= 500:
-		if kind == llm.ErrUpstreamTimeout {
-			return "timeout"
-		}
-		return "api_error"
-	default:
-		return "invalid_request_error"
-	}
+	return openai.ErrorType(status, kind == llm.ErrUpstreamTimeout)
 }

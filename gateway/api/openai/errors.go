@@ -86,3 +86,24 @@ func MarshalStreamError(typ, code, message string) []byte {
 	out = append(out, b...)
 	return append(out, '\n', '\n')
 }
+
+// ErrorType maps an answer's status to the error.type values OpenAI sends;
+// timeout marks a 5xx that is a timeout.
+func ErrorType(status int, timeout bool) string {
+	switch {
+	case status == http.StatusUnauthorized:
+		return "authentication_error"
+	case status == http.StatusForbidden:
+		return "permission_error"
+	case status == http.StatusNotFound:
+		return "invalid_request_error"
+	case status == http.StatusTooManyRequests:
+		return "rate_limit_error"
+	case status >= 500 && timeout:
+		return "timeout"
+	case status >= 500:
+		return "api_error"
+	default:
+		return "invalid_request_error"
+	}
+}
