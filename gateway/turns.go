@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/memproxy/memproxy/gateway/clientmsg"
+	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/inject"
 	"github.com/memproxy/memproxy/gateway/memory"
 	"github.com/memproxy/memproxy/gateway/redact"
