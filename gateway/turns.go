@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/memproxy/memproxy/gateway/clientmsg"
+	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/inject"
 	"github.com/memproxy/memproxy/gateway/memory"
 	"github.com/memproxy/memproxy/gateway/redact"
@@ -40,20 +41,39 @@ func sideRequest(r *http.Request, x *exchange) (string, bool) {
 		}
 		req.System += s
 	}
-	for _, m := range conv.Messages {
-		if len(m.Texts) == 0 {
-			req.Messages = append(req.Messages, clientmsg.Message{Index: m.Index, Role: m.Role, ToolResult: m.ToolResult, ToolCall: m.ToolCall})
-		}
-		for _, t := range m.Texts {
-			req.Messages = append(req.Messages, clientmsg.Message{Index: m.Index, Role: m.Role, Text: t, ToolResult: m.ToolResult, ToolCall: m.ToolCall})
-		}
-	}
+	req.Messages = sideMessages(conv.Messages)
 	for _, h := range []string{"x-codex-turn-metadata", "x-openai-subagent", "x-openai-memgen-request"} {
 		if v := r.Header.Get(h); v != "" {
 			req.Metadata[h] = v
 		}
 	}
 	return clientmsg.Side(req)
+}
+
+// sideMessages lays a conversation out as clientmsg's blocks: a message's
+// tool result first (as Anthropic requires), its texts, then its tool
+// call. Only the texts of a tool message (OpenAI role tool) are a tool's
+// output: the text blocks beside an Anthropic tool_result are the
+// client's — Claude Code sends its /compact instruction in the user
+// message that carries the last tool_result (recorded:
+// clientmsg/testdata/claude-code 03-compact), and the rules must read it.
+func sideMessages(msgs []dialect.Message) []clientmsg.Message {
+	var out []clientmsg.Message
+	for _, m := range msgs {
+		toolText := m.Role == "tool" || m.Role == "function"
+		switch {
+		case toolText && len(m.Texts) > 0: // its texts are the output, marked below
+		case m.ToolResult, len(m.Texts) == 0 && !m.ToolCall: // the result block, or an empty message
+			out = append(out, clientmsg.Message{Index: m.Index, Role: m.Role, ToolResult: m.ToolResult})
+		}
+		for _, t := range m.Texts {
+			out = append(out, clientmsg.Message{Index: m.Index, Role: m.Role, Text: t, ToolResult: toolText})
+		}
+		if m.ToolCall {
+			out = append(out, clientmsg.Message{Index: m.Index, Role: m.Role, ToolCall: true})
+		}
+	}
+	return out
 }
 
 // turnKey names an agent turn within a scope: the client's session and

@@ -21,10 +21,14 @@ type Anthropic struct {
 	// Words are the text pieces of the answer, streamed one per
 	// text_delta (default DefaultWords).
 	Words []string
-	// ToolCall, when non-nil, the request offers tools and its last
-	// message carries no tool_result, answers with a tool_use block instead of
-	// text, with stop_reason tool_use.
+	// ToolCall, when non-nil and the request offers tools, answers with a
+	// tool_use block instead of text, with stop_reason tool_use, until the
+	// client has sent ToolRounds tool results back.
 	ToolCall *ToolCall
+	// ToolRounds is how many tool calls in a row an agent turn gets: the
+	// fake answers with ToolCall while the conversation ends with fewer
+	// tool results than that (see toolRounds); 0 counts as 1.
+	ToolRounds int
 	// Thinking, when non-nil, puts a thinking block before the answer.
 	Thinking *Thinking
 	// Status, when non-zero, answers every request with this status and
@@ -48,6 +52,17 @@ type Anthropic struct {
 type ToolCall struct {
 	Name  string
 	Input string
+
+	id string // the Anthropic fake's tool_use id, when not AnthropicToolUseID
+}
+
+// useID is the tool_use id of the call: AnthropicToolUseID for a turn's
+// first, then one per round, as a client needs them distinct.
+func (c *ToolCall) useID() string {
+	if c.id != "" {
+		return c.id
+	}
+	return AnthropicToolUseID
 }
 
 // Thinking is the thinking block the fake sends first.
@@ -119,8 +134,14 @@ func (f *Anthropic) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	model, _ := body["model"].(string)
 	call := f.ToolCall
-	if lastHasToolResult(body) || body["tools"] == nil {
+	switch rounds := toolRounds(body); {
+	case call == nil:
+	case rounds >= max(1, f.ToolRounds) || body["tools"] == nil:
 		call = nil // no tools offered, or the client ran the tool: answer in text
+	case rounds > 0:
+		c := *call
+		c.id = fmt.Sprintf("%s%d", AnthropicToolUseID, rounds+1)
+		call = &c
 	}
 	if stream, _ := body["stream"].(bool); stream {
 		f.stream(w, r, model, call)
@@ -135,7 +156,7 @@ func (f *Anthropic) serve(w http.ResponseWriter, r *http.Request) {
 	if call != nil {
 		stop = "tool_use"
 		content = append(content, fmt.Sprintf(`{"type":"tool_use","id":%q,"name":%s,"input":%s}`,
-			AnthropicToolUseID, quote(call.Name), call.Input))
+			call.useID(), quote(call.Name), call.Input))
 	} else {
 		content = append(content, `{"type":"text","text":`+quote(f.Answer())+`}`)
 	}
@@ -176,7 +197,7 @@ func (f *Anthropic) streamEvents(model string, call *ToolCall) []string {
 	reason := "end_turn"
 	if tc := call; tc != nil {
 		reason = "tool_use"
-		out = append(out, start(i, fmt.Sprintf(`{"type":"tool_use","id":%q,"name":%s,"input":{}}`, AnthropicToolUseID, quote(tc.Name))))
+		out = append(out, start(i, fmt.Sprintf(`{"type":"tool_use","id":%q,"name":%s,"input":{}}`, tc.useID(), quote(tc.Name))))
 		if ping != "" {
 			out = append(out, ping)
 		}
@@ -241,19 +262,26 @@ func (f *Anthropic) stream(w http.ResponseWriter, r *http.Request, model string,
 	}
 }
 
-// lastHasToolResult reports whether the last message holds a tool_result
-// block: the client ran the tool the fake asked for.
-func lastHasToolResult(body map[string]any) bool {
+// toolRounds counts the tool results the conversation ends with: the
+// tool_result blocks of its trailing (assistant tool_use, user
+// tool_result) message pairs. Claude Code merges answers that share a
+// message id, so two rounds may arrive as one pair of two blocks each.
+func toolRounds(body map[string]any) int {
 	msgs, _ := body["messages"].([]any)
-	if len(msgs) == 0 {
-		return false
-	}
-	m, _ := msgs[len(msgs)-1].(map[string]any)
-	blocks, _ := m["content"].([]any)
-	for _, b := range blocks {
-		if bm, _ := b.(map[string]any); bm["type"] == "tool_result" {
-			return true
+	count := func(i int, typ string) int {
+		m, _ := msgs[i].(map[string]any)
+		blocks, _ := m["content"].([]any)
+		n := 0
+		for _, b := range blocks {
+			if bm, _ := b.(map[string]any); bm["type"] == typ {
+				n++
+			}
 		}
+		return n
 	}
-	return false
+	n := 0
+	for i := len(msgs) - 1; i >= 1 && count(i, "tool_result") > 0 && count(i-1, "tool_use") > 0; i -= 2 {
+		n += count(i, "tool_result")
+	}
+	return n
 }

@@ -29,9 +29,14 @@ type Responses struct {
 	// response.output_text.delta (default DefaultWords).
 	Words []string
 	// ToolCall, when non-nil, answers with this function_call item, when
-	// the request offers tools and its input does not end with a
-	// function_call_output (which gets the text answer).
+	// the request offers tools, until the input ends with ToolRounds
+	// function_call_output items (which get the text answer).
 	ToolCall *ToolCall
+	// ToolRounds is how many tool calls in a row an agent turn gets: the
+	// fake answers with ToolCall while the input ends with fewer
+	// function_call_output items (in its trailing run of function calls
+	// and outputs) than that; 0 counts as 1.
+	ToolRounds int
 	// Status, when non-zero, answers every request with this status and
 	// ErrorBody (default: an OpenAI error envelope).
 	Status    int
@@ -100,7 +105,7 @@ func (f *Responses) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	call := f.ToolCall
-	if tools, _ := body["tools"].([]any); len(tools) == 0 || lastInputType(body) == "function_call_output" {
+	if tools, _ := body["tools"].([]any); len(tools) == 0 || callOutputs(body) >= max(1, f.ToolRounds) {
 		call = nil
 	}
 	if stream, _ := body["stream"].(bool); stream {
@@ -117,14 +122,22 @@ func openAIError(w http.ResponseWriter, status int, typ, msg string) {
 	_, _ = fmt.Fprintf(w, `{"error":{"message":%s,"type":%q,"param":null,"code":null}}`, quote(msg), typ)
 }
 
-func lastInputType(body map[string]any) string {
+// callOutputs counts the function_call_output items of the input's
+// trailing run of function_call and function_call_output items.
+func callOutputs(body map[string]any) int {
 	items, _ := body["input"].([]any)
-	if len(items) == 0 {
-		return ""
+	n := 0
+	for i := len(items) - 1; i >= 0; i-- {
+		it, _ := items[i].(map[string]any)
+		switch it["type"] {
+		case "function_call_output":
+			n++
+		case "function_call":
+		default:
+			return n
+		}
 	}
-	it, _ := items[len(items)-1].(map[string]any)
-	typ, _ := it["type"].(string)
-	return typ
+	return n
 }
 
 // responsesUsage is the usage object of every answer.
