@@ -226,7 +226,19 @@ func agentMemory(t *testing.T, claude, codex, mode string) {
 	t.Logf("%s: Claude Code made %d upstream calls and Codex %d for 4 turns, a /compact and a session title; the scope holds %d memories",
 		mode, len(anth.Requests())+len(anthText.Requests()), len(rs.Requests()), len(ms))
 	if mode == "extraction" {
-		checkExtracted(t, ex.seen(), []string{agentFact, agentDeploy, agentCI, agentQuestion})
+		// A turn that states no fact stores nothing, so nothing above
+		// waited for the last turn's extraction, which the restarted
+		// gateway may still be replaying from its journal.
+		prompts := []string{agentFact, agentDeploy, agentCI, agentQuestion}
+		waitFor(t, "every turn given to the extractor", func() bool {
+			for _, p := range prompts {
+				if !slices.ContainsFunc(ex.seen(), func(s string) bool { return strings.Contains(s, p) }) {
+					return false
+				}
+			}
+			return true
+		})
+		checkExtracted(t, ex.seen(), prompts)
 	}
 	// Every request has its row (the stopped gateway wrote them all), and
 	// exactly the side requests say side_request.
