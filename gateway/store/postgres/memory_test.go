@@ -64,3 +64,8 @@ func BenchmarkSearch(b *testing.B) {
 func BenchmarkSearchUnanalyzed(b *testing.B) {
 	memorytest.BenchmarkSearch(b, memoryDB(b), 10_000)
 }
+
+func TestMemoryVectors(t *testing.T) {
+	db := memoryDB(t)
+	memorytest.RunVectors(t, func(t *testing.T) memorytest.VectorBackend { return db })
+}

@@ -8,6 +8,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"github.com/memproxy/memproxy/gateway/store/vecscan"
 	"io/fs"
 	"net"
 	neturl "net/url"
@@ -39,6 +40,8 @@ const migrationLockClass = 0x6d656d70
 type DB struct {
 	pool *pgxpool.Pool
 	desc string
+	// vectors caches the scopes' decoded memory vectors (memory_vectors.go).
+	vectors vecscan.Cache
 }
 
 // Open connects to the database at url (postgres://… or postgresql://…, or

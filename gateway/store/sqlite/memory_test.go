@@ -124,3 +124,8 @@ func TestMemoryLifecycle(t *testing.T) {
 	db := memoryDB(t)
 	memorytest.RunLifecycle(t, func(t *testing.T) memory.Lifecycle { return db })
 }
+
+func TestMemoryVectors(t *testing.T) {
+	db := memoryDB(t)
+	memorytest.RunVectors(t, func(t *testing.T) memorytest.VectorBackend { return db })
+}

@@ -8,6 +8,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"github.com/memproxy/memproxy/gateway/store/vecscan"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -32,6 +33,8 @@ type DB struct {
 	// memIndexReady is set once the memory search index is known to exist
 	// (memory_index.go), so that searches stop asking.
 	memIndexReady atomic.Bool
+	// vectors caches the scopes' decoded memory vectors (memory_vectors.go).
+	vectors vecscan.Cache
 }
 
 // Open opens (creating if needed) the database file at path and applies any
