@@ -69,3 +69,7 @@ func TestMemoryVectors(t *testing.T) {
 	db := memoryDB(t)
 	memorytest.RunVectors(t, func(t *testing.T) memorytest.VectorBackend { return db })
 }
+
+func TestMemoryHybrid(t *testing.T) {
+	memorytest.RunHybrid(t, func(t *testing.T) memorytest.VectorBackend { return memoryDB(t) })
+}
