@@ -166,6 +166,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	s.metrics = newMetrics(s.usage, models.Names())
 	s.handler = s.routes()
 	go s.usage.Run()
+	s.hybridMemory(cfg.Memory) // embeddings for recall, when configured
 	if m := opts.Memory; m != nil && m.Enabled && m.Backend != nil {
 		m.defaults()
 		wopts := writeback.Options{Logger: s.log, Fsync: qopts.Fsync}
