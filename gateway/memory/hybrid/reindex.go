@@ -75,4 +75,3 @@ func (b *Backend) reindex(ctx context.Context, batch int, progress func(Progress
 		}
 	}
 }
-
