@@ -10,6 +10,7 @@ import (
 	"github.com/memproxy/memproxy/gateway/auth"
 	"github.com/memproxy/memproxy/gateway/llm"
 	"github.com/memproxy/memproxy/gateway/memory/hybrid"
+	"github.com/memproxy/memproxy/gateway/pricing"
 	"github.com/memproxy/memproxy/gateway/provider/embed"
 	"github.com/memproxy/memproxy/gateway/usage"
 )
@@ -44,16 +45,29 @@ func (s *Server) hybridMemory(c config.ContextRetrieval) {
 	o.Backend = h
 }
 
+// embedCalls makes the gateway's embedding calls: through a router, each
+// call that reached an upstream recorded as a usage row.
+type embedCalls struct {
+	router embed.Caller
+	prices *pricing.Table
+	record func(usage.Record)
+}
+
 // Embedder returns the hybrid.Embedder of model (a model_name of the
 // model list) at dims values (0: the model's own): one embed.Embed through
-// the router per call, and a usage row for every call that reached an
-// upstream, with purpose memory_embedding, the input tokens and the cost.
+// the server's router per call, and a usage row for every call that
+// reached an upstream, with purpose memory_embedding, the input tokens
+// and the cost.
 func (s *Server) Embedder(model string, dims int) hybrid.Embedder {
+	return embedCalls{router: s.router, prices: s.prices, record: s.usage.Enqueue}.embedder(model, dims)
+}
+
+func (e embedCalls) embedder(model string, dims int) hybrid.Embedder {
 	return func(ctx context.Context, texts []string, task string) ([][]float32, string, error) {
 		start := time.Now()
-		res, err := embed.Embed(ctx, s.router, embed.Request{Model: model, Inputs: texts, Dimensions: dims, Task: task})
+		res, err := embed.Embed(ctx, e.router, embed.Request{Model: model, Inputs: texts, Dimensions: dims, Task: task})
 		if res.Attempts > 0 {
-			s.usage.Enqueue(s.embeddingRow(ctx, model, res, err, start))
+			e.record(e.row(ctx, model, res, err, start))
 		}
 		if err != nil {
 			return nil, "", err
@@ -70,8 +84,8 @@ func withParentRequest(ctx context.Context, requestID string) context.Context {
 	return context.WithValue(ctx, parentKey{}, requestID)
 }
 
-// embeddingRow is the usage row of one embed.Embed.
-func (s *Server) embeddingRow(ctx context.Context, model string, res embed.Result, err error, start time.Time) usage.Record {
+// row is the usage row of one embed.Embed.
+func (e embedCalls) row(ctx context.Context, model string, res embed.Result, err error, start time.Time) usage.Record {
 	rec := usage.Record{
 		Time: start.UTC(), RequestID: newRequestID(), Ingress: "internal", Method: http.MethodPost, Path: "/embeddings",
 		Model: model, Status: http.StatusOK, PromptTokens: res.Usage.PromptTokens, LatencyMS: ms(time.Since(start)),
@@ -87,7 +101,7 @@ func (s *Server) embeddingRow(ctx context.Context, model string, res embed.Resul
 	}
 	if d := res.Deployment; d != nil {
 		rec.UpstreamModel, rec.Provider = d.UpstreamModel, d.ProviderName
-		rec.SetCost(s.prices.Cost(model, d.ProviderName, d.UpstreamModel, res.Usage))
+		rec.SetCost(e.prices.Cost(model, d.ProviderName, d.UpstreamModel, res.Usage))
 	}
 	if err != nil {
 		rec.Status, rec.ErrorType = embedErrorStatus(ctx, err)

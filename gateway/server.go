@@ -157,10 +157,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		maxBody:  cfg.General.MaxRequestBytes(),
 	}
 	s.prices = buildPrices(cfg)
-	s.router = provider.NewRouter(models, provider.RouterOptions{
-		Retries: cfg.Router.NumRetries, Backoff: cfg.Router.RetryAfter, Cooldown: cfg.Router.CooldownTime,
-		AllowedFails: cfg.Router.AllowedFails, Strategy: cfg.Router.RoutingStrategy, Fallbacks: cfg.Router.Fallbacks,
-	})
+	s.router = provider.NewRouter(models, routerOptions(cfg))
 	s.keys.Attach(db, auth.CacheOptions{Logger: opts.Logger})
 	s.sharedState(cfg)
 	s.metrics = newMetrics(s.usage, models.Names())
