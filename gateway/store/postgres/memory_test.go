@@ -73,3 +73,9 @@ func TestMemoryVectors(t *testing.T) {
 func TestMemoryHybrid(t *testing.T) {
 	memorytest.RunHybrid(t, func(t *testing.T) memorytest.VectorBackend { return memoryDB(t) })
 }
+
+// BenchmarkHybridSearch: as SQLite's.
+func BenchmarkHybridSearch(b *testing.B) {
+	db := memoryDB(b)
+	memorytest.BenchmarkHybridSearch(b, db, 10_000, 256)
+}
