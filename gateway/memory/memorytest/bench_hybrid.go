@@ -103,15 +103,20 @@ func BenchmarkHybridSearch(b *testing.B, be VectorBackend, perScope, dims int) {
 	})
 }
 
-// measure runs op in b.Loop and reports p50-µs and p99-µs.
+// measure runs op in b.Loop and reports p50-µs, p99-µs and the
+// process's CPU time per op (cpu-µs/op).
 func measure(b *testing.B, op func() error) {
 	lat := make([]time.Duration, 0, 1024)
+	cpu0, cpuOK := cpuTime()
 	for b.Loop() {
 		start := time.Now()
 		if err := op(); err != nil {
 			b.Fatal(err)
 		}
 		lat = append(lat, time.Since(start))
+	}
+	if cpu1, ok := cpuTime(); ok && cpuOK && len(lat) > 0 {
+		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(len(lat)), "cpu-µs/op")
 	}
 	slices.Sort(lat)
 	pct := func(p int) float64 { return float64(lat[min(len(lat)-1, len(lat)*p/100)].Nanoseconds()) / 1e3 }
