@@ -14,21 +14,42 @@ import (
 var _ memory.Vectors = (*DB)(nil)
 
 // PutVector implements memory.Vectors: the vector is kept int8-quantised
-// in memory_vectors (migration 0009).
+// in memory_vectors (migration 0009), and added to the scope's cached
+// copy when that is current.
 func (s *DB) PutVector(ctx context.Context, sc memory.Scope, id, model string, v []float32) error {
 	if err := memory.ValidateVector(sc, model, v); err != nil {
 		return err
 	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO memory_vectors (id, scope, model, dims, vec)
+	blob := recall.Quantize(v).Bytes()
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("storing memory vector: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	var old, new int64
+	// The row lock orders this write with other writers of the scope, so
+	// no other version change falls between old and new.
+	version := `SELECT version FROM memory_vector_scopes WHERE scope = $1 FOR UPDATE`
+	if err := tx.QueryRow(ctx, version, string(sc)).Scan(&old); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("storing memory vector: %w", err)
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO memory_vectors (id, scope, model, dims, vec)
 		SELECT id, scope, $3, $4, $5 FROM memories WHERE scope = $1 AND id = $2
 		ON CONFLICT (id) DO UPDATE SET model = excluded.model, dims = excluded.dims, vec = excluded.vec`,
-		string(sc), id, model, len(v), recall.Quantize(v).Bytes())
+		string(sc), id, model, len(v), blob)
 	if err != nil {
 		return fmt.Errorf("storing memory vector: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return memory.ErrNotFound
 	}
+	if err := tx.QueryRow(ctx, version, string(sc)).Scan(&new); err != nil {
+		return fmt.Errorf("storing memory vector: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("storing memory vector: %w", err)
+	}
+	s.vectors.Put1(vecscan.Key{Scope: string(sc), Model: model, Dims: len(v)}, old, new, id, blob)
 	return nil
 }
 

@@ -15,15 +15,29 @@ import (
 var _ memory.Vectors = (*DB)(nil)
 
 // PutVector implements memory.Vectors: the vector is kept int8-quantised
-// in memory_vectors (migration 0009).
+// in memory_vectors (migration 0009), and added to the scope's cached
+// copy when that is current.
 func (s *DB) PutVector(ctx context.Context, sc memory.Scope, id, model string, v []float32) error {
 	if err := memory.ValidateVector(sc, model, v); err != nil {
 		return err
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO memory_vectors (seq, model, dims, vec)
+	blob := recall.Quantize(v).Bytes()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("storing memory vector: %w", err)
+	}
+	defer tx.Rollback()
+	var old, new int64
+	version := `SELECT vec_version FROM memory_scopes WHERE scope = ?`
+	if err := tx.QueryRowContext(ctx, version, string(sc)).Scan(&old); errors.Is(err, sql.ErrNoRows) {
+		return memory.ErrNotFound // no memory of the scope at all
+	} else if err != nil {
+		return fmt.Errorf("storing memory vector: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO memory_vectors (seq, model, dims, vec)
 		SELECT seq, ?, ?, ? FROM memories WHERE scope = ? AND id = ?
 		ON CONFLICT (seq) DO UPDATE SET model = excluded.model, dims = excluded.dims, vec = excluded.vec`,
-		model, len(v), recall.Quantize(v).Bytes(), string(sc), id)
+		model, len(v), blob, string(sc), id)
 	if err != nil {
 		return fmt.Errorf("storing memory vector: %w", err)
 	}
@@ -32,6 +46,13 @@ func (s *DB) PutVector(ctx context.Context, sc memory.Scope, id, model string, v
 	} else if n == 0 {
 		return memory.ErrNotFound
 	}
+	if err := tx.QueryRowContext(ctx, version, string(sc)).Scan(&new); err != nil {
+		return fmt.Errorf("storing memory vector: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("storing memory vector: %w", err)
+	}
+	s.vectors.Put1(vecscan.Key{Scope: string(sc), Model: model, Dims: len(v)}, old, new, id, blob)
 	return nil
 }
 

@@ -9,6 +9,7 @@
 package vecscan
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/memproxy/memproxy/gateway/memory"
@@ -145,4 +146,31 @@ func InHitOrder(ms []memory.Memory, hits []recall.Hit) []memory.Memory {
 		}
 	}
 	return out
+}
+
+// Put1 records that one vector (id, stored as blob) was written to k's
+// scope, moving its version from old to new: a set cached at old gets the
+// vector (replaced or appended) and becomes the set at new, so that a
+// write does not cost the next search a reload of the scope. A set
+// cached at another version is left to be reloaded.
+func (c *Cache) Put1(k Key, old, new int64, id string, blob []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.sets[k]
+	if !ok || e.set.Version != old || len(blob) != k.Dims {
+		return
+	}
+	v := recall.QuantizedFromBytes(blob).Unit()
+	// Searches may be reading e.set: it is never changed, only replaced.
+	// Appending writes past the length they read, so it shares the arrays.
+	next := &Set{Version: new, IDs: e.set.IDs, Vecs: e.set.Vecs}
+	if i := slices.Index(next.IDs, id); i >= 0 {
+		next.Vecs = slices.Clone(next.Vecs)
+		next.Vecs[i] = v
+	} else {
+		next.IDs, next.Vecs = append(next.IDs, id), append(next.Vecs, v)
+		e.size += int64(4*len(v) + len(id) + 40)
+		c.used += int64(4*len(v) + len(id) + 40)
+	}
+	e.set = next
 }
