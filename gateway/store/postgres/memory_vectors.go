@@ -125,11 +125,14 @@ func (s *DB) vectorSet(ctx context.Context, k vecscan.Key) (*vecscan.Set, error)
 	return set, nil
 }
 
-// MissingVectors implements memory.Vectors, by scope, then age.
+// MissingVectors implements memory.Vectors, by scope, then age. NOT IN
+// (ids are never NULL) is planned as one hashed pass over the model's
+// vectors whatever the statistics say; NOT EXISTS, right after a bulk
+// load, was planned as a scan of memory_vectors per memory.
 func (s *DB) MissingVectors(ctx context.Context, model string, dims, limit int) ([]memory.Unembedded, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+memoryColumns+`, m.scope FROM memories AS m
-		WHERE m.superseded_by IS NULL AND NOT EXISTS (
-			SELECT 1 FROM memory_vectors AS v WHERE v.id = m.id AND v.model = $1 AND v.dims = $2)
+		WHERE m.superseded_by IS NULL AND m.id NOT IN (
+			SELECT v.id FROM memory_vectors AS v WHERE v.model = $1 AND v.dims = $2)
 		ORDER BY m.scope, m.created_at, m.id LIMIT $3`, model, dims, max(limit, 1))
 	if err != nil {
 		return nil, fmt.Errorf("listing memories without vectors: %w", err)
