@@ -22,8 +22,10 @@ import (
 //   - hybrid: hybrid Search (lexical and vector lists fused, limit 10);
 //
 // each reported as p50-µs and p99-µs besides ns/op. load-ms is the first
-// vector search, which reads and decodes the scope's vectors.
-func BenchmarkHybridSearch(b *testing.B, be VectorBackend, perScope, dims int) {
+// vector search, which reads and decodes the scope's vectors. afterLoad,
+// if given, runs once the vectors are stored (e.g. VACUUM ANALYZE, as a
+// running database's autovacuum does).
+func BenchmarkHybridSearch(b *testing.B, be VectorBackend, perScope, dims int, afterLoad ...func(context.Context) error) {
 	ctx := context.Background()
 	scopes := make([]memory.Scope, BenchScopes)
 	for i := range scopes {
@@ -60,6 +62,11 @@ func BenchmarkHybridSearch(b *testing.B, be VectorBackend, perScope, dims int) {
 			if err := be.PutVector(ctx, u.Scope, u.Memory.ID, mdl, randVec()); err != nil {
 				b.Fatal(err)
 			}
+		}
+	}
+	for _, f := range afterLoad {
+		if err := f(ctx); err != nil {
+			b.Fatalf("after loading: %v", err)
 		}
 	}
 	queries := make([][]float32, 64)
