@@ -26,13 +26,6 @@ func (s *DB) PutVector(ctx context.Context, sc memory.Scope, id, model string, v
 		return fmt.Errorf("storing memory vector: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	var old, new int64
-	// The row lock orders this write with other writers of the scope, so
-	// no other version change falls between old and new.
-	version := `SELECT version FROM memory_vector_scopes WHERE scope = $1 FOR UPDATE`
-	if err := tx.QueryRow(ctx, version, string(sc)).Scan(&old); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("storing memory vector: %w", err)
-	}
 	tag, err := tx.Exec(ctx, `INSERT INTO memory_vectors (id, scope, model, dims, vec)
 		SELECT id, scope, $3, $4, $5 FROM memories WHERE scope = $1 AND id = $2
 		ON CONFLICT (id) DO UPDATE SET model = excluded.model, dims = excluded.dims, vec = excluded.vec`,
@@ -43,13 +36,18 @@ func (s *DB) PutVector(ctx context.Context, sc memory.Scope, id, model string, v
 	if tag.RowsAffected() == 0 {
 		return memory.ErrNotFound
 	}
-	if err := tx.QueryRow(ctx, version, string(sc)).Scan(&new); err != nil {
+	// The row's trigger (migration 0009) bumped the scope's version once
+	// and holds its row lock until commit, so no other change falls
+	// between new-1 and new. (Locking the version row before the insert
+	// would take the locks in the opposite order to Delete's.)
+	var new int64
+	if err := tx.QueryRow(ctx, `SELECT version FROM memory_vector_scopes WHERE scope = $1`, string(sc)).Scan(&new); err != nil {
 		return fmt.Errorf("storing memory vector: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("storing memory vector: %w", err)
 	}
-	s.vectors.Put1(vecscan.Key{Scope: string(sc), Model: model, Dims: len(v)}, old, new, id, blob)
+	s.vectors.Put1(vecscan.Key{Scope: string(sc), Model: model, Dims: len(v)}, new-1, new, id, blob)
 	return nil
 }
 
