@@ -13,20 +13,30 @@ CREATE INDEX memory_vectors_scope ON memory_vectors (scope, model, dims);
 CREATE INDEX memory_vectors_model ON memory_vectors (model, dims);
 
 -- version moves whenever what a vector search of the scope could return
--- changes (a vector stored or removed, a memory superseded or deleted), so
--- every gateway replica's cached copy of the scope's vectors reloads.
+-- changes (a vector stored, a memory superseded or deleted: its vector
+-- goes with it), so every gateway replica's cached copy of the scope's
+-- vectors reloads. Deletes bump once per statement and scope (DeleteAll of
+-- 10k memories bumping one row 10k times took seconds); vectors are never
+-- deleted but with their memory.
 CREATE TABLE memory_vector_scopes (
     scope   text COLLATE "C" PRIMARY KEY,
     version bigint NOT NULL DEFAULT 0
 );
 CREATE FUNCTION memory_vector_bump() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO memory_vector_scopes AS s (scope, version)
-    VALUES (CASE WHEN TG_OP = 'DELETE' THEN OLD.scope ELSE NEW.scope END, 1)
+    INSERT INTO memory_vector_scopes AS s (scope, version) VALUES (NEW.scope, 1)
     ON CONFLICT (scope) DO UPDATE SET version = s.version + 1;
     RETURN NULL;
 END $$;
-CREATE TRIGGER memory_vectors_bump AFTER INSERT OR UPDATE OR DELETE ON memory_vectors
+CREATE FUNCTION memory_vector_bump_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO memory_vector_scopes AS s (scope, version) SELECT DISTINCT scope, 1 FROM gone
+    ON CONFLICT (scope) DO UPDATE SET version = s.version + 1;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER memory_vectors_bump AFTER INSERT OR UPDATE ON memory_vectors
     FOR EACH ROW EXECUTE FUNCTION memory_vector_bump();
-CREATE TRIGGER memories_vec_bump AFTER UPDATE OF superseded_by OR DELETE ON memories
+CREATE TRIGGER memories_vec_superseded AFTER UPDATE OF superseded_by ON memories
     FOR EACH ROW EXECUTE FUNCTION memory_vector_bump();
+CREATE TRIGGER memories_vec_deleted AFTER DELETE ON memories
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION memory_vector_bump_deleted();
