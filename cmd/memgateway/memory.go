@@ -46,7 +46,7 @@ serves the same database.`,
 				DataDir: dataDir, Batch: batch,
 				Logger: slog.New(slog.NewTextHandler(stderr, nil)),
 				Progress: func(p hybrid.Progress) {
-					fmt.Fprintf(stdout, "reindex: %d memories embedded (model %s, %d values)\n", p.Done, p.Model, p.Dims)
+					fmt.Fprintf(stdout, "reindex: %d/%d memories embedded (model %s, %d values)\n", p.Done, max(p.Total, p.Done), p.Model, p.Dims)
 				},
 			})
 			if err != nil {

@@ -16,8 +16,16 @@ const probeText = "memproxy embedding probe"
 type Progress struct {
 	Model string
 	Dims  int
-	// Done counts the memories embedded by this run so far.
-	Done int
+	// Done counts the memories embedded by this run so far; Total is
+	// Done plus those left when the run started (0 when the backend
+	// cannot count them).
+	Done, Total int
+}
+
+// MissingCounter is what a backend with memory.Vectors may add so that
+// Reindex can report a total: how many MissingVectors would list.
+type MissingCounter interface {
+	CountMissingVectors(ctx context.Context, model string, dims int) (int, error)
 }
 
 // Reindex embeds, batch by batch, every active memory (of every scope)
@@ -54,6 +62,11 @@ func (b *Backend) reindex(ctx context.Context, batch int, progress func(Progress
 		return 0, errors.New("probing the embedding model: no vector")
 	}
 	p := Progress{Model: model, Dims: len(vs[0])}
+	if c, ok := b.vec.(MissingCounter); ok {
+		if p.Total, err = c.CountMissingVectors(ctx, p.Model, p.Dims); err != nil {
+			return 0, err
+		}
+	}
 	for {
 		us, err := b.vec.MissingVectors(ctx, p.Model, p.Dims, batch)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/memproxy/memproxy/gateway/memory"
+	"github.com/memproxy/memproxy/gateway/memory/hybrid"
 )
 
 // VectorBackend is a backend with a lifecycle and embeddings, as the
@@ -17,7 +18,8 @@ type VectorBackend interface {
 	memory.Vectors
 }
 
-// RunVectors is the suite of memory.Vectors: nearest-first search with a
+// RunVectors is the suite of memory.Vectors (and of
+// hybrid.MissingCounter when the backend has it): nearest-first search with a
 // floor, no mixing of models or sizes, superseded and deleted memories
 // gone from vector search, resumable listing of memories without a
 // vector, and the scope boundary on every method. Stores keep vectors at
@@ -217,6 +219,13 @@ func missing(t *testing.T, b VectorBackend, s memory.Scope, model string, dims i
 	us, err := b.MissingVectors(t.Context(), model, dims, 100000)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c, ok := b.(hybrid.MissingCounter); ok {
+		// Other tests may add memories meanwhile: the count is taken
+		// after the list, so it is at least the list's length.
+		if n, err := c.CountMissingVectors(t.Context(), model, dims); err != nil || n < len(us) {
+			t.Errorf("CountMissingVectors = %d, %v; want at least the %d listed", n, err, len(us))
+		}
 	}
 	var out []string
 	for _, u := range us {

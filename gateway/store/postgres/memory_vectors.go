@@ -147,3 +147,15 @@ func (s *DB) MissingVectors(ctx context.Context, model string, dims, limit int) 
 	}
 	return out, nil
 }
+
+// CountMissingVectors counts what MissingVectors would list without a
+// limit (for reindex's progress).
+func (s *DB) CountMissingVectors(ctx context.Context, model string, dims int) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM memories AS m WHERE m.superseded_by IS NULL AND m.id NOT IN (
+			SELECT v.id FROM memory_vectors AS v WHERE v.model = $1 AND v.dims = $2)`, model, dims).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("counting memories without vectors: %w", err)
+	}
+	return n, nil
+}

@@ -166,3 +166,16 @@ func (s *DB) MissingVectors(ctx context.Context, model string, dims, limit int) 
 	}
 	return out, rows.Err()
 }
+
+// CountMissingVectors counts what MissingVectors would list without a
+// limit (for reindex's progress).
+func (s *DB) CountMissingVectors(ctx context.Context, model string, dims int) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM memories AS m
+		LEFT JOIN memory_vectors AS v ON v.seq = m.seq AND v.model = ? AND v.dims = ?
+		WHERE v.seq IS NULL AND m.superseded_by IS NULL`, model, dims).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("counting memories without vectors: %w", err)
+	}
+	return n, nil
+}
