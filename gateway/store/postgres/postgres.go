@@ -8,7 +8,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"github.com/memproxy/memproxy/gateway/store/vecscan"
 	"io/fs"
 	"net"
 	neturl "net/url"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/memproxy/memproxy/gateway/store/vecscan"
 )
 
 //go:embed migrations/*.sql

@@ -8,7 +8,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"github.com/memproxy/memproxy/gateway/store/vecscan"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/mattn/go-sqlite3" // also registers the "sqlite3" driver
 
+	"github.com/memproxy/memproxy/gateway/store/vecscan"
 	"github.com/memproxy/memproxy/internal/fsmode"
 )
 
