@@ -39,6 +39,19 @@ type ContextRetrieval struct {
 	// Extraction distils each finished turn into facts with a model
 	// (off without a model: rules mode).
 	Extraction Extraction `yaml:"extraction"`
+
+	// EmbeddingModel, a model_name of model_list serving embeddings, turns
+	// on hybrid recall (local and postgres backends): memories are
+	// embedded when written and searched by meaning as well as by words.
+	EmbeddingModel string `yaml:"embedding_model"`
+	// EmbeddingDimensions asks the model for vectors of this size (0: the
+	// model's own).
+	EmbeddingDimensions int `yaml:"embedding_dimensions"`
+	// RRFK is the reciprocal rank fusion constant (default 60).
+	RRFK int `yaml:"rrf_k"`
+	// VectorMinScore is the least cosine similarity a memory needs to be a
+	// vector candidate (default 0).
+	VectorMinScore float64 `yaml:"vector_min_score"`
 }
 
 // Extraction is context_retrieval.extraction.
@@ -67,7 +80,7 @@ func defaultContextRetrieval() ContextRetrieval {
 	return ContextRetrieval{
 		BaseURL: "https://api.supermemory.ai", ScopePolicy: "user_project", QueryStrategy: "last_user",
 		InjectionStrategy: "cache_aware", MaxContextLength: 4000, MaxResults: 5, Timeout: 10,
-		RetrievalBudgetMS: 300, WriteBack: "exchange",
+		RetrievalBudgetMS: 300, WriteBack: "exchange", RRFK: 60,
 	}
 }
 
@@ -124,11 +137,36 @@ func (c ContextRetrieval) validate(d *decoder, models []Deployment) {
 	if c.Extraction.DailyBudgetTokens < 0 || c.Extraction.DailyBudgetCalls < 0 || c.Extraction.MaxFacts < 0 || c.Extraction.MaxFacts > 50 {
 		d.fail(p+"extraction", "budgets must not be negative and max_facts must be between 0 and 50")
 	}
+	c.validateEmbeddings(d, names)
 	for key, list := range map[string][]string{"enabled_for_models": c.EnabledForModels, "disabled_for_models": c.DisabledForModels} {
 		for i, n := range list {
 			if !names[n] {
 				d.fail(fmt.Sprintf("%s%s[%d]", p, key, i), "unknown model_name %q: not in model_list", n)
 			}
 		}
+	}
+}
+
+// validateEmbeddings checks the hybrid recall keys.
+func (c ContextRetrieval) validateEmbeddings(d *decoder, names map[string]bool) {
+	const p = "context_retrieval."
+	if c.RRFK < 1 || c.RRFK > 1000 {
+		d.fail(p+"rrf_k", "must be between 1 and 1000, got %d", c.RRFK)
+	}
+	if c.VectorMinScore < -1 || c.VectorMinScore > 1 {
+		d.fail(p+"vector_min_score", "must be a cosine similarity between -1 and 1, got %v", c.VectorMinScore)
+	}
+	if c.EmbeddingDimensions < 0 || c.EmbeddingDimensions > 8192 {
+		d.fail(p+"embedding_dimensions", "must be between 0 (the model's own) and 8192, got %d", c.EmbeddingDimensions)
+	}
+	switch {
+	case c.EmbeddingModel == "":
+		if c.EmbeddingDimensions != 0 {
+			d.fail(p+"embedding_dimensions", "needs embedding_model")
+		}
+	case !names[c.EmbeddingModel]:
+		d.fail(p+"embedding_model", "unknown model_name %q: not in model_list", c.EmbeddingModel)
+	case c.MemoryBackend() == "supermemory":
+		d.fail(p+"embedding_model", "needs the local or postgres backend (Supermemory does its own retrieval)")
 	}
 }

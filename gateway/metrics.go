@@ -212,7 +212,7 @@ func statusClass(code int) string {
 
 func memoryLabel(st string) string {
 	switch st {
-	case memOptedOut, memNoScope, memNoQuery, memEmpty, memInjected, memNoPlace, memTimeout, memError:
+	case memOptedOut, memNoScope, memNoQuery, memEmpty, memInjected, memNoPlace, memTimeout, memError, memLexicalOnly:
 		return st
 	}
 	return "other"

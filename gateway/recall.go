@@ -15,6 +15,7 @@ import (
 	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/inject"
 	"github.com/memproxy/memproxy/gateway/memory"
+	"github.com/memproxy/memproxy/gateway/memory/hybrid"
 	"github.com/memproxy/memproxy/gateway/memory/writeback"
 	"github.com/memproxy/memproxy/gateway/redact"
 	"github.com/memproxy/memproxy/internal/telemetry"
@@ -170,7 +171,8 @@ func (s *Server) recall(w http.ResponseWriter, r *http.Request, x *exchange, bod
 	// names stay out of it.
 	sctx, end := telemetry.Span(ctx, "memory.retrieve", attribute.String("memproxy.memory.backend", o.BackendName),
 		attribute.Int("memproxy.memory.max_results", o.MaxResults))
-	found, err := o.Backend.Search(sctx, rc.scope, q, o.MaxResults)
+	var hi hybrid.SearchInfo // filled by a hybrid backend (memory_embed.go)
+	found, err := o.Backend.Search(hybrid.WithInfo(sctx, &hi), rc.scope, q, o.MaxResults)
 	if span := trace.SpanFromContext(sctx); span.IsRecording() {
 		span.SetAttributes(attribute.Int("memproxy.memory.results", len(found)))
 	}
@@ -198,11 +200,12 @@ func (s *Server) recall(w http.ResponseWriter, r *http.Request, x *exchange, bod
 	block, ids := inject.Fence(items, o.MaxChars)
 	if len(ids) == 0 {
 		rc.status, rc.scores = memEmpty, nil
-		return body, rc
+		return body, lexicalOnly(rc, hi)
 	}
 	t := turnRecall{block: block, ids: ids, scores: rc.scores[:len(ids)]}
 	s.turns.put(x.turn, t)
-	return s.injectBlock(w, r, x, body, rc, t, at)
+	out, rc := s.injectBlock(w, r, x, body, rc, t, at)
+	return out, lexicalOnly(rc, hi)
 }
 
 // injectBlock puts a turn's memories into body at the turn's human

@@ -177,10 +177,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		claim:    claim,
 	}
 	s.prices = buildPrices(cfg)
-	s.router = provider.NewRouter(models, provider.RouterOptions{
-		Retries: cfg.Router.NumRetries, Backoff: cfg.Router.RetryAfter, Cooldown: cfg.Router.CooldownTime,
-		AllowedFails: cfg.Router.AllowedFails, Strategy: cfg.Router.RoutingStrategy, Fallbacks: cfg.Router.Fallbacks,
-	})
+	s.router = provider.NewRouter(models, routerOptions(cfg))
 	s.keys.Attach(db, auth.CacheOptions{Logger: opts.Logger})
 	upkeep, stop := context.WithCancel(context.Background())
 	s.stopUpkeep, s.upkeepDone = stop, make(chan struct{})
@@ -189,6 +186,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	s.metrics = newMetrics(s.usage, models.Names())
 	s.handler = s.routes()
 	go s.usage.Run()
+	s.hybridMemory(cfg.Memory) // embeddings for recall, when configured
 	if m := opts.Memory; m != nil && m.Enabled && m.Backend != nil {
 		m.defaults()
 		if x := cfg.Memory.Extraction; x.Model != "" {

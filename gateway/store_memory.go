@@ -31,6 +31,7 @@ import (
 func (s *Server) storeMemory(ctx context.Context, job writeback.Job) error {
 	b := s.opts.Memory.Backend
 	sc := memory.Scope(job.Scope)
+	ctx = withParentRequest(ctx, job.RequestID) // for the usage rows of its embeddings and extraction
 	turn, _ := strconv.Atoi(job.Meta["turn_index"])
 	src := memory.Source{Client: job.Client, RequestID: job.RequestID, Session: job.Session, Turn: turn}
 	lc, lcErr := memory.LifecycleOf(b)

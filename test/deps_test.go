@@ -106,6 +106,8 @@ var rules = []rule{
 	{applies: func(p string) bool { return under("gateway")(p) && p != "gateway" && !under("gateway/dialect")(p) },
 		why:    "only the pipeline (the gateway root) uses the dialect table",
 		denies: func(_, imp string) bool { return under("gateway/dialect")(imp) }},
+	{applies: under("gateway/memory/hybrid"), why: "hybrid recall sees memories and the pure ranking; the gateway gives it an embedder",
+		denies: func(_, imp string) bool { return imp != "gateway/memory" && imp != "gateway/recall" }},
 	{applies: under("gateway/memory/writeback"), why: "the write-back queue knows jobs and its journal only, not the backends",
 		denies: func(_, imp string) bool { return imp != "internal/wal" }},
 }

@@ -45,5 +45,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root.AddCommand(serveCmd(stdout, stderr))
 	root.AddCommand(keysCmd(stdout, stderr))
 	root.AddCommand(usageCmd(stdout))
+	root.AddCommand(memoryCmd(stdout, stderr))
 	return root.ExecuteContext(ctx)
 }

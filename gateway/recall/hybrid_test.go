@@ -1,4 +1,4 @@
-package recall
+package recall_test
 
 // The hybrid path end to end, against the fake embeddings upstream:
 // memories embedded in batches through the router (Gemini dialect),
@@ -11,6 +11,7 @@ package recall
 import (
 	"errors"
 	"fmt"
+	"github.com/memproxy/memproxy/gateway/recall"
 	"hash/fnv"
 	"math/rand/v2"
 	"slices"
@@ -72,13 +73,13 @@ func TestHybridPlumbing(t *testing.T) {
 			t.Fatal(err)
 		}
 		ids := make([]string, len(p.Memories))
-		stored := make([]Quantized, len(p.Memories))
+		stored := make([]recall.Quantized, len(p.Memories))
 		for i, c := range p.Memories {
 			m, _, err := db.Add(t.Context(), s, c, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ids[i], stored[i] = m.ID, Quantize(docs.Vectors[i])
+			ids[i], stored[i] = m.ID, recall.Quantize(docs.Vectors[i])
 		}
 		for _, q := range p.Queries {
 			lex := lexical(t, db, s, q.Text)
@@ -86,19 +87,19 @@ func TestHybridPlumbing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			query := NewQuery(qv.Vectors[0])
-			vec, skipped := Nearest(len(stored), 10, 0.3, func(i int) (string, float64, error) {
+			query := recall.NewQuery(qv.Vectors[0])
+			vec, skipped := recall.Nearest(len(stored), 10, 0.3, func(i int) (string, float64, error) {
 				c, err := query.CosineQuantized(stored[i])
 				return ids[i], c, err
 			})
-			fused := Cut(Fuse(lex, vec, DefaultK), 5, 0)
+			fused := recall.Cut(recall.Fuse(lex, vec, recall.DefaultK), 5, 0)
 			if skipped != 0 || len(fused) == 0 {
 				t.Fatalf("%q: skipped %d, fused %v", q.Text, skipped, fused)
 			}
-			if slices.ContainsFunc(fused, func(h Hit) bool { return h.ID == ids[q.Relevant[0]] }) {
+			if slices.ContainsFunc(fused, func(h recall.Hit) bool { return h.ID == ids[q.Relevant[0]] }) {
 				found++
 			}
-			if slices.ContainsFunc(lex, func(h Hit) bool { return h.ID == ids[q.Relevant[0]] }) {
+			if slices.ContainsFunc(lex, func(h recall.Hit) bool { return h.ID == ids[q.Relevant[0]] }) {
 				t.Errorf("%q: full-text search found its answer; the paraphrase set says it cannot", q.Text)
 			}
 		}
@@ -114,15 +115,15 @@ func TestHybridPlumbing(t *testing.T) {
 }
 
 // lexical is the store's full-text result list as hits.
-func lexical(t *testing.T, db memory.Backend, s memory.Scope, q string) []Hit {
+func lexical(t *testing.T, db memory.Backend, s memory.Scope, q string) []recall.Hit {
 	t.Helper()
 	ms, err := db.Search(t.Context(), s, q, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := make([]Hit, len(ms))
+	out := make([]recall.Hit, len(ms))
 	for i, m := range ms {
-		out[i] = Hit{ID: m.ID, Score: m.Score}
+		out[i] = recall.Hit{ID: m.ID, Score: m.Score}
 	}
 	return out
 }
@@ -148,8 +149,16 @@ func TestHybridFallback(t *testing.T) {
 	if !errors.As(err, &ue) || ue.Status != 503 {
 		t.Fatalf("err %v; want the upstream's 503", err)
 	}
-	fused := Cut(Fuse(lex, nil, 0), 5, 0)
-	if len(lex) < 5 || !slices.Equal(ids(fused), ids(lex)[:5]) || fused[0].Score != 1 {
+	fused := recall.Cut(recall.Fuse(lex, nil, 0), 5, 0)
+	if len(lex) < 5 || !slices.Equal(hitIDs(fused), hitIDs(lex)[:5]) || fused[0].Score != 1 {
 		t.Errorf("lexical only: fused %v; want the lexical top 5 in order, the first scoring 1", fused)
 	}
+}
+
+func hitIDs(hs []recall.Hit) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = h.ID
+	}
+	return out
 }

@@ -1,4 +1,4 @@
-package recall
+package recall_test
 
 // The retrieval-quality harness of issue 13 on the SQLite (local) store:
 // the paraphrase set with lexical search alone, with the query expanded

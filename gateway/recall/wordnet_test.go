@@ -1,4 +1,4 @@
-package recall
+package recall_test
 
 // Query expansion from WordNet, measured by TestRecallQuality and not
 // shipped (docs/performance.md has the figures and the reason). It reads

@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/memproxy/memproxy/gateway/memory"
 )
@@ -57,27 +55,15 @@ func BenchmarkSearch(b *testing.B, be memory.Backend, perScope int, afterFill ..
 			queries = append(queries, q.Text)
 		}
 	}
-	lat := make([]time.Duration, 0, 1024)
 	i := 0
-	cpu0, cpuOK := cpuTime()
-	for b.Loop() {
-		start := time.Now()
-		if _, err := be.Search(ctx, scopes[0], queries[i%len(queries)], 10); err != nil {
-			b.Fatal(err)
-		}
-		lat = append(lat, time.Since(start))
+	// The process's own CPU time per search (cpu-µs/op): for an in-process
+	// store (SQLite) the cost of a search whatever else the machine runs;
+	// for a server (PostgreSQL) only the client's share.
+	measure(b, func() error {
+		_, err := be.Search(ctx, scopes[0], queries[i%len(queries)], 10)
 		i++
-	}
-	if cpu1, ok := cpuTime(); ok && cpuOK && i > 0 {
-		// The process's own CPU time per search: for an in-process store
-		// (SQLite) the cost of a search whatever else the machine runs;
-		// for a server (PostgreSQL) only the client's share.
-		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(i), "cpu-µs/op")
-	}
-	slices.Sort(lat)
-	pct := func(p int) float64 { return float64(lat[min(len(lat)-1, len(lat)*p/100)].Nanoseconds()) / 1e3 }
-	b.ReportMetric(pct(50), "p50-µs")
-	b.ReportMetric(pct(99), "p99-µs")
+		return err
+	})
 }
 
 // fill adds perScope generated memories to each scope, from a few

@@ -290,28 +290,35 @@ func collectMemories(rows pgx.Rows, scored bool) ([]memory.Memory, error) {
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (memory.Memory, error) {
 		var m memory.Memory
 		var score float32
-		var by *string
-		var validTo *time.Time
-		dest := []any{&m.ID, &m.Content, &m.Metadata, &m.CreatedAt, &by, &validTo,
-			&m.Source.Client, &m.Source.RequestID, &m.Source.Session, &m.Source.Turn}
+		var extra []any
 		if scored {
-			dest = append(dest, &score)
+			extra = append(extra, &score)
 		}
-		if err := row.Scan(dest...); err != nil {
-			return m, err
-		}
-		if len(m.Metadata) == 0 {
-			m.Metadata = nil
-		}
+		err := scanMemory(row, &m, extra...)
 		m.Score = float64(score)
-		m.CreatedAt = m.CreatedAt.UTC()
-		if by != nil {
-			m.SupersededBy = *by
-		}
-		m.Status = memory.StatusOf(m.SupersededBy)
-		if validTo != nil {
-			m.ValidTo = validTo.UTC()
-		}
-		return m, nil
+		return m, err
 	})
+}
+
+// scanMemory reads one row of memoryColumns followed by extra columns.
+func scanMemory(row pgx.Row, m *memory.Memory, extra ...any) error {
+	var by *string
+	var validTo *time.Time
+	dest := append([]any{&m.ID, &m.Content, &m.Metadata, &m.CreatedAt, &by, &validTo,
+		&m.Source.Client, &m.Source.RequestID, &m.Source.Session, &m.Source.Turn}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return err
+	}
+	if len(m.Metadata) == 0 {
+		m.Metadata = nil
+	}
+	m.CreatedAt = m.CreatedAt.UTC()
+	if by != nil {
+		m.SupersededBy = *by
+	}
+	m.Status = memory.StatusOf(m.SupersededBy)
+	if validTo != nil {
+		m.ValidTo = validTo.UTC()
+	}
+	return nil
 }

@@ -64,3 +64,25 @@ func BenchmarkSearch(b *testing.B) {
 func BenchmarkSearchUnanalyzed(b *testing.B) {
 	memorytest.BenchmarkSearch(b, memoryDB(b), 10_000)
 }
+
+func TestMemoryVectors(t *testing.T) {
+	db := memoryDB(t)
+	memorytest.RunVectors(t, func(t *testing.T) memorytest.VectorBackend { return db })
+}
+
+func TestMemoryHybrid(t *testing.T) {
+	memorytest.RunHybrid(t, func(t *testing.T) memorytest.VectorBackend { return memoryDB(t) })
+}
+
+// BenchmarkHybridSearch: as SQLite's, with the tables vacuumed and
+// analyzed after loading, as autovacuum does in a running deployment
+// (loading bumps each scope's vector version 10k times).
+func BenchmarkHybridSearch(b *testing.B) {
+	dsn := freshSchema(b)
+	db := open(b, dsn)
+	b.Cleanup(func() { db.Close() })
+	memorytest.BenchmarkHybridSearch(b, db, 10_000, 256, func(context.Context) error {
+		admin(b, dsn, `VACUUM ANALYZE memories, memory_vectors, memory_vector_scopes`)
+		return nil
+	})
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/memproxy/memproxy/gateway/store/vecscan"
 )
 
 //go:embed migrations/*.sql
@@ -39,6 +40,8 @@ const migrationLockClass = 0x6d656d70
 type DB struct {
 	pool *pgxpool.Pool
 	desc string
+	// vectors caches the scopes' decoded memory vectors (memory_vectors.go).
+	vectors vecscan.Cache
 }
 
 // Open connects to the database at url (postgres://… or postgresql://…, or

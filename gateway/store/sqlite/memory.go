@@ -284,32 +284,41 @@ func scanMemories(rows *sql.Rows, scored bool) ([]memory.Memory, error) {
 	var out []memory.Memory
 	for rows.Next() {
 		var m memory.Memory
-		var meta string
-		var ns int64
-		var by sql.NullString
-		var validTo sql.NullInt64
-		dest := []any{&m.ID, &m.Content, &meta, &ns, &by, &validTo,
-			&m.Source.Client, &m.Source.RequestID, &m.Source.Session, &m.Source.Turn}
+		var extra []any
 		if scored {
-			dest = append(dest, &m.Score)
+			extra = append(extra, &m.Score)
 		}
-		if err := rows.Scan(dest...); err != nil {
+		if err := scanMemory(rows, &m, extra...); err != nil {
 			return nil, err
-		}
-		if err := json.Unmarshal([]byte(meta), &m.Metadata); err != nil {
-			return nil, fmt.Errorf("memory %s: metadata: %w", m.ID, err)
-		}
-		if len(m.Metadata) == 0 {
-			m.Metadata = nil
-		}
-		m.CreatedAt = time.Unix(0, ns).UTC()
-		m.SupersededBy, m.Status = by.String, memory.StatusOf(by.String)
-		if validTo.Valid {
-			m.ValidTo = time.Unix(0, validTo.Int64).UTC()
 		}
 		out = append(out, m)
 	}
 	return out, rows.Err()
+}
+
+// scanMemory reads one row of memoryColumns followed by extra columns.
+func scanMemory(rows *sql.Rows, m *memory.Memory, extra ...any) error {
+	var meta string
+	var ns int64
+	var by sql.NullString
+	var validTo sql.NullInt64
+	dest := append([]any{&m.ID, &m.Content, &meta, &ns, &by, &validTo,
+		&m.Source.Client, &m.Source.RequestID, &m.Source.Session, &m.Source.Turn}, extra...)
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	if err := json.Unmarshal([]byte(meta), &m.Metadata); err != nil {
+		return fmt.Errorf("memory %s: metadata: %w", m.ID, err)
+	}
+	if len(m.Metadata) == 0 {
+		m.Metadata = nil
+	}
+	m.CreatedAt = time.Unix(0, ns).UTC()
+	m.SupersededBy, m.Status = by.String, memory.StatusOf(by.String)
+	if validTo.Valid {
+		m.ValidTo = time.Unix(0, validTo.Int64).UTC()
+	}
+	return nil
 }
 
 func encodeMeta(meta map[string]string) (string, error) {

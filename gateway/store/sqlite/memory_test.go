@@ -7,7 +7,9 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -123,4 +125,27 @@ func BenchmarkSearch(b *testing.B) {
 func TestMemoryLifecycle(t *testing.T) {
 	db := memoryDB(t)
 	memorytest.RunLifecycle(t, func(t *testing.T) memory.Lifecycle { return db })
+}
+
+func TestMemoryVectors(t *testing.T) {
+	db := memoryDB(t)
+	memorytest.RunVectors(t, func(t *testing.T) memorytest.VectorBackend { return db })
+}
+
+func TestMemoryHybrid(t *testing.T) {
+	memorytest.RunHybrid(t, func(t *testing.T) memorytest.VectorBackend { return memoryDB(t) })
+}
+
+// BenchmarkHybridSearch: 10k memories with 256-value vectors in each of
+// memorytest.BenchScopes scopes; the embedding call excluded.
+func BenchmarkHybridSearch(b *testing.B) {
+	memorytest.BenchmarkHybridSearch(b, memoryDB(b), benchPerScope(), 256)
+}
+
+// benchPerScope is 10k, or MEMPROXY_BENCH_PER_SCOPE.
+func benchPerScope() int {
+	if n, err := strconv.Atoi(os.Getenv("MEMPROXY_BENCH_PER_SCOPE")); err == nil && n > 0 {
+		return n
+	}
+	return 10_000
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/mattn/go-sqlite3" // also registers the "sqlite3" driver
 
+	"github.com/memproxy/memproxy/gateway/store/vecscan"
 	"github.com/memproxy/memproxy/internal/fsmode"
 )
 
@@ -32,6 +33,8 @@ type DB struct {
 	// memIndexReady is set once the memory search index is known to exist
 	// (memory_index.go), so that searches stop asking.
 	memIndexReady atomic.Bool
+	// vectors caches the scopes' decoded memory vectors (memory_vectors.go).
+	vectors vecscan.Cache
 }
 
 // Open opens (creating if needed) the database file at path and applies any
