@@ -125,8 +125,10 @@ litellm_settings:
 
 	budgetRequests := checkBudgetAcrossReplicas(t, gs)
 
-	// Rows: every request has one, except those the killed replica held in
-	// memory (the durable journal will close that gap). Stopping the
+	// Rows: every answered request has one (each replica journals its rows
+	// before answering and replays the journal when it starts again), and
+	// none is counted twice; a request that failed in flight may have one
+	// (gateway_crash) or not (it never reached a replica). Stopping the
 	// replicas writes out their queues.
 	for _, g := range gs {
 		g.stop()
@@ -136,6 +138,9 @@ litellm_settings:
 		fmt.Sscan(v[0], &rows)
 	}
 	t.Logf("usage rows %d for %d requests (%d through the edges, %d of the budget run)", rows, len(results)+budgetRequests, len(results), budgetRequests)
+	if answered := len(results) - len(failed) + budgetRequests; rows < answered || rows > len(results)+budgetRequests {
+		t.Errorf("%d usage rows: want between the %d answered requests and the %d sent", rows, answered, len(results)+budgetRequests)
+	}
 }
 
 // result is one request of the steady load.
