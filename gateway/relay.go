@@ -132,19 +132,23 @@ func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, x *exchange
 			break
 		}
 	}
-	if clientGone(r.Context()) {
-		partialUsage(st, x, sink)
-		st.setError(llm.ErrClientCancelled)
-		return
-	}
 	e := newAPIError(http.StatusBadGateway, llm.ErrUpstreamCut, "stream_cut", "the upstream stream ended before it was complete")
 	if drainCut(r.Context()) {
 		e = shutdownError()
 	} else if errors.Is(readErr, errStreamIdle) {
 		e = newAPIError(http.StatusGatewayTimeout, llm.ErrUpstreamTimeout, "upstream_timeout", "the upstream sent nothing for "+mc.dep.StreamIdle.String())
 	}
+	// Complete is judged before the client's presence: a client that
+	// read the stream's proper end and left at once (Codex does) was
+	// answered, and its turn is remembered.
 	u, complete := sink.Finish(e)
 	st.setUsage(u)
+	if !complete && clientGone(r.Context()) {
+		partialUsage(st, x, nil)
+		st.setError(llm.ErrClientCancelled)
+		return
+	}
+	st.complete = complete
 	if !complete {
 		partialUsage(st, x, nil)
 		st.setError(e.Kind)

@@ -34,6 +34,9 @@ type reqState struct {
 	ticket    usage.Ticket // the journaled start of the row
 	// client is the route's client dialect: errors are answered in it.
 	client dialect.Client
+	// complete: the whole answer reached the client (a client that left
+	// right after its end is no cancellation).
+	complete bool
 	// attempts counts the upstream calls the router made, over every
 	// model call of the request (tool-loop rounds included).
 	attempts int
@@ -190,7 +193,7 @@ func (s *Server) finish(r *http.Request, route string, tw *trackingWriter, st *r
 	if tw.status != 0 {
 		st.rec.Status = tw.status
 	}
-	if clientGone(r.Context()) && st.rec.ErrorType == "" {
+	if clientGone(r.Context()) && st.rec.ErrorType == "" && !st.complete {
 		st.setError(llm.ErrClientCancelled)
 	}
 	if st.rec.ErrorType == string(llm.ErrClientCancelled) {

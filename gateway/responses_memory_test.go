@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"log/slog"
 	"strings"
 	"testing"
@@ -211,5 +214,63 @@ func TestSideRequestsGetNoMemory(t *testing.T) {
 		if r.MemoryStatus != "side_request" {
 			t.Errorf("row memory_status %q, want side_request", r.MemoryStatus)
 		}
+	}
+}
+
+// TestClientLeavingAfterTheEndWasAnswered: a client that reads a stream to
+// its proper end and leaves at once, before the upstream closes its side
+// (Codex does), was answered: its row is a 200 and its turn is remembered.
+func TestClientLeavingAfterTheEndWasAnswered(t *testing.T) {
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for _, d := range []string{`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"All done."},"finish_reason":null}]}`,
+			`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`,
+			`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}`,
+			`[DONE]`} {
+			_, _ = io.WriteString(w, "data: "+d+"\n\n")
+		}
+		w.(http.Flusher).Flush()
+		select { // the upstream keeps its side open a while after [DONE]
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer up.Close()
+	defer close(release)
+	mem := &fakeMemory{}
+	y := "general_settings:\n  master_key: " + testMaster + "\nmodel_list:\n  - model_name: gpt\n    litellm_params: {model: openai/gpt-up, api_base: \"" + up.URL + "/v1\", api_key: k}\n"
+	h := &dialectHarness{harness: serveYAML(t, y, nil, func(o *Options) {
+		o.Memory = &MemoryOptions{Enabled: true, Backend: mem, BackendName: "fake", WriteBack: "user_only"}
+		o.Tools = &ToolOptions{}
+	})}
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, h.httpURL+"/v1/chat/completions",
+		strings.NewReader(`{"model":"gpt","stream":true,"messages":[{"role":"user","content":"remember that deploys happen on Fridays"}]}`))
+	req.Header.Set("Authorization", "Bearer "+testMaster)
+	for i := 0; i < len(alice); i += 2 {
+		req.Header.Set(alice[i], alice[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	buf := make([]byte, 4096)
+	for !strings.Contains(got.String(), "[DONE]") {
+		n, err := resp.Body.Read(buf)
+		got.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("stream ended before [DONE]: %v %s", err, got.String())
+		}
+	}
+	cancel() // the client leaves as soon as it has the end
+	resp.Body.Close()
+	rows := h.rows()
+	if len(rows) != 1 || rows[0].Status != 200 || rows[0].ErrorType != "" || rows[0].CompletionTokens != 2 {
+		t.Fatalf("row of an answered stream: %+v", rows)
+	}
+	if ms := mem.all("u:alice/p:shop"); len(ms) != 1 || ms[0].Content != "remember that deploys happen on Fridays" {
+		t.Errorf("the turn was not remembered: %+v", ms)
 	}
 }
