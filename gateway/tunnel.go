@@ -164,7 +164,14 @@ func tunnelIdentity(tags *pb.Identity, p auth.Principal) *auth.Identity {
 
 func newTunnelRequest(ctx context.Context, head *pb.RequestHead, stream pb.Gateway_ForwardServer, bodyTimeout time.Duration) (*http.Request, error) {
 	u := &url.URL{Path: head.GetPath(), RawQuery: head.GetRawQuery()}
-	body := tunnel.NewBodyReader(deadlineRecv(ctx, stream, bodyTimeout))
+	var body io.Reader = tunnel.NewBodyReader(deadlineRecv(ctx, stream, bodyTimeout))
+	if n := head.GetContentLength(); n >= 0 {
+		// A declared body ends at its length, as net/http's does: the
+		// handler need not wait for the edge's end-of-body message (which
+		// a call the edge's gRPC retried on this replica may be slow to
+		// bring) once it has every byte.
+		body = io.LimitReader(body, n)
+	}
 	req, err := http.NewRequestWithContext(ctx, head.GetMethod(), u.String(), io.NopCloser(body))
 	if err != nil {
 		return nil, err
