@@ -111,6 +111,7 @@ type Log struct {
 	next    uint64 // number of the next segment
 	dirty   bool   // written since the last fsync (SyncBatch)
 	spare   []byte // a written batch's buffer, for the next batch
+	spareB  *batch // a written batch all of whose appenders returned
 	toSync  []*os.File
 	closed  bool
 
@@ -130,7 +131,10 @@ type segment struct {
 // batch is one group write.
 type batch struct {
 	cond *sync.Cond // on Log.mu: its appenders wait here
-	buf  []byte
+	// users counts the appenders still to read the batch's outcome; the
+	// last one hands the written batch back for reuse.
+	users int
+	buf   []byte
 	pins int
 	seg  *segment
 	base int64 // offset of buf in seg
@@ -223,10 +227,16 @@ func (l *Log) Append(payload []byte, pin bool) (Ref, error) {
 	}
 	b := l.pending
 	if b == nil {
-		b = &batch{buf: l.spare, cond: sync.NewCond(&l.mu)}
-		l.spare = nil
+		if b = l.spareB; b != nil {
+			l.spareB = nil
+			*b = batch{cond: b.cond}
+		} else {
+			b = &batch{cond: sync.NewCond(&l.mu)}
+		}
+		b.buf, l.spare = l.spare, nil
 		l.pending = b
 	}
+	b.users++
 	at := int64(len(b.buf))
 	b.buf = frame(b.buf, payload)
 	if pin {
@@ -251,10 +261,14 @@ func (l *Log) Append(payload []byte, pin bool) (Ref, error) {
 		}
 		l.cond.Broadcast()
 	}
-	if b.err != nil {
-		return Ref{}, b.err
+	ref, err := Ref{seg: b.seg, off: b.base + at}, b.err
+	if b.users--; b.users == 0 {
+		l.spareB = b // nobody reads it any more: the next batch reuses it
 	}
-	return Ref{seg: b.seg, off: b.base + at}, nil
+	if err != nil {
+		return Ref{}, err
+	}
+	return ref, nil
 }
 
 // write performs one group write; l.mu is held, and released during I/O.
