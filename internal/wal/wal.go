@@ -135,11 +135,11 @@ type batch struct {
 	// last one hands the written batch back for reuse.
 	users int
 	buf   []byte
-	pins int
-	seg  *segment
-	base int64 // offset of buf in seg
-	done bool
-	err  error
+	pins  int
+	seg   *segment
+	base  int64 // offset of buf in seg
+	done  bool
+	err   error
 }
 
 // Ref locates a record: its segment and offset. The zero Ref locates
