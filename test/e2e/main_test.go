@@ -124,6 +124,10 @@ func (g *gateway) start() {
 	os.Remove(g.addrFile)
 	g.cmd = exec.Command(filepath.Join(bin, "memgateway"), g.args...)
 	g.cmd.Stdout, g.cmd.Stderr = g.logs, g.logs
+	// Once the gateway has exited, Wait stops copying its output after a
+	// moment even if another process inherited the pipe (a daemon started
+	// at the same instant was once seen holding it, and Wait hung).
+	g.cmd.WaitDelay = 5 * time.Second
 	if err := g.cmd.Start(); err != nil {
 		g.t.Fatal(err)
 	}
@@ -256,6 +260,7 @@ func (e *edgeHome) runErr(args ...string) (string, error) {
 	cmd.Env = e.env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.WaitDelay = 5 * time.Second // `memedge start` leaves a daemon behind: never wait on its inherited pipes
 	err := cmd.Run()
 	if err != nil {
 		return out.String() + errb.String(), err
