@@ -125,8 +125,9 @@ func (g *gateway) start() {
 	g.cmd = exec.Command(filepath.Join(bin, "memgateway"), g.args...)
 	g.cmd.Stdout, g.cmd.Stderr = g.logs, g.logs
 	// Once the gateway has exited, Wait stops copying its output after a
-	// moment even if another process inherited the pipe (a daemon started
-	// at the same instant was once seen holding it, and Wait hung).
+	// moment even if another process inherited the pipe. Only the goroutine
+	// below calls Wait: tests wait on g.exited (two Waits on one process
+	// race, and one of them can hang for good).
 	g.cmd.WaitDelay = 5 * time.Second
 	if err := g.cmd.Start(); err != nil {
 		g.t.Fatal(err)
