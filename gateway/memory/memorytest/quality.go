@@ -49,54 +49,7 @@ const evalDepth = 10
 // none). It fails if a result comes from another scope. Backends that index
 // asynchronously must have finished indexing before Search sees a memory.
 func Evaluate(ctx context.Context, b memory.Backend) (recallAt5, mrr float64, err error) {
-	scopes := make([]memory.Scope, len(QualitySet))
-	for i, p := range QualitySet {
-		scopes[i] = memory.Scope(EvalUser + "/p:" + p.Name)
-	}
-	empty := func() error {
-		for _, s := range scopes {
-			if _, err := b.DeleteAll(ctx, s); err != nil {
-				return fmt.Errorf("emptying %s: %w", s, err)
-			}
-		}
-		return nil
-	}
-	if err := empty(); err != nil {
-		return 0, 0, err
-	}
-	defer func() {
-		if cerr := empty(); err == nil && cerr != nil {
-			err = cerr
-		}
-	}()
-	var queries int
-	for i, p := range QualitySet {
-		ids := make([]string, len(p.Memories))
-		for j, c := range p.Memories {
-			m, created, err := b.Add(ctx, scopes[i], c, map[string]string{"project": p.Name})
-			if err != nil {
-				return 0, 0, fmt.Errorf("adding %s #%d: %w", p.Name, j, err)
-			}
-			if !created {
-				return 0, 0, fmt.Errorf("%s #%d duplicates an earlier memory", p.Name, j)
-			}
-			ids[j] = m.ID
-		}
-		for _, q := range p.Queries {
-			res, err := b.Search(ctx, scopes[i], q.Text, evalDepth)
-			if err != nil {
-				return 0, 0, fmt.Errorf("searching %s for %q: %w", p.Name, q.Text, err)
-			}
-			r5, rr, err := score(res, ids, q.Relevant)
-			if err != nil {
-				return 0, 0, fmt.Errorf("searching %s for %q: %w", p.Name, q.Text, err)
-			}
-			recallAt5 += r5
-			mrr += rr
-			queries++
-		}
-	}
-	return recallAt5 / float64(queries), mrr / float64(queries), nil
+	return EvaluateSet(ctx, b, QualitySet)
 }
 
 // score grades one result list against the relevant memories' indexes.
