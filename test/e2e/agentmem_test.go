@@ -105,6 +105,7 @@ func agentMemory(t *testing.T, claude, codex, mode string) {
 		ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, claude, append(args, "--model", "claude-e2e")...)
+		ownGroup(t, cmd)
 		cmd.Dir = cwd
 		cmd.Env = append(os.Environ(), "ANTHROPIC_BASE_URL="+url, "ANTHROPIC_API_KEY=dummy", "DISABLE_TELEMETRY=1", "HOME="+home)
 		out, err := cmd.CombinedOutput()
@@ -183,6 +184,7 @@ func agentMemory(t *testing.T, claude, codex, mode string) {
 	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, codex, "exec", "--skip-git-repo-check", agentQuestion)
+	ownGroup(t, cmd)
 	cmd.Dir = cwd
 	cmd.Env = append(os.Environ(), "CODEX_HOME="+chome, "HOME="+chome, "OPENAI_API_KEY=dummy")
 	if out, err := cmd.CombinedOutput(); err != nil {

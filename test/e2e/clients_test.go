@@ -164,6 +164,7 @@ func TestClaudeCode(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, claude, "-p", "Say hello", "--model", c.model)
+			ownGroup(t, cmd)
 			cmd.Env = append(os.Environ(), "ANTHROPIC_BASE_URL="+url, "ANTHROPIC_API_KEY=dummy", "DISABLE_TELEMETRY=1",
 				"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "HOME="+t.TempDir())
 			out, err := cmd.CombinedOutput()

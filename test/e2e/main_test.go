@@ -311,3 +311,16 @@ func readAll(t *testing.T, r io.Reader) string {
 	}
 	return string(b)
 }
+
+// ownGroup runs cmd in a process group of its own and kills that group when
+// the test ends (before its temporary directories are removed): a client
+// CLI's background helpers must not outlive it and write into a HOME being
+// deleted.
+func ownGroup(t *testing.T, cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	t.Cleanup(func() {
+		if cmd.Process != nil {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+	})
+}

@@ -234,6 +234,7 @@ func recordClaudeCode(t *testing.T, claude string) {
 		ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, claude, append(args, "--model", recordModel)...)
+		ownGroup(t, cmd)
 		cmd.Dir = cwd
 		cmd.Env = append(os.Environ(), "ANTHROPIC_BASE_URL="+anth.URL, "ANTHROPIC_API_KEY=dummy", "DISABLE_TELEMETRY=1", "HOME="+home)
 		if out, err := cmd.CombinedOutput(); err != nil {
