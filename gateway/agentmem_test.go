@@ -13,6 +13,7 @@ import (
 	"github.com/memproxy/memproxy/gateway/clientmsg"
 	"github.com/memproxy/memproxy/gateway/memory"
 	"github.com/memproxy/memproxy/gateway/provider/providertest"
+	"github.com/memproxy/memproxy/gateway/track"
 )
 
 // agentBoilerplate is text a memory must never hold: the clients'
@@ -121,7 +122,7 @@ func measure(t *testing.T, b memory.Backend, trs []transcript, user, mode string
 	}
 	for sc, want := range said {
 		// Superseded memories count: they were stored too.
-		ms, _, err := listMemories(ctx, b, sc, memory.ListOptions{Limit: 1000, IncludeSuperseded: true})
+		ms, _, err := memory.ListWith(ctx, b, sc, memory.ListOptions{Limit: 1000, IncludeSuperseded: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -170,7 +171,7 @@ func TestAgentTranscriptMemory(t *testing.T) {
 				if st.side != "" {
 					f.sides++
 				}
-				if side := rows[i].MemoryStatus == memSide; side != (st.side != "") {
+				if side := rows[i].MemoryStatus == track.MemSide; side != (st.side != "") {
 					t.Errorf("request %d (side %q): memory_status %q", i+1, st.side, rows[i].MemoryStatus)
 				}
 			}
@@ -217,7 +218,7 @@ func baseline(t *testing.T, b memory.Backend, trs []transcript) agentFigures {
 			if len(texts) == 0 {
 				continue
 			}
-			content := clip("User: " + strings.Join(texts, "\n") + "\nAssistant: Hello from the fake upstream.")
+			content := memory.Clip("User: " + strings.Join(texts, "\n") + "\nAssistant: Hello from the fake upstream.")
 			if _, _, err := b.Add(ctx, sc, content, nil); err != nil {
 				t.Fatal(err)
 			}

@@ -1,55 +1,17 @@
 package gateway
 
 import (
-	"log/slog"
-	"strings"
 	"testing"
-	"time"
-)
 
-// TestAuthFailSampler: per source and minute, the first failures get rows,
-// the rest are counted and summed up in one warning when the minute ends;
-// all sources together are capped too.
-func TestAuthFailSampler(t *testing.T) {
-	var logs strings.Builder
-	log := slog.New(slog.NewTextHandler(&logs, nil))
-	var a authFailSampler
-	t0 := time.Unix(1_800_000_000-1_800_000_000%60, 0)
-	kept := 0
-	for range 50 {
-		if a.keep(log, "10.0.0.1", t0) {
-			kept++
-		}
-	}
-	if kept != authFailRowsPerSource {
-		t.Fatalf("%d of 50 failures kept in a minute, want %d", kept, authFailRowsPerSource)
-	}
-	if !a.keep(log, "10.0.0.2", t0.Add(59*time.Second)) {
-		t.Fatal("another source's first failure was left out")
-	}
-	if !a.keep(log, "10.0.0.1", t0.Add(time.Minute)) {
-		t.Fatal("a new minute kept no row for the source")
-	}
-	if !strings.Contains(logs.String(), "left_out=40") {
-		t.Errorf("no warning summing up the 40 left out: %s", logs.String())
-	}
-	total := 0
-	for i := range 2 * authFailRowsPerMinute {
-		if a.keep(log, "src"+string(rune('a'+i%200)), t0.Add(2*time.Minute)) {
-			total++
-		}
-	}
-	if total != authFailRowsPerMinute {
-		t.Errorf("%d rows kept across sources in a minute, want the cap %d", total, authFailRowsPerMinute)
-	}
-}
+	"github.com/memproxy/memproxy/gateway/track"
+)
 
 // TestFailedAuthRowsSampled: a key-less client's failures get at most a
 // minute's sample of rows (two minutes' if the run straddles a minute),
 // while every authenticated request keeps its row.
 func TestFailedAuthRowsSampled(t *testing.T) {
 	h := newHarness(t, "")
-	const probes = 3 * authFailRowsPerSource
+	const probes = 3 * track.AuthFailRowsPerSource
 	for range probes {
 		if resp, _ := h.post(chatBody, "Authorization", ""); resp.StatusCode != 401 {
 			t.Fatalf("status %d, want 401", resp.StatusCode)
@@ -62,8 +24,8 @@ func TestFailedAuthRowsSampled(t *testing.T) {
 			failed++
 		}
 	}
-	if failed < authFailRowsPerSource || failed > 2*authFailRowsPerSource {
-		t.Errorf("%d rows for %d key-less requests, want %d (a minute's sample) to %d", failed, probes, authFailRowsPerSource, 2*authFailRowsPerSource)
+	if failed < track.AuthFailRowsPerSource || failed > 2*track.AuthFailRowsPerSource {
+		t.Errorf("%d rows for %d key-less requests, want %d (a minute's sample) to %d", failed, probes, track.AuthFailRowsPerSource, 2*track.AuthFailRowsPerSource)
 	}
 	if r := rowByID(t, h.rows(), ok); r.Status != 200 {
 		t.Errorf("authenticated request's row: %+v", r)

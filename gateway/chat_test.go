@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/memproxy/memproxy/gateway/provider/providertest"
+	"github.com/memproxy/memproxy/gateway/track"
 )
 
 func decodeError(t *testing.T, body string) (msg, typ, code string) {
@@ -188,7 +189,7 @@ func TestClientDisconnectCancelsUpstream(t *testing.T) {
 		t.Fatal("the upstream request was not cancelled after the client left")
 	}
 	rows := h.rows()
-	if len(rows) != 1 || rows[0].Status != statusClientClosed || rows[0].ErrorType != "client_cancelled" {
+	if len(rows) != 1 || rows[0].Status != track.StatusClientClosed || rows[0].ErrorType != "client_cancelled" {
 		t.Fatalf("rows: %+v", rows)
 	}
 	// What was delivered is logged (estimated), not 0 tokens.

@@ -11,13 +11,9 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/memproxy/memproxy/config"
+	"github.com/memproxy/memproxy/gateway/track"
 	"github.com/memproxy/memproxy/internal/httplimit"
 )
-
-// errDrainTimeout is the cause of the context of every request still
-// running when the drain timeout ends: the gateway, not the client, ended
-// it. context.Cause(r.Context()) tells the two apart.
-var errDrainTimeout = errors.New("the gateway shut down before the answer was complete (drain timeout)")
 
 // cutWait is how long requests cancelled at the drain timeout get to write
 // their last bytes (an error event) before their connections are closed.
@@ -61,7 +57,7 @@ func (s *Server) limitConns(ln net.Listener, name string) net.Listener {
 //  2. Running requests, streams included, finish within the grace period
 //     (drain_timeout).
 //  3. At its end, every request still running has its context cancelled
-//     with errDrainTimeout and gets cutWait to end: a tunnelled request
+//     with track.CutCause() and gets cutWait to end: a tunnelled request
 //     ends its Forward call with codes.Unavailable, which the edge turns
 //     into an error event in the client's dialect (or a broken response);
 //     a plain HTTP connection is aborted (abortOnDrainCut), so no client
@@ -73,7 +69,7 @@ func (s *Server) drain(hs *http.Server, gs *grpc.Server, cut context.CancelCause
 	s.grpcHealth.Shutdown()
 	grace := s.opts.ShutdownGrace
 	s.log.Info("draining: no new requests; running ones may finish", "drain_timeout", grace)
-	s.mcpMem.Shutdown() // ends held-open MCP streams, which would otherwise hold up both servers
+	s.admin.ShutdownMCP() // ends held-open MCP streams, which would otherwise hold up both servers
 	done := make(chan struct{})
 	sctx, scancel := context.WithCancel(context.Background())
 	defer scancel()
@@ -86,7 +82,7 @@ func (s *Server) drain(hs *http.Server, gs *grpc.Server, cut context.CancelCause
 	}()
 	if !waitOrTimeout(done, grace) {
 		s.log.Warn("drain timeout: ending the requests still running", "drain_timeout", grace)
-		cut(errDrainTimeout)
+		cut(track.CutCause())
 		close(s.cutting)
 		if !waitOrTimeout(done, cutWait) {
 			_ = hs.Close()
@@ -139,7 +135,7 @@ func (s *Server) flush(grace time.Duration) {
 func abortOnDrainCut(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(w, r)
-		if errors.Is(context.Cause(r.Context()), errDrainTimeout) {
+		if errors.Is(context.Cause(r.Context()), track.CutCause()) {
 			panic(http.ErrAbortHandler)
 		}
 	})

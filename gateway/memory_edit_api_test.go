@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/memproxy/memproxy/gateway/memory"
 	"github.com/memproxy/memproxy/gateway/provider/providertest"
@@ -127,4 +128,16 @@ func TestMemoryEditAndHistory(t *testing.T) {
 	if resp, err := httpDo(req); err != nil || !strings.Contains(resp.body, added.Memory.ID) || strings.Contains(resp.body, "deploy prod") {
 		t.Errorf("search by keys: %s, %v; want the memory, without its keys", resp.body, err)
 	}
+}
+
+// memoryJSON is a memory as the API shows it (adminapi's format).
+type memoryJSON struct {
+	ID           string            `json:"id"`
+	Content      string            `json:"content"`
+	Metadata     map[string]string `json:"metadata,omitempty"`
+	CreatedAt    time.Time         `json:"created_at"`
+	Status       string            `json:"status"`
+	SupersededBy string            `json:"superseded_by,omitempty"`
+	ValidTo      *time.Time        `json:"valid_to,omitempty"`
+	Source       *memory.Source    `json:"source,omitempty"`
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/memproxy/memproxy/gateway/provider/providertest"
+	"github.com/memproxy/memproxy/gateway/track"
 	"github.com/memproxy/memproxy/gateway/usage"
 )
 
@@ -83,12 +84,12 @@ func TestHybridRecallParaphrase(t *testing.T) {
 			}
 			rows := h.rows()
 			chat := rowOf(t, rows, func(r usage.Record) bool { return r.Path == "/v1/chat/completions" })
-			if chat.MemoryStatus != memInjected {
+			if chat.MemoryStatus != track.MemInjected {
 				t.Errorf("chat memory_status %q; want injected", chat.MemoryStatus)
 			}
 			var embeds []usage.Record
 			for _, r := range rows {
-				if r.Purpose == purposeEmbedding {
+				if r.Purpose == "memory_embedding" {
 					embeds = append(embeds, r)
 				}
 			}
@@ -140,11 +141,11 @@ func TestHybridRecallLexicalOnly(t *testing.T) {
 	}
 	rows := h.rows()
 	chat := rowOf(t, rows, func(r usage.Record) bool { return r.Path == "/v1/chat/completions" })
-	if chat.MemoryStatus != memLexicalOnly || chat.MemoryCount != 1 {
+	if chat.MemoryStatus != track.MemLexicalOnly || chat.MemoryCount != 1 {
 		t.Errorf("chat memory_status %q (%d memories); want lexical_only with 1", chat.MemoryStatus, chat.MemoryCount)
 	}
 	failed := rowOf(t, rows, func(r usage.Record) bool {
-		return r.Purpose == purposeEmbedding && r.ParentRequestID == chat.RequestID
+		return r.Purpose == "memory_embedding" && r.ParentRequestID == chat.RequestID
 	})
 	if failed.Status != http.StatusBadRequest || failed.ErrorType != "upstream_error" {
 		t.Errorf("failed embedding row: status %d, error %q", failed.Status, failed.ErrorType)

@@ -11,6 +11,7 @@ import (
 	"github.com/memproxy/memproxy/gateway/memory"
 	"github.com/memproxy/memproxy/gateway/memory/hybrid"
 	"github.com/memproxy/memproxy/gateway/provider"
+	"github.com/memproxy/memproxy/gateway/relay"
 	"github.com/memproxy/memproxy/gateway/store"
 	"github.com/memproxy/memproxy/gateway/usage"
 )
@@ -54,14 +55,15 @@ func ReindexMemory(ctx context.Context, cfg *config.Gateway, o ReindexOptions) (
 	if !ok {
 		return 0, errors.New("this database keeps no memories")
 	}
-	calls := embedCalls{router: provider.NewRouter(models, routerOptions(cfg)), prices: buildPrices(cfg), record: func(r usage.Record) {
+	record := func(r usage.Record) {
 		// Each call's row is written before the next call: a run that
 		// stops loses none.
 		if err := db.WriteUsage(context.WithoutCancel(ctx), []usage.Record{r}); err != nil {
 			o.Logger.Error("usage row of an embedding call not written", "request_id", r.RequestID, "err", err)
 		}
-	}}
-	return hybrid.Reindex(ctx, b, calls.embedder(c.EmbeddingModel, c.EmbeddingDimensions), o.Batch, o.Progress)
+	}
+	embedder := relay.NewEmbedder(provider.NewRouter(models, routerOptions(cfg)), buildPrices(cfg), record, c.EmbeddingModel, c.EmbeddingDimensions)
+	return hybrid.Reindex(ctx, b, embedder, o.Batch, o.Progress)
 }
 
 // routerOptions are the router settings of the config.

@@ -3,13 +3,16 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/gateway/memory"
+	"github.com/memproxy/memproxy/gateway/memory/hybrid"
 	"github.com/memproxy/memproxy/gateway/memory/supermemory"
+	"github.com/memproxy/memproxy/gateway/relay"
 	"github.com/memproxy/memproxy/gateway/store"
 )
 
@@ -51,4 +54,25 @@ func buildMemory(c config.ContextRetrieval, db store.DB, hc *http.Client) (*Memo
 		Threshold: c.Threshold, Budget: time.Duration(c.RetrievalBudgetMS) * time.Millisecond,
 		EnabledFor: c.EnabledForModels, DisabledFor: c.DisabledForModels, WriteBack: c.WriteBack,
 	}, nil
+}
+
+// hybridMemory wraps the memory backend o for hybrid recall when
+// context_retrieval.embedding_model is set: embeddings through the
+// pipeline's router, each call a usage row of its own. A backend that
+// keeps no vectors (Supermemory) is left as it is.
+func hybridMemory(c config.ContextRetrieval, o *memory.Options, p *relay.Pipeline, log *slog.Logger) {
+	if c.EmbeddingModel == "" || o == nil || !o.Enabled || o.Backend == nil {
+		return
+	}
+	h, err := hybrid.New(o.Backend, hybrid.Options{
+		Embed: p.Embedder(c.EmbeddingModel, c.EmbeddingDimensions),
+		K:     c.RRFK, MinScore: c.VectorMinScore, Logger: log,
+	})
+	if err != nil {
+		log.Warn("context_retrieval.embedding_model ignored: recall stays lexical", "backend", o.BackendName, "err", err)
+		return
+	}
+	log.Info("hybrid memory recall on", "embedding_model", c.EmbeddingModel, "dimensions", c.EmbeddingDimensions,
+		"rrf_k", c.RRFK, "vectors", "int8, searched in the gateway")
+	o.Backend = h
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/gateway/memory/writeback"
+	"github.com/memproxy/memproxy/gateway/track"
 	"github.com/memproxy/memproxy/gateway/usage"
 )
 
@@ -163,7 +164,7 @@ func (m *metrics) observe(route, ingress string, rec *usage.Record, ttfb, total 
 	if rec.Cost != nil && *rec.Cost > 0 {
 		s.costCounter.Add(*rec.Cost)
 	}
-	if st := rec.MemoryStatus; st != "" && st != memOff {
+	if st := rec.MemoryStatus; st != "" && st != track.MemOff {
 		m.memory.WithLabelValues(memoryLabel(st)).Inc()
 	}
 	if rec.ToolRounds > 0 {
@@ -192,7 +193,7 @@ func (m *metrics) client(name string) string {
 }
 
 func statusClass(code int) string {
-	if code == statusClientClosed {
+	if code == track.StatusClientClosed {
 		return "499"
 	}
 	switch code / 100 {
@@ -212,7 +213,7 @@ func statusClass(code int) string {
 
 func memoryLabel(st string) string {
 	switch st {
-	case memOptedOut, memNoScope, memNoQuery, memEmpty, memInjected, memNoPlace, memTimeout, memError, memLexicalOnly:
+	case track.MemOptedOut, track.MemNoScope, track.MemNoQuery, track.MemEmpty, track.MemInjected, track.MemNoPlace, track.MemTimeout, track.MemError, track.MemLexicalOnly:
 		return st
 	}
 	return "other"

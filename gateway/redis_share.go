@@ -74,3 +74,12 @@ func (e *redisEnded) Ended(ctx context.Context, id string) (bool, error) {
 	n, err := e.rdb.Exists(ctx, e.prefix+id).Result()
 	return n > 0, err
 }
+
+// mcpEnded is where the memory MCP server shares ended sessions: Redis
+// when configured, else nil (each process keeps its own).
+func (s *Server) mcpEnded() mcp.EndedSessions {
+	if s.redis == nil {
+		return nil
+	}
+	return &redisEnded{rdb: s.redis, prefix: "memproxy:mcp:ended:"}
+}

@@ -23,16 +23,19 @@ import (
 	"google.golang.org/grpc/health"
 
 	"github.com/memproxy/memproxy/config"
+	"github.com/memproxy/memproxy/gateway/adminapi"
 	"github.com/memproxy/memproxy/gateway/auth"
 	"github.com/memproxy/memproxy/gateway/cache"
 	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/limits"
-	"github.com/memproxy/memproxy/gateway/mcp"
+	"github.com/memproxy/memproxy/gateway/memory"
 	"github.com/memproxy/memproxy/gateway/memory/extract"
 	"github.com/memproxy/memproxy/gateway/memory/writeback"
 	"github.com/memproxy/memproxy/gateway/pricing"
 	"github.com/memproxy/memproxy/gateway/provider"
+	"github.com/memproxy/memproxy/gateway/relay"
 	"github.com/memproxy/memproxy/gateway/store"
+	"github.com/memproxy/memproxy/gateway/track"
 	"github.com/memproxy/memproxy/gateway/ui"
 	"github.com/memproxy/memproxy/gateway/usage"
 	pb "github.com/memproxy/memproxy/proto/memproxy/v1"
@@ -87,17 +90,14 @@ type Server struct {
 	cache    cache.Cache
 	redis    *redis.Client // nil without Redis
 	metrics  *metrics
-	turns    turnCache // recent agent turns: their retrieval, and whether written back
-	whys     whyCache  // recent requests' retrieval query and scores (memory/why)
+	// tracker keeps every API request's record (usage row, span, metrics);
+	// pipe serves the completion endpoints; admin the APIs around them.
+	tracker *track.Tracker
+	pipe    *relay.Pipeline
+	admin   *adminapi.API
 	// flushOnce writes out the queues once: at the end of Run, or in
 	// Close for a server that never ran.
 	flushOnce sync.Once
-	// extractor distils finished turns into facts (nil: rules mode).
-	extractor *extract.Extractor
-	// authFails samples the usage rows of failed authentication.
-	authFails authFailSampler
-	// mcpMem serves /mcp; drain shuts it down.
-	mcpMem *mcp.MemoryHandler
 	// writes queues memory write-backs, durably (nil when memory is off);
 	// closed once the servers have stopped.
 	writes *writeback.Queue
@@ -184,24 +184,42 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	go s.replicaUpkeep(upkeep, s.upkeepDone)
 	s.sharedState(cfg)
 	s.metrics = newMetrics(s.usage, models.Names())
+	s.pipe = relay.New(relay.Deps{Config: cfg, Log: s.log, Memory: opts.Memory, Tools: opts.Tools, Models: models,
+		Router: s.router, Prices: s.prices, Cache: s.cache, Limiter: s.limiter, Usage: s.usage, MaxBody: s.maxBody})
+	hybridMemory(cfg.Memory, opts.Memory, s.pipe, s.log) // embeddings for recall, when configured
+	if err := s.memoryWrites(cfg, qopts.Fsync); err != nil {
+		s.usage.Close(ctx)
+		db.Close()
+		return nil, err
+	}
+	s.tracker = &track.Tracker{Usage: s.usage, Prices: s.prices, Receipts: &track.Receipts{}, Log: s.log, Observe: s.metrics.observe}
+	s.admin = adminapi.New(adminapi.Deps{DB: db, Memory: opts.Memory, Receipts: s.tracker.Receipts, Models: models, Log: s.log,
+		MasterKey: opts.MasterKey, MCPMaxResults: opts.Tools.MaxResults, MCPEnded: s.mcpEnded(), Authenticate: s.authenticate})
 	s.handler = s.routes()
 	go s.usage.Run()
-	s.hybridMemory(cfg.Memory) // embeddings for recall, when configured
-	if m := opts.Memory; m != nil && m.Enabled && m.Backend != nil {
-		m.defaults()
-		if x := cfg.Memory.Extraction; x.Model != "" {
-			s.extractor = &extract.Extractor{Model: x.Model, Call: s.extractionCall, MaxFacts: x.MaxFacts, Logger: s.log,
-				Budget: &extract.Budget{Tokens: x.DailyBudgetTokens, Calls: x.DailyBudgetCalls}}
-		}
-		wopts := writeback.Options{Logger: s.log, Fsync: qopts.Fsync}
-		if s.writes, err = writeback.Open(cmp.Or(opts.DataDir, "."), s.storeMemory, wopts); err != nil {
-			s.usage.Close(ctx)
-			db.Close()
-			return nil, err
-		}
-		s.metrics.watchWriteback(s.writes)
-	}
 	return s, nil
+}
+
+// memoryWrites sets up the pipeline's write-back: the durable queue in the
+// data directory and, with context_retrieval.extraction.model, the fact
+// extractor. Nothing when memory is off.
+func (s *Server) memoryWrites(cfg *config.Gateway, fsync string) error {
+	m := s.opts.Memory
+	if m == nil || !m.Enabled || m.Backend == nil {
+		return nil
+	}
+	relay.MemoryDefaults(m)
+	if x := cfg.Memory.Extraction; x.Model != "" {
+		s.pipe.Extractor = &extract.Extractor{Model: x.Model, Call: s.pipe.ExtractionCall, MaxFacts: x.MaxFacts, Logger: s.log,
+			Budget: &extract.Budget{Tokens: x.DailyBudgetTokens, Calls: x.DailyBudgetCalls}}
+	}
+	w, err := writeback.Open(cmp.Or(s.opts.DataDir, "."), s.pipe.StoreMemory, writeback.Options{Logger: s.log, Fsync: fsync})
+	if err != nil {
+		return err
+	}
+	s.writes, s.pipe.Writes = w, w
+	s.metrics.watchWriteback(w)
+	return nil
 }
 
 // Handler returns the HTTP handler shared by both ingresses.
@@ -215,7 +233,7 @@ func (s *Server) Models() []string { return s.models.Names() }
 // the shutdown grace, and flushes the usage log. It closes the listeners.
 func (s *Server) Run(ctx context.Context, httpLn, grpcLn net.Listener) error {
 	// Requests hang off base, which the drain timeout cancels with
-	// errDrainTimeout as its cause.
+	// track.CutCause() as its cause.
 	base, cut := context.WithCancelCause(context.Background())
 	defer cut(nil)
 	s.cutting = make(chan struct{})
@@ -277,46 +295,47 @@ func (s *Server) Close() error {
 	return s.db.Close()
 }
 
+// routes maps the gateway's URLs: the model traffic through the Tracker
+// to the pipeline, the admin APIs, the dashboard, health and metrics.
 func (s *Server) routes() http.Handler {
 	r := mux.NewRouter()
 	r.HandleFunc("/health", s.health).Methods(http.MethodGet)
 	api := func(path string, h http.HandlerFunc, methods ...string) {
 		for _, p := range []string{"/v1" + path, path} {
-			r.Handle(p, s.track("/v1"+path, s.authenticate(h))).Methods(methods...).Name(trackedRoute + " " + p)
+			r.Handle(p, s.tracker.Wrap("/v1"+path, s.authenticate(h))).Methods(methods...).Name(track.TrackedRoute + " " + p)
 		}
 	}
 	for _, c := range dialect.All() {
-		api(strings.TrimPrefix(c.Path(), "/v1"), s.completions(c), http.MethodPost)
+		api(strings.TrimPrefix(c.Path(), "/v1"), s.pipe.Completions(c), http.MethodPost)
 	}
-	api("/messages/count_tokens", s.countTokens, http.MethodPost)
-	api("/embeddings", s.openAIOnly(provider.OpEmbeddings), http.MethodPost)
-	api("/completions", s.openAIOnly(provider.OpCompletions), http.MethodPost)
-	for _, p := range []string{"/v1/models", "/models"} {
-		r.Handle(p, s.authenticate(http.HandlerFunc(s.listModels))).Methods(http.MethodGet)
-	}
-	r.Handle("/v1/usage", s.authenticate(http.HandlerFunc(s.queryUsage))).Methods(http.MethodGet)
-	r.Handle("/v1/usage/summary", s.authenticate(http.HandlerFunc(s.usageSummary))).Methods(http.MethodGet)
+	api("/messages/count_tokens", s.pipe.CountTokens, http.MethodPost)
+	api("/embeddings", s.pipe.OpenAIOnly(provider.OpEmbeddings), http.MethodPost)
+	api("/completions", s.pipe.OpenAIOnly(provider.OpCompletions), http.MethodPost)
+	s.admin.Routes(r)
 	r.PathPrefix("/ui").Handler(ui.Handler()).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/memory-routing/info", s.authenticate(http.HandlerFunc(s.routingInfo))).Methods(http.MethodGet)
 	// The API port serves the metrics to the master key only: their labels
 	// name every model and client in use. An open copy for scrapers runs
 	// on its own listener (ServeMetrics, memgateway serve --metrics).
 	metricsPage := s.metricsHandler()
 	r.Handle("/metrics", s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if requireAdmin(w, r) {
+		if track.RequireAdmin(w, r) {
 			metricsPage.ServeHTTP(w, r)
 		}
 	}))).Methods(http.MethodGet)
-	s.memoryRoutes(r)
-	r.Handle("/mcp", s.mcpRoute()).Methods(http.MethodGet, http.MethodPost, http.MethodDelete)
-	r.Use(adminSpans)
+	r.Use(track.AdminSpans)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, newAPIError(http.StatusNotFound, "not_found_error", "unknown_url", "no such endpoint: "+r.Method+" "+r.URL.Path))
+		track.WriteError(w, r, track.NewError(http.StatusNotFound, "not_found_error", "unknown_url", "no such endpoint: "+r.Method+" "+r.URL.Path))
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, newAPIError(http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path))
+		track.WriteError(w, r, track.NewError(http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path))
 	})
 	return r
 }
 
 var _ pb.GatewayServer = (*tunnelService)(nil)
+
+// MemoryOptions configure retrieval, injection and write-back.
+type MemoryOptions = memory.Options
+
+// ToolOptions configure the server-side tool loop.
+type ToolOptions = relay.ToolOptions

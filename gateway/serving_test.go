@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/memproxy/memproxy/gateway/provider/providertest"
+	"github.com/memproxy/memproxy/gateway/track"
 	"github.com/memproxy/memproxy/gateway/usage"
 	pb "github.com/memproxy/memproxy/proto/memproxy/v1"
 )
@@ -263,7 +264,7 @@ func TestDrainTimeoutCutsStreamsVisibly(t *testing.T) {
 		t.Fatalf("rows: %v %v", recs, err)
 	}
 	for _, r := range recs {
-		if r.ErrorType != "gateway_shutdown" || r.Status == statusClientClosed || r.CompletionTokens == 0 {
+		if r.ErrorType != "gateway_shutdown" || r.Status == track.StatusClientClosed || r.CompletionTokens == 0 {
 			t.Errorf("row of a stream cut by the drain: status %d, error %q, %d completion tokens", r.Status, r.ErrorType, r.CompletionTokens)
 		}
 	}

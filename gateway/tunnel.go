@@ -22,15 +22,12 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/memproxy/memproxy/gateway/auth"
+	"github.com/memproxy/memproxy/gateway/track"
 	"github.com/memproxy/memproxy/internal/telemetry"
 	"github.com/memproxy/memproxy/internal/version"
 	pb "github.com/memproxy/memproxy/proto/memproxy/v1"
 	"github.com/memproxy/memproxy/proto/tunnel"
 )
-
-// tunnelRemoteAddr is the RemoteAddr of a request that came through the
-// tunnel.
-const tunnelRemoteAddr = "tunnel"
 
 // tunnelService serves the Gateway gRPC service for edges.
 type tunnelService struct {
@@ -118,7 +115,7 @@ func (t *tunnelService) Forward(stream pb.Gateway_ForwardServer) error {
 	go func() { // the drain timeout ends tunnelled requests too
 		select {
 		case <-t.s.cutting:
-			cancel(errDrainTimeout)
+			cancel(track.CutCause())
 		case <-callCtx.Done():
 		}
 	}()
@@ -138,9 +135,9 @@ func (t *tunnelService) Forward(stream pb.Gateway_ForwardServer) error {
 	}
 	w := &tunnelWriter{stream: stream, header: http.Header{}}
 	t.s.handler.ServeHTTP(w, req)
-	if errors.Is(context.Cause(ctx), errDrainTimeout) {
+	if errors.Is(context.Cause(ctx), track.CutCause()) {
 		// Not OK: the edge must not take a cut answer for a whole one.
-		return status.Error(codes.Unavailable, errDrainTimeout.Error())
+		return status.Error(codes.Unavailable, track.CutCause().Error())
 	}
 	return w.finish()
 }
@@ -178,7 +175,7 @@ func newTunnelRequest(ctx context.Context, head *pb.RequestHead, stream pb.Gatew
 	}
 	tunnel.HeadersFromProto(req.Header, head.GetHeaders())
 	req.ContentLength = head.GetContentLength()
-	req.RemoteAddr = tunnelRemoteAddr
+	req.RemoteAddr = track.TunnelRemoteAddr
 	req.RequestURI = u.RequestURI()
 	return req, nil
 }

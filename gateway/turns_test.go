@@ -4,40 +4,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/memproxy/memproxy/gateway/clientmsg"
-	"github.com/memproxy/memproxy/gateway/dialect"
+	"github.com/memproxy/memproxy/gateway/track"
 )
-
-// TestSideMessages: the text blocks beside an Anthropic tool_result are
-// the client's (Claude Code's /compact instruction rides in the message
-// of the last tool result), while an OpenAI tool message's text is the
-// tool's output; a tool call and an empty message keep their place.
-func TestSideMessages(t *testing.T) {
-	got := sideMessages([]dialect.Message{
-		{Index: 0, Role: "user", Texts: []string{"hi"}},
-		{Index: 1, Role: "assistant", Texts: []string{"reading"}, ToolCall: true},
-		{Index: 2, Role: "user", Texts: []string{"summarise"}, ToolResult: true},
-		{Index: 3, Role: "tool", Texts: []string{"file body"}, ToolResult: true},
-		{Index: 4, Role: "tool", ToolResult: true},
-		{Index: 5, Role: "assistant"},
-	})
-	want := []clientmsg.Message{
-		{Index: 0, Role: "user", Text: "hi"},
-		{Index: 1, Role: "assistant", Text: "reading"}, {Index: 1, Role: "assistant", ToolCall: true},
-		{Index: 2, Role: "user", ToolResult: true}, {Index: 2, Role: "user", Text: "summarise"},
-		{Index: 3, Role: "tool", Text: "file body", ToolResult: true},
-		{Index: 4, Role: "tool", ToolResult: true},
-		{Index: 5, Role: "assistant"},
-	}
-	if len(got) != len(want) {
-		t.Fatalf("got %+v", got)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("block %d: %+v, want %+v", i, got[i], want[i])
-		}
-	}
-}
 
 // TestCompactionBesideToolResultIsSide: Claude Code's /compact right after
 // a tool call sends its summary instruction in the same user message as
@@ -58,7 +26,7 @@ func TestCompactionBesideToolResultIsSide(t *testing.T) {
 		t.Fatalf("%d %v %s", resp.StatusCode, resp.Header, out)
 	}
 	rows := h.rows()
-	if len(rows) != 1 || rows[0].MemoryStatus != memSide {
+	if len(rows) != 1 || rows[0].MemoryStatus != track.MemSide {
 		t.Errorf("rows: %+v", rows)
 	}
 	if n := len(mem.all("u:alice/p:shop")); n != 1 {

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/mux"
+	"github.com/memproxy/memproxy/gateway/adminapi"
 	"github.com/memproxy/memproxy/gateway/auth"
 	"github.com/memproxy/memproxy/gateway/usage"
 )
@@ -163,18 +164,24 @@ func TestUsageSummary(t *testing.T) {
 	}
 }
 
-// TestUsageUserKey calls the handlers with the identities a user key and
+// TestUsageUserKey calls the usage API with the identities a user key and
 // a broken authentication would give: a user key sees only its own rows.
 func TestUsageUserKey(t *testing.T) {
 	h, _ := usageHarness(t)
-	call := func(id *auth.Identity, handler http.HandlerFunc, query string) (int, string) {
-		r := httptest.NewRequest(http.MethodGet, "/v1/usage"+query, nil)
-		ctx := context.Background()
-		if id != nil {
-			ctx = auth.WithIdentity(ctx, id)
-		}
+	// The admin API alone, with an authentication that hands it id.
+	call := func(id *auth.Identity, path, query string) (int, string) {
+		api := adminapi.New(adminapi.Deps{DB: h.srv.db, Authenticate: func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if id != nil {
+					r = r.WithContext(auth.WithIdentity(r.Context(), id))
+				}
+				next.ServeHTTP(w, r)
+			})
+		}})
+		rt := mux.NewRouter()
+		api.Routes(rt)
 		w := httptest.NewRecorder()
-		handler(w, r.WithContext(ctx))
+		rt.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path+query, nil))
 		return w.Code, w.Body.String()
 	}
 	bob := &auth.Identity{User: "bob"}
@@ -194,7 +201,7 @@ func TestUsageUserKey(t *testing.T) {
 		{"no identity", nil, "", 403, []string{"usage_forbidden"}, nil},
 		{"master key", &auth.Identity{Admin: true}, "?user=alice", 200, []string{`"u1"`}, []string{`"u3"`}},
 	} {
-		code, body := call(tc.id, h.srv.queryUsage, tc.query)
+		code, body := call(tc.id, "/v1/usage", tc.query)
 		if code != tc.code {
 			t.Errorf("%s: %d %s; want %d", tc.name, code, body, tc.code)
 		}
@@ -209,11 +216,11 @@ func TestUsageUserKey(t *testing.T) {
 			}
 		}
 	}
-	code, body := call(bob, h.srv.usageSummary, "")
+	code, body := call(bob, "/v1/usage/summary", "")
 	if code != 200 || !strings.Contains(body, `"requests":2,`) || strings.Contains(body, `"alice"`) {
 		t.Errorf("summary for bob: %d %s", code, body)
 	}
-	if code, _ := call(bob, h.srv.usageSummary, "?user=alice"); code != 403 {
+	if code, _ := call(bob, "/v1/usage/summary", "?user=alice"); code != 403 {
 		t.Errorf("summary of alice for bob: %d; want 403", code)
 	}
 }

@@ -79,9 +79,10 @@ var rules = []rule{
 			p == "gateway/clientmsg" || p == "internal/wal"
 	}, why: "leaf packages import nothing of ours",
 		denies: func(_, imp string) bool { return true }},
-	{applies: anyPkg, why: "only cmd/* and the edge and gateway roots see the raw config",
+	{applies: anyPkg, why: "only cmd/*, the edge and gateway roots and the gateway's HTTP layers (relay, adminapi) see the raw config",
 		denies: func(pkg, imp string) bool {
-			return imp == "config" && !under("cmd")(pkg) && pkg != "edge" && pkg != "gateway"
+			return imp == "config" && !under("cmd")(pkg) && pkg != "edge" && pkg != "gateway" &&
+				pkg != "gateway/relay" && pkg != "gateway/adminapi"
 		}},
 	{applies: func(p string) bool { return under("gateway")(p) && p != "gateway" }, why: "subpackages never import the gateway root",
 		denies: func(_, imp string) bool { return imp == "gateway" }},
@@ -103,9 +104,17 @@ var rules = []rule{
 			}
 			return true
 		}},
-	{applies: func(p string) bool { return under("gateway")(p) && p != "gateway" && !under("gateway/dialect")(p) },
-		why:    "only the pipeline (the gateway root) uses the dialect table",
+	{applies: func(p string) bool {
+		return under("gateway")(p) && p != "gateway" && !under("gateway/dialect")(p) && p != "gateway/relay" && p != "gateway/track"
+	},
+		why:    "only the pipeline (gateway/relay), the request record (gateway/track: errors in the client's dialect) and the routes (the gateway root) use the dialect table",
 		denies: func(_, imp string) bool { return under("gateway/dialect")(imp) }},
+	{applies: under("gateway/adminapi"), why: "the admin APIs see the usage log and the memory receipts, never the request pipeline",
+		denies: func(_, imp string) bool { return under("gateway/relay")(imp) }},
+	{applies: under("gateway/relay"), why: "the pipeline does not reach into the admin APIs",
+		denies: func(_, imp string) bool { return under("gateway/adminapi")(imp) }},
+	{applies: under("gateway/track"), why: "the request record sits under both the pipeline and the admin APIs",
+		denies: func(_, imp string) bool { return under("gateway/relay")(imp) || under("gateway/adminapi")(imp) }},
 	{applies: under("gateway/memory/hybrid"), why: "hybrid recall sees memories and the pure ranking; the gateway gives it an embedder",
 		denies: func(_, imp string) bool { return imp != "gateway/memory" && imp != "gateway/recall" }},
 	{applies: under("gateway/memory/writeback"), why: "the write-back queue knows jobs and its journal only, not the backends",

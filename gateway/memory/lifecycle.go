@@ -185,3 +185,12 @@ func StatusOf(supersededBy string) string {
 	}
 	return StatusSuperseded
 }
+
+// ListWith is b's List, or its lifecycle's ListWith when superseded
+// memories are asked for (a backend without a lifecycle has none to show).
+func ListWith(ctx context.Context, b Backend, sc Scope, o ListOptions) ([]Memory, string, error) {
+	if l, err := LifecycleOf(b); err == nil {
+		return l.ListWith(ctx, sc, o)
+	}
+	return b.List(ctx, sc, o.Cursor, o.Limit)
+}

@@ -213,3 +213,16 @@ func isText(s string) bool {
 func NewID() string {
 	return "mem_" + rand.Text()
 }
+
+// Clip keeps content within MaxContentBytes, the size every backend
+// accepts, cutting at a character boundary.
+func Clip(content string) string {
+	n := MaxContentBytes
+	if len(content) <= n {
+		return content
+	}
+	for n > 0 && content[n]&0xC0 == 0x80 {
+		n--
+	}
+	return content[:n]
+}

@@ -1,4 +1,4 @@
-package gateway
+package relay
 
 import (
 	"bytes"
@@ -14,14 +14,13 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/llm"
 	"github.com/memproxy/memproxy/gateway/mcp"
 	"github.com/memproxy/memproxy/gateway/provider"
 	"github.com/memproxy/memproxy/gateway/tools"
+	"github.com/memproxy/memproxy/gateway/track"
 	"github.com/memproxy/memproxy/internal/telemetry"
-	"github.com/memproxy/memproxy/internal/version"
 )
 
 // ToolOptions configure the server-side tool loop (tool_execution).
@@ -36,48 +35,26 @@ type ToolOptions struct {
 	MCP *mcp.Set
 }
 
-// newMCPSet starts connecting to the configured MCP servers, in the
-// background; nil when there are none or tool execution is off.
-func newMCPSet(cfg *config.Gateway, opts Options) *mcp.Set {
-	if len(cfg.MCPServers) == 0 {
-		return nil
-	}
-	if !cfg.Tools.Enabled {
-		opts.Logger.Warn("mcp_servers are configured but tool_execution.enabled is false: their tools are not offered")
-		return nil
-	}
-	var servers []mcp.ServerConfig
-	for name, m := range cfg.MCPServers {
-		env := make(map[string]string, len(m.Env))
-		for k, v := range m.Env {
-			env[k] = v.Reveal()
-		}
-		servers = append(servers, mcp.ServerConfig{Name: name, Transport: m.TransportKind(), URL: m.URL, Headers: m.RequestHeaders(),
-			Command: m.Command, Args: m.Args, Env: env, AllowedTools: m.AllowedTools})
-	}
-	return mcp.Start(mcp.Options{Servers: servers, Logger: opts.Logger, HTTPClient: opts.HTTPClient, Version: version.Version})
-}
-
 // toolsOn reports whether the exchange runs through the tool loop: tool
 // execution is on and the request has a memory scope for the tools.
-func (s *Server) toolsOn(x *exchange) bool {
-	t, m := s.opts.Tools, s.opts.Memory
+func (s *Pipeline) toolsOn(x *exchange) bool {
+	t, m := s.Tools, s.Memory
 	return t != nil && t.Enabled && m != nil && m.Backend != nil && x.scope != ""
 }
 
 // toolLoop answers an exchange through tools.Run: the model may call the
 // memory tools, which the gateway runs in the request's scope; the client
 // sees one answer, streamed or not, in its own dialect.
-func (s *Server) toolLoop(w http.ResponseWriter, r *http.Request, x *exchange, body []byte) {
-	st := stateFrom(r.Context())
+func (s *Pipeline) toolLoop(w http.ResponseWriter, r *http.Request, x *exchange, body []byte) {
+	st := track.From(r.Context())
 	hub, err := x.client.ToHub(body, x.model)
 	if err != nil {
 		writeError(w, r, dialect.Untranslatable(err))
 		return
 	}
-	t := s.opts.Tools
-	ts := append(tools.MemoryTools(s.opts.Memory.Backend, x.scope, t.MaxResults), t.MCP.Tools()...)
-	opts := tools.Options{MaxIterations: t.MaxIterations, TimeoutPerTool: t.TimeoutPerTool, Logger: s.log}
+	t := s.Tools
+	ts := append(tools.MemoryTools(s.Memory.Backend, x.scope, t.MaxResults), t.MCP.Tools()...)
+	opts := tools.Options{MaxIterations: t.MaxIterations, TimeoutPerTool: t.TimeoutPerTool, Logger: s.Log}
 	spans := newLoopSpans(r.Context())
 	defer spans.end()
 	opts.OnRound, opts.OnTool = spans.round, spans.tool
@@ -88,8 +65,8 @@ func (s *Server) toolLoop(w http.ResponseWriter, r *http.Request, x *exchange, b
 	}
 	var buf bytes.Buffer
 	res, err := tools.Run(r.Context(), hub, ts, call, &buf, true, opts)
-	st.setUsage(res.Usage)
-	st.rec.ToolRounds, st.rec.ToolsCalled = toolRounds(res), strings.Join(res.ToolsCalled, ",")
+	st.SetUsage(res.Usage)
+	st.Rec.ToolRounds, st.Rec.ToolsCalled = toolRounds(res), strings.Join(res.ToolsCalled, ",")
 	if err != nil {
 		writeError(w, r, toolLoopError(r.Context(), err))
 		return
@@ -110,8 +87,8 @@ func (s *Server) toolLoop(w http.ResponseWriter, r *http.Request, x *exchange, b
 	}
 }
 
-func (s *Server) toolLoopStream(w http.ResponseWriter, r *http.Request, x *exchange, hub []byte, ts []tools.Tool, call tools.CallModel, opts tools.Options) {
-	st := stateFrom(r.Context())
+func (s *Pipeline) toolLoopStream(w http.ResponseWriter, r *http.Request, x *exchange, hub []byte, ts []tools.Tool, call tools.CallModel, opts tools.Options) {
+	st := track.From(r.Context())
 	out, fold, capture := clientCopies(startStream(w, http.StatusOK), x)
 	clientSide := x.client.HubStream(out, x.model)
 	hubOut := out
@@ -122,10 +99,10 @@ func (s *Server) toolLoopStream(w http.ResponseWriter, r *http.Request, x *excha
 	if clientSide != nil {
 		_ = clientSide.Close() // flushes; after an error event from Run it adds none
 	}
-	st.setUsage(res.Usage)
-	st.rec.ToolRounds, st.rec.ToolsCalled = toolRounds(res), strings.Join(res.ToolsCalled, ",")
+	st.SetUsage(res.Usage)
+	st.Rec.ToolRounds, st.Rec.ToolsCalled = toolRounds(res), strings.Join(res.ToolsCalled, ",")
 	if err != nil {
-		st.setError(toolLoopError(r.Context(), err).Kind)
+		st.SetError(toolLoopError(r.Context(), err).Kind)
 		return
 	}
 	if fold != nil {
@@ -140,10 +117,10 @@ func (s *Server) toolLoopStream(w http.ResponseWriter, r *http.Request, x *excha
 func toolLoopError(ctx context.Context, err error) *apiError {
 	var ce *tools.CallError
 	switch {
-	case drainCut(ctx):
-		return shutdownError()
+	case track.DrainCut(ctx):
+		return track.ShutdownError()
 	case ctx.Err() != nil:
-		return newAPIError(statusClientClosed, llm.ErrClientCancelled, "client_closed_request", "the client closed the request")
+		return newAPIError(track.StatusClientClosed, llm.ErrClientCancelled, "client_closed_request", "the client closed the request")
 	case errors.Is(err, errStreamIdle):
 		return newAPIError(http.StatusGatewayTimeout, llm.ErrUpstreamTimeout, "upstream_timeout", "the model's answer stopped: "+err.Error())
 	case errors.As(err, &ce):
@@ -169,7 +146,7 @@ func toolLoopError(ctx context.Context, err error) *apiError {
 // request through callModel (the relay's path: routing, retries, attempt
 // spans, idle timeout, error mapping), translated to the deployment's
 // dialect; the answer comes back as OpenAI chat chunks.
-func (s *Server) loopCall(r *http.Request, x *exchange) tools.CallModel {
+func (s *Pipeline) loopCall(r *http.Request, x *exchange) tools.CallModel {
 	return func(ctx context.Context, hub []byte) (io.ReadCloser, error) {
 		lx := *x // each round routes afresh
 		mc, aerr := s.callModel(ctx, r, &lx, func(ax *exchange) (*provider.Request, *apiError) {

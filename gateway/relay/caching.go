@@ -1,16 +1,18 @@
-package gateway
+package relay
 
 import (
 	"bytes"
 	"context"
-	"github.com/memproxy/memproxy/internal/telemetry"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/memproxy/memproxy/internal/telemetry"
+
 	"github.com/memproxy/memproxy/gateway/auth"
 	"github.com/memproxy/memproxy/gateway/cache"
+	"github.com/memproxy/memproxy/gateway/track"
 )
 
 // The response cache is exact-match and opt-in: litellm_settings.cache
@@ -23,13 +25,13 @@ const headerCache = "X-Memproxy-Cache"
 
 // cacheKey returns the key of a cacheable request, computed on the body
 // as the client sent it (before memories are injected).
-func (s *Server) cacheKey(r *http.Request, x *exchange, body []byte) (cache.Key, bool) {
+func (s *Pipeline) cacheKey(r *http.Request, x *exchange, body []byte) (cache.Key, bool) {
 	switch strings.ToLower(r.Header.Get(headerCache)) {
 	case "off", "no", "false", "0":
 		return cache.Key{}, false
 	case "on", "yes", "true", "1":
 	default:
-		if !s.opts.Config.Cache.Enabled {
+		if !s.Config.Cache.Enabled {
 			return cache.Key{}, false
 		}
 	}
@@ -44,16 +46,16 @@ func (s *Server) cacheKey(r *http.Request, x *exchange, body []byte) (cache.Key,
 // serveCached answers from the cache when it holds the request's answer
 // (a stream is replayed as a stream, event by event) and reports whether
 // it did.
-func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, x *exchange, k cache.Key) bool {
+func (s *Pipeline) serveCached(w http.ResponseWriter, r *http.Request, x *exchange, k cache.Key) bool {
 	ctx, end := telemetry.Span(r.Context(), "cache.lookup")
-	e, ok, err := s.cache.Get(ctx, k)
+	e, ok, err := s.Cache.Get(ctx, k)
 	end(err)
 	if err != nil || !ok || (x.stream && len(e.Stream) == 0) || (!x.stream && len(e.Body) == 0) {
 		return false
 	}
-	st := stateFrom(r.Context())
+	st := track.From(r.Context())
 	zero := 0.0
-	st.rec.CacheHit, st.rec.Cost, st.routed = true, &zero, false
+	st.Rec.CacheHit, st.Rec.Cost, st.Routed = true, &zero, false
 	w.Header().Set(headerCache, "hit")
 	w.Header().Set("Age", strconv.Itoa(int(time.Since(e.CreatedAt).Seconds())))
 	if x.stream {
@@ -71,17 +73,17 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, x *exchange
 
 // remember stores a complete answer under the exchange's cache key, off
 // the request path.
-func (s *Server) remember(x *exchange, body, stream []byte) {
+func (s *Pipeline) remember(x *exchange, body, stream []byte) {
 	if x.cacheKey == nil {
 		return
 	}
 	e := cache.Entry{Status: http.StatusOK, Header: http.Header{}, Body: bytes.Clone(body), Stream: bytes.Clone(stream), CreatedAt: time.Now()}
-	k, ttl := *x.cacheKey, time.Duration(s.opts.Config.Cache.Params.TTL*float64(time.Second))
+	k, ttl := *x.cacheKey, time.Duration(s.Config.Cache.Params.TTL*float64(time.Second))
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := s.cache.Set(ctx, k, e, ttl); err != nil {
-			s.log.Warn("response cache write failed", "err", err)
+		if err := s.Cache.Set(ctx, k, e, ttl); err != nil {
+			s.Log.Warn("response cache write failed", "err", err)
 		}
 	}()
 }

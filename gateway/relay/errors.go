@@ -1,4 +1,4 @@
-package gateway
+package relay
 
 import (
 	"context"
@@ -9,38 +9,23 @@ import (
 	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/llm"
 	"github.com/memproxy/memproxy/gateway/provider"
+	"github.com/memproxy/memproxy/gateway/track"
 )
 
 // apiError is an error with everything needed to answer the client, in
 // any dialect.
-type apiError = dialect.Error
+type apiError = track.Error
 
-func newAPIError(status int, kind llm.ErrorKind, code, msg string) *apiError {
-	return dialect.NewError(status, kind, code, msg)
-}
-
-// writeError answers with e in the dialect of the request and records it in
-// the request's usage row. It is the one place errors become responses.
-func writeError(w http.ResponseWriter, r *http.Request, e *apiError) {
-	st := stateFrom(r.Context())
-	st.setError(e.Kind)
-	clientOf(r).WriteError(w, e)
-}
-
-// clientOf is the request's client dialect: its route's, or for a request
-// no route took, its path's.
-func clientOf(r *http.Request) dialect.Client {
-	if c := stateFrom(r.Context()).client; c != nil {
-		return c
-	}
-	return dialect.ForPath(r.URL.Path)
-}
+var (
+	newAPIError = track.NewError
+	writeError  = track.WriteError
+)
 
 // upstreamCallError classifies an error from provider.Do (no HTTP answer).
 func upstreamCallError(ctx context.Context, name string, err error) *apiError {
 	switch {
 	case ctx.Err() != nil:
-		return newAPIError(statusClientClosed, llm.ErrClientCancelled, "client_closed_request", "the client closed the request")
+		return newAPIError(track.StatusClientClosed, llm.ErrClientCancelled, "client_closed_request", "the client closed the request")
 	case errors.Is(err, provider.ErrTimeout):
 		return newAPIError(http.StatusGatewayTimeout, llm.ErrUpstreamTimeout, "upstream_timeout",
 			"the upstream for model "+name+" did not answer in time")

@@ -1,4 +1,4 @@
-package gateway
+package relay
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/llm"
 	"github.com/memproxy/memproxy/gateway/provider"
+	"github.com/memproxy/memproxy/gateway/track"
 	"github.com/memproxy/memproxy/internal/telemetry"
 )
 
@@ -38,13 +39,13 @@ type modelCall struct {
 // gets a provider.attempt span, and the attempts are counted in the
 // request's state. An error answer (status ≥ 400) comes back as the
 // client's error, its body read and closed. The caller closes mc.body.
-func (s *Server) callModel(ctx context.Context, r *http.Request, x *exchange, build func(*exchange) (*provider.Request, *apiError)) (*modelCall, *apiError) {
-	st := stateFrom(r.Context())
+func (s *Pipeline) callModel(ctx context.Context, r *http.Request, x *exchange, build func(*exchange) (*provider.Request, *apiError)) (*modelCall, *apiError) {
+	st := track.From(r.Context())
 	cctx, cancel := context.WithCancelCause(ctx)
 	var last exchange // the attempt that gave the answer (attempts run one after another)
 	var preq *provider.Request
 	var buildErr *apiError
-	resp, dep, n, err := s.router.Call(cctx, x.model, func(actx context.Context, d *provider.Deployment) (*provider.Response, error) {
+	resp, dep, n, err := s.Router.Call(cctx, x.model, func(actx context.Context, d *provider.Deployment) (*provider.Response, error) {
 		last = *x
 		last.dep = d
 		if preq, buildErr = build(&last); buildErr != nil {
@@ -52,9 +53,9 @@ func (s *Server) callModel(ctx context.Context, r *http.Request, x *exchange, bu
 		}
 		return attempt(actx, d, preq)
 	})
-	st.attempts += n
+	st.Attempts += n
 	if n > 1 {
-		s.log.Info("upstream retried", "request_id", st.rec.RequestID, "model", x.model, "attempts", n)
+		s.Log.Info("upstream retried", "request_id", st.Rec.RequestID, "model", x.model, "attempts", n)
 	}
 	if buildErr != nil {
 		cancel(nil)
@@ -64,12 +65,12 @@ func (s *Server) callModel(ctx context.Context, r *http.Request, x *exchange, bu
 		cancel(nil)
 		aerr := upstreamCallError(r.Context(), x.model, err)
 		if aerr.Kind != llm.ErrClientCancelled {
-			s.log.Warn("upstream call failed", "request_id", st.rec.RequestID, "model", x.model, "attempts", n, "err", err)
+			s.Log.Warn("upstream call failed", "request_id", st.Rec.RequestID, "model", x.model, "attempts", n, "err", err)
 		}
 		return nil, aerr
 	}
 	*x = last
-	st.rec.Provider, st.rec.UpstreamModel = dep.ProviderName, dep.UpstreamModel
+	st.Rec.Provider, st.Rec.UpstreamModel = dep.ProviderName, dep.UpstreamModel
 	mc := &modelCall{resp: resp, dep: dep, wire: x.wire(dep), req: preq}
 	if resp.Status >= 400 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

@@ -1,4 +1,4 @@
-package gateway
+package relay
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/memproxy/memproxy/gateway/llm"
+	"github.com/memproxy/memproxy/gateway/track"
 )
 
 // readBody reads the whole request body, bounded by limit, into one buffer:
@@ -51,7 +52,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *api
 		// context; it can still read this answer.)
 		return nil, mismatch(r.ContentLength, int64(len(b)))
 	case r.Context().Err() != nil:
-		return nil, newAPIError(statusClientClosed, llm.ErrClientCancelled, "client_closed_request", "the client closed the request")
+		return nil, newAPIError(track.StatusClientClosed, llm.ErrClientCancelled, "client_closed_request", "the client closed the request")
 	default:
 		return nil, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "body_read_error", "could not read the request body")
 	}

@@ -1,4 +1,4 @@
-package gateway
+package adminapi
 
 import (
 	"crypto/sha256"
@@ -26,29 +26,22 @@ import (
 // serves it (see mcp.MemoryOptions.SessionKey).
 
 // mcpRoute builds the /mcp handler (once, from routes) and keeps the
-// memory handler for drain to shut down.
-func (s *Server) mcpRoute() http.Handler {
+// memory handler for drain to shut down (ShutdownMCP).
+func (s *API) mcpRoute() http.Handler {
 	var b memory.Backend
-	if m := s.opts.Memory; m != nil {
+	if m := s.Memory; m != nil {
 		b = m.Backend
 	}
-	maxResults := 0
-	if t := s.opts.Tools; t != nil {
-		maxResults = t.MaxResults
-	}
-	mo := mcp.MemoryOptions{Backend: b, MaxResults: maxResults, Logger: s.log, Version: version.Version,
-		SessionKey: mcpSessionKey(s.opts.MasterKey)}
-	if s.redis != nil {
-		mo.Ended = &redisEnded{rdb: s.redis, prefix: "memproxy:mcp:ended:"}
-	}
+	mo := mcp.MemoryOptions{Backend: b, MaxResults: s.MCPMaxResults, Logger: s.Log, Version: version.Version,
+		SessionKey: mcpSessionKey(s.MasterKey), Ended: s.MCPEnded}
 	s.mcpMem = mcp.NewMemoryHandler(mo)
-	return s.authenticate(http.HandlerFunc(s.serveMCP))
+	return s.Authenticate(http.HandlerFunc(s.serveMCP))
 }
 
 // serveMCP hands an authenticated request to the memory MCP server with
 // its caller: the scope (or the memory API's answer when there is none)
 // and the identity that binds its session.
-func (s *Server) serveMCP(w http.ResponseWriter, r *http.Request) {
+func (s *API) serveMCP(w http.ResponseWriter, r *http.Request) {
 	sc, ok := s.memoryScope(w, r)
 	if !ok {
 		return

@@ -1,56 +1,27 @@
-package gateway
+package relay
 
 import (
-	"go.opentelemetry.io/otel/attribute"
-
 	"context"
 	"errors"
 	"fmt"
-	"github.com/memproxy/memproxy/internal/telemetry"
 	"math"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/gateway/auth"
-	"github.com/memproxy/memproxy/gateway/cache"
 	"github.com/memproxy/memproxy/gateway/limits"
 	"github.com/memproxy/memproxy/gateway/llm"
+	"github.com/memproxy/memproxy/gateway/track"
+	"github.com/memproxy/memproxy/internal/telemetry"
 )
-
-// sharedState builds the limiter and the response cache: in Redis when
-// one is configured (so every replica shares them), in memory otherwise.
-func (s *Server) sharedState(cfg *config.Gateway) {
-	addr, password := cfg.Cache.RedisAddr(nil)
-	if addr == "" {
-		s.limiter = limits.NewMemory(time.Now)
-		s.cache = cache.NewMemory(64 << 20)
-		if !strings.HasPrefix(s.db.Describe(), "sqlite:") { // a database made for replicas
-			s.log.Warn("no Redis: limits, budgets, the response cache and router cooldowns are kept per process; " +
-				"replicas sharing this database need litellm_settings.cache_params (type: redis), or each allows the whole budget")
-		}
-		return
-	}
-	rdb := redis.NewClient(&redis.Options{Addr: addr, Password: password,
-		DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond,
-		MaxRetries: 1})
-	s.redis = rdb
-	s.limiter = limits.NewRedis(rdb, "memproxy:limits:", time.Now, limits.Options{FailClosed: cfg.Limits.FailClosed, Logger: s.log})
-	s.router.ShareHealth(&redisHealth{rdb: rdb, key: "memproxy:router:cooling"})
-	if cfg.Cache.Params.Type == "local" {
-		s.cache = cache.NewMemory(64 << 20)
-	} else {
-		s.cache = cache.NewRedis(rdb, "memproxy:cache:")
-	}
-	s.log.Info("limits and cache shared through Redis", "redis", addr)
-}
 
 // subjects are the limits that apply to a request: its key's, its user's
 // and its project's.
-func (s *Server) subjects(id *auth.Identity) map[string]limits.Limit {
+func (s *Pipeline) subjects(id *auth.Identity) map[string]limits.Limit {
 	var out map[string]limits.Limit
 	set := func(k string, l limits.Limit) {
 		if out == nil {
@@ -65,7 +36,7 @@ func (s *Server) subjects(id *auth.Identity) map[string]limits.Limit {
 		}
 		set("key:"+k.KeyID, l)
 	}
-	lc := s.opts.Config.Limits
+	lc := s.Config.Limits
 	pick := func(m map[string]config.LimitSet, name string, def config.LimitSet) (config.LimitSet, bool) {
 		if ls, ok := m[name]; ok {
 			return ls, true
@@ -103,17 +74,17 @@ func period(p string) time.Duration {
 // answers 429 (or 503 when the limit store is down and limits fail
 // closed) itself and returns ok=false; otherwise release must be called
 // when the request ends.
-func (s *Server) admit(w http.ResponseWriter, r *http.Request, estTokens int) (release func(), ok bool) {
+func (s *Pipeline) admit(w http.ResponseWriter, r *http.Request, estTokens int) (release func(), ok bool) {
 	id, _ := auth.FromContext(r.Context())
 	subj := s.subjects(id)
 	if len(subj) == 0 {
 		return func() {}, true
 	}
 	ctx, end := telemetry.Span(r.Context(), "limits.admit", attribute.Int("memproxy.subjects", len(subj)))
-	dec, rel, err := s.limiter.Admit(ctx, subj, estTokens)
+	dec, rel, err := s.Limiter.Admit(ctx, subj, estTokens)
 	end(err)
 	if err != nil && !errors.Is(err, context.Canceled) {
-		s.log.Warn("limit store unavailable", "err", err)
+		s.Log.Warn("limit store unavailable", "err", err)
 	}
 	if !dec.Allowed {
 		secs := int(math.Ceil(dec.RetryAfter.Seconds()))
@@ -126,9 +97,9 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, estTokens int) (r
 		}
 		return nil, false
 	}
-	st := stateFrom(r.Context())
+	st := track.From(r.Context())
 	return func() {
-		cost, _ := s.prices.Cost(st.rec.Model, st.rec.Provider, st.rec.UpstreamModel, st.usage)
-		rel(st.usage.PromptTokens+st.usage.CompletionTokens, cost)
+		cost, _ := s.Prices.Cost(st.Rec.Model, st.Rec.Provider, st.Rec.UpstreamModel, st.Usage)
+		rel(st.Usage.PromptTokens+st.Usage.CompletionTokens, cost)
 	}, true
 }

@@ -1,7 +1,6 @@
-package gateway
+package adminapi
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"github.com/memproxy/memproxy/gateway/auth"
 	"github.com/memproxy/memproxy/gateway/llm"
 	"github.com/memproxy/memproxy/gateway/memory"
+	"github.com/memproxy/memproxy/gateway/track"
 )
 
 // The memory API's lifecycle routes (see memoryRoutes): history, a
@@ -23,8 +23,8 @@ import (
 // backend the memory is sourced to the caller's client ("api" when the
 // client is not recognised) and may carry hidden keys; without one, keys
 // are refused rather than dropped.
-func (s *Server) addMemory(r *http.Request, sc memory.Scope, content string, meta map[string]string, keys string) (memory.Memory, bool, error) {
-	b := s.opts.Memory.Backend
+func (s *API) addMemory(r *http.Request, sc memory.Scope, content string, meta map[string]string, keys string) (memory.Memory, bool, error) {
+	b := s.Memory.Backend
 	l, err := memory.LifecycleOf(b)
 	if err != nil {
 		if keys != "" {
@@ -39,19 +39,10 @@ func (s *Server) addMemory(r *http.Request, sc memory.Scope, content string, met
 	return l.AddWith(r.Context(), sc, content, memory.AddOptions{Metadata: meta, Keys: keys, Source: memory.Source{Client: client}})
 }
 
-// listMemories is List, or ListWith when superseded memories are asked
-// for (a backend without a lifecycle has none to show).
-func listMemories(ctx context.Context, b memory.Backend, sc memory.Scope, o memory.ListOptions) ([]memory.Memory, string, error) {
-	if l, err := memory.LifecycleOf(b); err == nil {
-		return l.ListWith(ctx, sc, o)
-	}
-	return b.List(ctx, sc, o.Cursor, o.Limit)
-}
-
 // memHistory serves GET /v1/memory/{id}/history: the memory's supersede
 // chain, oldest first.
-func (s *Server) memHistory(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
-	l, err := memory.LifecycleOf(s.opts.Memory.Backend)
+func (s *API) memHistory(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
+	l, err := memory.LifecycleOf(s.Memory.Backend)
 	if err != nil {
 		s.memError(w, r, err)
 		return
@@ -61,21 +52,21 @@ func (s *Server) memHistory(w http.ResponseWriter, r *http.Request, sc memory.Sc
 		s.memError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "scope": sc, "id": mux.Vars(r)["id"], "data": toJSON(ms, false)})
+	track.WriteJSON(w, http.StatusOK, map[string]any{"object": "list", "scope": sc, "id": mux.Vars(r)["id"], "data": toJSON(ms, false)})
 }
 
 // memEdit serves PUT /v1/memory/{id} {"content": …}: a person's correction,
 // which supersedes the memory (memory.Lifecycle.Update); the answer is the
 // new memory and the id it replaced.
-func (s *Server) memEdit(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
+func (s *API) memEdit(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
 	var in struct {
 		Content *string `json:"content"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, memory.MaxContentBytes+64<<10)).Decode(&in); err != nil || in.Content == nil {
-		writeError(w, r, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_json", "body must be {\"content\": \"…\"}"))
+		track.WriteError(w, r, track.NewError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_json", "body must be {\"content\": \"…\"}"))
 		return
 	}
-	l, err := memory.LifecycleOf(s.opts.Memory.Backend)
+	l, err := memory.LifecycleOf(s.Memory.Backend)
 	if err != nil {
 		s.memError(w, r, err)
 		return
@@ -86,5 +77,5 @@ func (s *Server) memEdit(w http.ResponseWriter, r *http.Request, sc memory.Scope
 		s.memError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"memory": toJSON([]memory.Memory{m}, false)[0], "supersedes": id, "changed": m.ID != id})
+	track.WriteJSON(w, http.StatusOK, map[string]any{"memory": toJSON([]memory.Memory{m}, false)[0], "supersedes": id, "changed": m.ID != id})
 }

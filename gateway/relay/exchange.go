@@ -1,4 +1,4 @@
-package gateway
+package relay
 
 import (
 	"net/http"
@@ -8,6 +8,7 @@ import (
 	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/memory"
 	"github.com/memproxy/memproxy/gateway/provider"
+	"github.com/memproxy/memproxy/gateway/track"
 )
 
 // exchange is one completion request as the pipeline sees it: who speaks
@@ -57,16 +58,16 @@ func (x *exchange) route(d *provider.Deployment) dialect.Route {
 	return dialect.Route{Client: x.client, Wire: x.wire(d)}
 }
 
-// completions serves the completion endpoint of a client dialect.
-func (s *Server) completions(client dialect.Client) http.HandlerFunc {
+// Completions serves the completion endpoint of a client dialect.
+func (s *Pipeline) Completions(client dialect.Client) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		dep, body, peek, ok := s.routeBody(w, r, client)
 		if !ok {
 			return
 		}
-		st := stateFrom(r.Context())
+		st := track.From(r.Context())
 		x := &exchange{client: client, dep: dep, peek: peek, model: peek.Model, stream: peek.Stream,
-			requestID: st.rec.RequestID, clientName: st.rec.Client, promptEstimate: int64(len(body) / 4)}
+			requestID: st.Rec.RequestID, clientName: st.Rec.Client, promptEstimate: int64(len(body) / 4)}
 		release, ok := s.admit(w, r, len(body)/4)
 		if !ok {
 			return
@@ -78,7 +79,7 @@ func (s *Server) completions(client dialect.Client) http.HandlerFunc {
 			}
 			x.cacheKey = &k
 		}
-		body, st.mem = s.recall(w, r, x, body)
+		body, st.Mem = s.recall(w, r, x, body)
 		if s.toolsOn(x) {
 			s.toolLoop(w, r, x, body)
 			return
@@ -99,7 +100,7 @@ func (s *Server) completions(client dialect.Client) http.HandlerFunc {
 // own credentials: the client's Anthropic headers for Anthropic, and for
 // the Supermemory router the memory scope as x-sm-user-id (the scope
 // retrieval used, or the default user_project one).
-func (s *Server) upstreamHeaders(r *http.Request, x *exchange) http.Header {
+func (s *Pipeline) upstreamHeaders(r *http.Request, x *exchange) http.Header {
 	h := passHeaders(r, x.dep)
 	if !x.dep.Supermemory {
 		return h

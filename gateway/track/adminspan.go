@@ -1,4 +1,4 @@
-package gateway
+package track
 
 import (
 	"net/http"
@@ -11,13 +11,13 @@ import (
 	"github.com/memproxy/memproxy/internal/telemetry"
 )
 
-// adminSpans gives the routes that do not go through track — the usage,
+// AdminSpans gives the routes that do not go through a Tracker — the usage,
 // memory, model-list, routing-info, metrics and MCP APIs — a server span
 // each, named by the route's template ("GET /v1/memory/{id}") so that no
 // id or query reaches the trace. They get no usage row: the usage log is
 // the record of model traffic that teams bill from, and a dashboard
 // polling it would otherwise fill it (docs/deployment.md).
-func adminSpans(next http.Handler) http.Handler {
+func AdminSpans(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		route := mux.CurrentRoute(r)
 		tpl, _ := route.GetPathTemplate()
@@ -26,7 +26,7 @@ func adminSpans(next http.Handler) http.Handler {
 			return
 		}
 		ctx, span := startRequestSpan(r, tpl, "")
-		sw := &trackingWriter{ResponseWriter: w, st: &reqState{}}
+		sw := &trackingWriter{ResponseWriter: w, st: &State{}}
 		next.ServeHTTP(sw, r.WithContext(ctx))
 		status := sw.status
 		if status == 0 {
@@ -43,8 +43,9 @@ func adminSpans(next http.Handler) http.Handler {
 // tracked reports whether track handles the request (and its span).
 func tracked(r *http.Request) bool {
 	route := mux.CurrentRoute(r)
-	return route != nil && strings.HasPrefix(route.GetName(), trackedRoute+" ")
+	return route != nil && strings.HasPrefix(route.GetName(), TrackedRoute+" ")
 }
 
-// trackedRoute names the routes track wraps.
-const trackedRoute = "tracked"
+// TrackedRoute prefixes the names of the routes a Tracker wraps
+// ("tracked /v1/chat/completions"); AdminSpans leaves them alone.
+const TrackedRoute = "tracked"

@@ -1,4 +1,4 @@
-package gateway
+package relay
 
 import (
 	"context"
@@ -6,44 +6,17 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/gateway/auth"
 	"github.com/memproxy/memproxy/gateway/llm"
 	"github.com/memproxy/memproxy/gateway/memory/hybrid"
 	"github.com/memproxy/memproxy/gateway/pricing"
 	"github.com/memproxy/memproxy/gateway/provider/embed"
+	"github.com/memproxy/memproxy/gateway/track"
 	"github.com/memproxy/memproxy/gateway/usage"
 )
 
-// memLexicalOnly is the memory status of a hybrid search whose query
-// embedding failed or came too late: the lexical results (maybe none)
-// were used.
-const memLexicalOnly = "lexical_only"
-
 // purposeEmbedding marks the usage rows of the gateway's embedding calls.
 const purposeEmbedding = "memory_embedding"
-
-// hybridMemory wraps the memory backend for hybrid recall when
-// context_retrieval.embedding_model is set: embeddings through s.router,
-// each call a usage row of its own. A backend that keeps no vectors
-// (Supermemory) is left as it is.
-func (s *Server) hybridMemory(c config.ContextRetrieval) {
-	o := s.opts.Memory
-	if c.EmbeddingModel == "" || o == nil || !o.Enabled || o.Backend == nil {
-		return
-	}
-	h, err := hybrid.New(o.Backend, hybrid.Options{
-		Embed: s.Embedder(c.EmbeddingModel, c.EmbeddingDimensions),
-		K:     c.RRFK, MinScore: c.VectorMinScore, Logger: s.log,
-	})
-	if err != nil {
-		s.log.Warn("context_retrieval.embedding_model ignored: recall stays lexical", "backend", o.BackendName, "err", err)
-		return
-	}
-	s.log.Info("hybrid memory recall on", "embedding_model", c.EmbeddingModel, "dimensions", c.EmbeddingDimensions,
-		"rrf_k", c.RRFK, "vectors", "int8, searched in the gateway")
-	o.Backend = h
-}
 
 // embedCalls makes the gateway's embedding calls: through a router, each
 // call that reached an upstream recorded as a usage row.
@@ -58,8 +31,16 @@ type embedCalls struct {
 // the server's router per call, and a usage row for every call that
 // reached an upstream, with purpose memory_embedding, the input tokens
 // and the cost.
-func (s *Server) Embedder(model string, dims int) hybrid.Embedder {
-	return embedCalls{router: s.router, prices: s.prices, record: s.usage.Enqueue}.embedder(model, dims)
+func (s *Pipeline) Embedder(model string, dims int) hybrid.Embedder {
+	return NewEmbedder(s.Router, s.Prices, s.Usage.Enqueue, model, dims)
+}
+
+// NewEmbedder is the hybrid.Embedder of model at dims values through
+// router, recording each call that reached an upstream as a usage row
+// (record) priced from prices: the pipeline's Embedder, and the reindex
+// command's, which has no pipeline.
+func NewEmbedder(router embed.Caller, prices *pricing.Table, record func(usage.Record), model string, dims int) hybrid.Embedder {
+	return embedCalls{router: router, prices: prices, record: record}.embedder(model, dims)
 }
 
 func (e embedCalls) embedder(model string, dims int) hybrid.Embedder {
@@ -87,12 +68,12 @@ func withParentRequest(ctx context.Context, requestID string) context.Context {
 // row is the usage row of one embed.Embed.
 func (e embedCalls) row(ctx context.Context, model string, res embed.Result, err error, start time.Time) usage.Record {
 	rec := usage.Record{
-		Time: start.UTC(), RequestID: newRequestID(), Ingress: "internal", Method: http.MethodPost, Path: "/embeddings",
+		Time: start.UTC(), RequestID: track.NewRequestID(), Ingress: "internal", Method: http.MethodPost, Path: "/embeddings",
 		Model: model, Status: http.StatusOK, PromptTokens: res.Usage.PromptTokens, LatencyMS: ms(time.Since(start)),
 		Purpose: purposeEmbedding,
 	}
-	if st := stateFrom(ctx); st.rec.RequestID != "" {
-		rec.ParentRequestID, rec.SessionID = st.rec.RequestID, st.rec.SessionID
+	if st := track.From(ctx); st.Rec.RequestID != "" {
+		rec.ParentRequestID, rec.SessionID = st.Rec.RequestID, st.Rec.SessionID
 	} else if p, ok := ctx.Value(parentKey{}).(string); ok {
 		rec.ParentRequestID = p
 	}
@@ -122,12 +103,12 @@ func embedErrorStatus(ctx context.Context, err error) (int, string) {
 	}
 }
 
-// lexicalOnly marks a receipt lexical_only when the hybrid search fell
-// back to its lexical results; a receipt of another kind (no place to
+// lexicalOnly marks a track.Receipt lexical_only when the hybrid search fell
+// back to its lexical results; a track.Receipt of another kind (no place to
 // inject…) is kept.
-func lexicalOnly(rc receipt, hi hybrid.SearchInfo) receipt {
-	if hi.LexicalOnly && (rc.status == memInjected || rc.status == memEmpty) {
-		rc.status = memLexicalOnly
+func lexicalOnly(rc track.Receipt, hi hybrid.SearchInfo) track.Receipt {
+	if hi.LexicalOnly && (rc.Status == track.MemInjected || rc.Status == track.MemEmpty) {
+		rc.Status = track.MemLexicalOnly
 	}
 	return rc
 }

@@ -1,9 +1,16 @@
-package gateway
+// Package track gives every API request of the gateway its record: one
+// usage row, one observation in the metrics and one server span, whatever
+// happens to the request, and answers errors in the request's client
+// dialect (WriteError). The request pipeline (gateway/relay) fills the
+// row's State as it goes; the admin APIs (gateway/adminapi) use the
+// errors and get spans (AdminSpans), not rows.
+package track
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -18,59 +25,62 @@ import (
 	"github.com/memproxy/memproxy/gateway/auth"
 	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/llm"
+	"github.com/memproxy/memproxy/gateway/pricing"
 	"github.com/memproxy/memproxy/gateway/usage"
 	"github.com/memproxy/memproxy/internal/telemetry"
 )
 
-// reqState is what the pipeline learns about one API request; the tracking
-// middleware turns it into the request's single usage row.
-type reqState struct {
-	start     time.Time
-	firstByte time.Time
-	rec       usage.Record
-	mem       receipt
-	usage     llm.Usage
-	routed    bool         // a deployment was chosen: the row gets a cost
-	ticket    usage.Ticket // the journaled start of the row
-	// client is the route's client dialect: errors are answered in it.
-	client dialect.Client
-	// complete: the whole answer reached the client (a client that left
+// State is what the pipeline learns about one API request; the tracking
+// State is what the pipeline learns about one API request; the Tracker
+// turns it into the request's single usage row.
+type State struct {
+	Start     time.Time
+	FirstByte time.Time
+	Rec       usage.Record
+	Mem       Receipt
+	Usage     llm.Usage
+	Routed    bool         // a deployment was chosen: the row gets a cost
+	Ticket    usage.Ticket // the journaled start of the row
+	// Client is the route's client dialect: errors are answered in it.
+	Client dialect.Client
+	// Complete: the whole answer reached the client (a client that left
 	// right after its end is no cancellation).
-	complete bool
-	// attempts counts the upstream calls the router made, over every
+	Complete bool
+	// Attempts counts the upstream calls the router made, over every
 	// model call of the request (tool-loop rounds included).
-	attempts int
+	Attempts int
 }
 
 type stateKey struct{}
 
-func stateFrom(ctx context.Context) *reqState {
-	st, _ := ctx.Value(stateKey{}).(*reqState)
+// From is the request's State (a throwaway outside a tracked request).
+func From(ctx context.Context) *State {
+	st, _ := ctx.Value(stateKey{}).(*State)
 	if st == nil {
-		return &reqState{} // outside track (tests of single handlers): a throwaway
+		return &State{} // outside track (tests of single handlers): a throwaway
 	}
 	return st
 }
 
 // setError records the error kind; the first one set wins, since later
 // failures (such as writing to a client that left) follow from it.
-func (st *reqState) setError(kind llm.ErrorKind) {
-	if st.rec.ErrorType == "" {
-		st.rec.ErrorType = string(kind)
+func (st *State) SetError(kind llm.ErrorKind) {
+	if st.Rec.ErrorType == "" {
+		st.Rec.ErrorType = string(kind)
 	}
 }
 
-func (st *reqState) setUsage(u llm.Usage) {
-	st.usage = u
-	st.rec.PromptTokens, st.rec.CompletionTokens, st.rec.CachedTokens = u.PromptTokens, u.CompletionTokens, u.CachedTokens
-	st.rec.CacheWriteTokens, st.rec.ReasoningTokens = u.CacheWriteTokens, u.ReasoningTokens
+func (st *State) SetUsage(u llm.Usage) {
+	st.Usage = u
+	st.Rec.PromptTokens, st.Rec.CompletionTokens, st.Rec.CachedTokens = u.PromptTokens, u.CompletionTokens, u.CachedTokens
+	st.Rec.CacheWriteTokens, st.Rec.ReasoningTokens = u.CacheWriteTokens, u.ReasoningTokens
 }
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// newRequestID returns a fresh id. The gateway always assigns its own: the
+// NewRequestID returns a fresh id. The gateway always assigns its own: the
 // usage log is idempotent on it, so a client-chosen id could suppress rows.
-func newRequestID() string {
+func NewRequestID() string {
 	var b [15]byte
 	_, _ = rand.Read(b[:])
 	var out [4 + 24]byte // "req_" and 15 bytes in base32
@@ -79,7 +89,19 @@ func newRequestID() string {
 	return string(out[:])
 }
 
-// track wraps an API handler so that every request, whatever happens to it,
+// Tracker keeps the record of API requests.
+type Tracker struct {
+	Usage    *usage.Queue
+	Prices   *pricing.Table
+	Receipts *Receipts // memory receipts of recent requests, for /v1/memory/why
+	Log      *slog.Logger
+	// Observe, when set, counts a finished request in the metrics.
+	Observe func(route, ingress string, rec *usage.Record, ttfb, total time.Duration)
+	// authFails samples the usage rows of failed authentication.
+	authFails authFailSampler
+}
+
+// Wrap wraps an API handler so that every request, whatever happens to it,
 // yields exactly one usage row, one observation in the metrics and one server span named by the route
 // ("POST /v1/chat/completions"). route is the /v1 form of the handler's
 // path, the same for its unversioned alias.
@@ -97,21 +119,21 @@ func newRequestID() string {
 // the edge's child; a plain-HTTP request continues the caller's W3C
 // traceparent, if any. Headers that arrived through the tunnel are never
 // used for that: the edge's own trace context comes with the call.
-func (s *Server) track(route string, next http.Handler) http.Handler {
+func (t *Tracker) Wrap(route string, next http.Handler) http.Handler {
 	client := dialect.ForPath(route)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &reqState{start: time.Now(), client: client}
-		st.rec = usage.Record{Time: st.start.UTC(), RequestID: newRequestID(), Method: r.Method, Path: r.URL.Path, Status: http.StatusOK}
+		st := &State{Start: time.Now(), Client: client}
+		st.Rec = usage.Record{Time: st.Start.UTC(), RequestID: NewRequestID(), Method: r.Method, Path: r.URL.Path, Status: http.StatusOK}
 		if id, ok := auth.FromContext(r.Context()); ok {
-			applyIdentity(&st.rec, id) // tunnel requests arrive identified
+			ApplyIdentity(&st.Rec, id) // tunnel requests arrive identified
 		}
-		st.ticket = s.usage.Begin(st.rec)
-		ctx, span := startRequestSpan(r, route, st.rec.RequestID)
-		w.Header().Set("X-Request-Id", st.rec.RequestID)
+		st.Ticket = t.Usage.Begin(st.Rec)
+		ctx, span := startRequestSpan(r, route, st.Rec.RequestID)
+		w.Header().Set("X-Request-Id", st.Rec.RequestID)
 		tw := &trackingWriter{ResponseWriter: w, st: st}
 		next.ServeHTTP(tw, r.WithContext(context.WithValue(ctx, stateKey{}, st)))
-		s.finish(r, route, tw, st)
-		endRequestSpan(span, ingressOf(r, &st.rec), &st.rec)
+		t.finish(r, route, tw, st)
+		endRequestSpan(span, ingressOf(r, &st.Rec), &st.Rec)
 	})
 }
 
@@ -125,7 +147,7 @@ func startRequestSpan(r *http.Request, route, requestID string) (context.Context
 	if !telemetry.Recording() {
 		return ctx, noSpan
 	}
-	if !trace.SpanContextFromContext(ctx).IsValid() && r.RemoteAddr != tunnelRemoteAddr {
+	if !trace.SpanContextFromContext(ctx).IsValid() && r.RemoteAddr != TunnelRemoteAddr {
 		ctx = otel.GetTextMapPropagator().Extract(ctx, propagation.HeaderCarrier(r.Header))
 	}
 	return otel.Tracer(telemetry.TracerName).Start(ctx, r.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
@@ -139,7 +161,7 @@ func ingressOf(r *http.Request, rec *usage.Record) string {
 	switch {
 	case rec.Ingress != "":
 		return rec.Ingress
-	case r.RemoteAddr == tunnelRemoteAddr:
+	case r.RemoteAddr == TunnelRemoteAddr:
 		return auth.IngressTunnel
 	}
 	return auth.IngressHTTP
@@ -183,49 +205,52 @@ func endRequestSpan(span trace.Span, ingress string, rec *usage.Record) {
 
 // finish completes the request's usage row, journals it and counts it in
 // the metrics.
-func (s *Server) finish(r *http.Request, route string, tw *trackingWriter, st *reqState) {
+func (t *Tracker) finish(r *http.Request, route string, tw *trackingWriter, st *State) {
 	end := time.Now()
-	st.rec.Time = st.start.UTC()
-	st.rec.LatencyMS = ms(end.Sub(st.start))
-	if !st.firstByte.IsZero() {
-		st.rec.TTFBMS = ms(st.firstByte.Sub(st.start))
+	st.Rec.Time = st.Start.UTC()
+	st.Rec.LatencyMS = ms(end.Sub(st.Start))
+	if !st.FirstByte.IsZero() {
+		st.Rec.TTFBMS = ms(st.FirstByte.Sub(st.Start))
 	}
 	if tw.status != 0 {
-		st.rec.Status = tw.status
+		st.Rec.Status = tw.status
 	}
-	if clientGone(r.Context()) && st.rec.ErrorType == "" && !st.complete {
-		st.setError(llm.ErrClientCancelled)
+	if ClientGone(r.Context()) && st.Rec.ErrorType == "" && !st.Complete {
+		st.SetError(llm.ErrClientCancelled)
 	}
-	if st.rec.ErrorType == string(llm.ErrClientCancelled) {
-		st.rec.Status = statusClientClosed
+	if st.Rec.ErrorType == string(llm.ErrClientCancelled) {
+		st.Rec.Status = StatusClientClosed
 	}
-	if m := st.mem; m.status != "" {
-		st.rec.MemoryStatus, st.rec.MemoryCount, st.rec.MemoryMS = m.status, len(m.ids), m.ms
-		s.whys.put(st.rec.RequestID, m)
-		st.rec.MemoryIDs = strings.Join(m.ids, ",")
+	if m := st.Mem; m.Status != "" {
+		st.Rec.MemoryStatus, st.Rec.MemoryCount, st.Rec.MemoryMS = m.Status, len(m.IDs), m.MS
+		t.Receipts.put(st.Rec.RequestID, m)
+		st.Rec.MemoryIDs = strings.Join(m.IDs, ",")
 	}
-	if st.routed {
-		st.rec.SetCost(s.prices.Cost(st.rec.Model, st.rec.Provider, st.rec.UpstreamModel, st.usage))
+	if st.Routed {
+		st.Rec.SetCost(t.Prices.Cost(st.Rec.Model, st.Rec.Provider, st.Rec.UpstreamModel, st.Usage))
 	}
-	if unauthenticatedFailure(&st.rec) && !s.authFails.keep(s.log, authFailSource(r), end) {
-		s.usage.Skip(st.ticket, st.rec.RequestID)
+	if unauthenticatedFailure(&st.Rec) && !t.authFails.keep(t.Log, authFailSource(r), end) {
+		t.Usage.Skip(st.Ticket, st.Rec.RequestID)
 	} else {
-		s.usage.Finish(st.ticket, st.rec)
+		t.Usage.Finish(st.Ticket, st.Rec)
 	}
 	var ttfb time.Duration
-	if !st.firstByte.IsZero() {
-		ttfb = st.firstByte.Sub(st.start)
+	if !st.FirstByte.IsZero() {
+		ttfb = st.FirstByte.Sub(st.Start)
 	}
-	s.metrics.observe(route, ingressOf(r, &st.rec), &st.rec, ttfb, end.Sub(st.start))
+	if t.Observe != nil {
+		t.Observe(route, ingressOf(r, &st.Rec), &st.Rec, ttfb, end.Sub(st.Start))
+	}
 }
 
-// statusClientClosed is nginx's 499, used in the usage log for requests the
+// StatusClientClosed is nginx's 499, used in the usage log for requests the
 // client abandoned before the answer was complete.
-const statusClientClosed = 499
+const StatusClientClosed = 499
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-func applyIdentity(rec *usage.Record, id *auth.Identity) {
+// ApplyIdentity copies who made the request into its row.
+func ApplyIdentity(rec *usage.Record, id *auth.Identity) {
 	rec.User, rec.Project, rec.Client = id.User, id.Project, id.Client
 	rec.Hostname, rec.EdgeID, rec.Ingress = id.Hostname, id.EdgeID, id.Ingress
 }
@@ -233,7 +258,7 @@ func applyIdentity(rec *usage.Record, id *auth.Identity) {
 // trackingWriter records the status and the time of the first body byte.
 type trackingWriter struct {
 	http.ResponseWriter
-	st     *reqState
+	st     *State
 	status int
 }
 
@@ -248,8 +273,8 @@ func (w *trackingWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	if w.st.firstByte.IsZero() && len(p) > 0 {
-		w.st.firstByte = time.Now()
+	if w.st.FirstByte.IsZero() && len(p) > 0 {
+		w.st.FirstByte = time.Now()
 	}
 	return w.ResponseWriter.Write(p)
 }
@@ -263,3 +288,7 @@ func (w *trackingWriter) Flush() {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *trackingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// TunnelRemoteAddr is the RemoteAddr of a request that came through the
+// edge tunnel.
+const TunnelRemoteAddr = "tunnel"

@@ -1,21 +1,21 @@
-package gateway
+package relay
 
 import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/memproxy/memproxy/gateway/auth"
 	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/llm"
 	"github.com/memproxy/memproxy/gateway/provider"
+	"github.com/memproxy/memproxy/gateway/track"
 )
 
-// openAIOnly serves an OpenAI endpoint that has no counterpart in other
+// OpenAIOnly serves an OpenAI endpoint that has no counterpart in other
 // dialects (embeddings, legacy completions): it passes the body to an
 // OpenAI-dialect deployment unchanged but for the model.
-func (s *Server) openAIOnly(op string) http.HandlerFunc {
+func (s *Pipeline) OpenAIOnly(op string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		dep, body, head, ok := s.routeBody(w, r, dialect.ForPath(r.URL.Path))
 		if !ok {
@@ -46,18 +46,18 @@ func (s *Server) openAIOnly(op string) http.HandlerFunc {
 
 // routeBody reads and checks a body and finds its deployment, answering
 // the client itself when any of that fails.
-func (s *Server) routeBody(w http.ResponseWriter, r *http.Request, client dialect.Client) (*provider.Deployment, []byte, *dialect.Peek, bool) {
-	st := stateFrom(r.Context())
-	body, aerr := readBody(w, r, s.maxBody)
+func (s *Pipeline) routeBody(w http.ResponseWriter, r *http.Request, client dialect.Client) (*provider.Deployment, []byte, *dialect.Peek, bool) {
+	st := track.From(r.Context())
+	body, aerr := readBody(w, r, s.MaxBody)
 	if aerr != nil {
 		writeError(w, r, aerr)
 		return nil, nil, nil, false
 	}
 	head, aerr := client.Peek(body)
 	if head != nil {
-		st.rec.Model, st.rec.Stream = head.Model, head.Stream
+		st.Rec.Model, st.Rec.Stream = head.Model, head.Stream
 	}
-	st.rec.SessionID = sessionID(r.Header, body)
+	st.Rec.SessionID = sessionID(r.Header, body)
 	if aerr != nil {
 		writeError(w, r, aerr)
 		return nil, nil, head, false
@@ -69,20 +69,20 @@ func (s *Server) routeBody(w http.ResponseWriter, r *http.Request, client dialec
 			fmt.Sprintf("This API key may not use the model `%s`.", head.Model)))
 		return nil, nil, head, false
 	}
-	dep, ok := s.models.Lookup(head.Model)
+	dep, ok := s.Models.Lookup(head.Model)
 	if !ok {
 		writeError(w, r, newAPIError(http.StatusNotFound, llm.ErrNotFound, "model_not_found",
 			fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", head.Model)))
 		return nil, nil, head, false
 	}
-	st.rec.Provider, st.rec.UpstreamModel, st.routed = dep.ProviderName, dep.UpstreamModel, true
+	st.Rec.Provider, st.Rec.UpstreamModel, st.Routed = dep.ProviderName, dep.UpstreamModel, true
 	return dep, body, head, true
 }
 
-// countTokens serves POST /v1/messages/count_tokens: exact from an
+// CountTokens serves POST /v1/messages/count_tokens: exact from an
 // Anthropic deployment, otherwise estimated (about four bytes of text a
 // token) and marked so with the X-Memproxy-Token-Count: estimated header.
-func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
+func (s *Pipeline) CountTokens(w http.ResponseWriter, r *http.Request) {
 	dep, body, head, ok := s.routeBody(w, r, dialect.ForPath(r.URL.Path))
 	if !ok {
 		return
@@ -106,26 +106,5 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal(body, &req) // parseChat checked the JSON
 	n := (len(req.System) + len(req.Messages) + len(req.Tools) + 3) / 4
 	w.Header().Set("X-Memproxy-Token-Count", "estimated")
-	writeJSON(w, http.StatusOK, map[string]int{"input_tokens": n})
-}
-
-// anthropicModels renders /v1/models in Anthropic's list format, for
-// clients that send anthropic-version.
-func (s *Server) anthropicModels(w http.ResponseWriter, names []string) {
-	type model struct {
-		Type        string `json:"type"`
-		ID          string `json:"id"`
-		DisplayName string `json:"display_name"`
-		CreatedAt   string `json:"created_at"`
-	}
-	data := make([]model, 0, len(names))
-	created := time.Unix(startedAt, 0).UTC().Format(time.RFC3339)
-	for _, n := range names {
-		data = append(data, model{Type: "model", ID: n, DisplayName: n, CreatedAt: created})
-	}
-	out := map[string]any{"data": data, "has_more": false, "first_id": nil, "last_id": nil}
-	if len(names) > 0 {
-		out["first_id"], out["last_id"] = names[0], names[len(names)-1]
-	}
-	writeJSON(w, http.StatusOK, out)
+	track.WriteJSON(w, http.StatusOK, map[string]int{"input_tokens": n})
 }

@@ -1,8 +1,7 @@
-package gateway
+package relay
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -11,12 +10,13 @@ import (
 	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/llm"
 	"github.com/memproxy/memproxy/gateway/provider"
+	"github.com/memproxy/memproxy/gateway/track"
 )
 
 // relay calls the model (callModel) and forwards the answer. build makes
 // the request for the deployment tried, since its dialect decides the
 // body.
-func (s *Server) relay(w http.ResponseWriter, r *http.Request, x *exchange, build func(*exchange) (*provider.Request, *apiError)) {
+func (s *Pipeline) relay(w http.ResponseWriter, r *http.Request, x *exchange, build func(*exchange) (*provider.Request, *apiError)) {
 	mc, aerr := s.callModel(r.Context(), r, x, build)
 	if aerr != nil {
 		writeError(w, r, aerr)
@@ -33,12 +33,12 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, x *exchange, buil
 // maxUpstreamJSON bounds a non-streaming upstream answer held in memory.
 const maxUpstreamJSON = 64 << 20
 
-func (s *Server) relayJSON(w http.ResponseWriter, r *http.Request, x *exchange, mc *modelCall) {
-	st := stateFrom(r.Context())
+func (s *Pipeline) relayJSON(w http.ResponseWriter, r *http.Request, x *exchange, mc *modelCall) {
+	st := track.From(r.Context())
 	b, err := io.ReadAll(io.LimitReader(mc.body, maxUpstreamJSON+1))
 	if err != nil || len(b) > maxUpstreamJSON {
-		if clientGone(r.Context()) {
-			st.setError(llm.ErrClientCancelled)
+		if track.ClientGone(r.Context()) {
+			st.SetError(llm.ErrClientCancelled)
 			return
 		}
 		writeError(w, r, newAPIError(http.StatusBadGateway, llm.ErrUpstream, "upstream_read_error",
@@ -47,12 +47,12 @@ func (s *Server) relayJSON(w http.ResponseWriter, r *http.Request, x *exchange, 
 	}
 	b, u, err := x.route(mc.dep).Response(b, x.model)
 	if err != nil {
-		s.log.Warn("upstream answer could not be translated", "request_id", st.rec.RequestID, "err", err)
+		s.Log.Warn("upstream answer could not be translated", "request_id", st.Rec.RequestID, "err", err)
 		writeError(w, r, newAPIError(http.StatusBadGateway, llm.ErrUpstream, "upstream_bad_response",
 			"the upstream's answer could not be read: "+err.Error()))
 		return
 	}
-	st.setUsage(u)
+	st.SetUsage(u)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(mc.resp.Status)
 	if _, err := w.Write(b); err == nil {
@@ -111,8 +111,8 @@ func clientCopies(out io.Writer, x *exchange) (io.Writer, dialect.Fold, *capped)
 // relayStream forwards a stream as it arrives: every upstream read goes
 // through the exchange's sink (passthrough or translation) and is flushed
 // at once. The call's body cuts a stream that goes silent.
-func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, x *exchange, mc *modelCall) {
-	st := stateFrom(r.Context())
+func (s *Pipeline) relayStream(w http.ResponseWriter, r *http.Request, x *exchange, mc *modelCall) {
+	st := track.From(r.Context())
 	out, fold, capture := clientCopies(startStream(w, mc.resp.Status), x)
 	sink := x.route(mc.dep).Sink(out, x.model, x.hideUsage, x.peek.IncludeUsage)
 	bp := bufPool.Get().(*[]byte)
@@ -123,7 +123,7 @@ func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, x *exchange
 		if n > 0 {
 			if _, werr := sink.Write((*bp)[:n]); werr != nil {
 				partialUsage(st, x, sink)
-				st.setError(llm.ErrClientCancelled)
+				st.SetError(llm.ErrClientCancelled)
 				return
 			}
 		}
@@ -133,8 +133,8 @@ func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, x *exchange
 		}
 	}
 	e := newAPIError(http.StatusBadGateway, llm.ErrUpstreamCut, "stream_cut", "the upstream stream ended before it was complete")
-	if drainCut(r.Context()) {
-		e = shutdownError()
+	if track.DrainCut(r.Context()) {
+		e = track.ShutdownError()
 	} else if errors.Is(readErr, errStreamIdle) {
 		e = newAPIError(http.StatusGatewayTimeout, llm.ErrUpstreamTimeout, "upstream_timeout", "the upstream sent nothing for "+mc.dep.StreamIdle.String())
 	}
@@ -142,17 +142,17 @@ func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, x *exchange
 	// read the stream's proper end and left at once (Codex does) was
 	// answered, and its turn is remembered.
 	u, complete := sink.Finish(e)
-	st.setUsage(u)
-	if !complete && clientGone(r.Context()) {
+	st.SetUsage(u)
+	if !complete && track.ClientGone(r.Context()) {
 		partialUsage(st, x, nil)
-		st.setError(llm.ErrClientCancelled)
+		st.SetError(llm.ErrClientCancelled)
 		return
 	}
-	st.complete = complete
+	st.Complete = complete
 	if !complete {
 		partialUsage(st, x, nil)
-		st.setError(e.Kind)
-		s.log.Warn("upstream stream cut", "request_id", st.rec.RequestID, "model", x.model, "kind", e.Kind)
+		st.SetError(e.Kind)
+		s.Log.Warn("upstream stream cut", "request_id", st.Rec.RequestID, "model", x.model, "kind", e.Kind)
 		return
 	}
 	if fold != nil {
@@ -161,20 +161,6 @@ func (s *Server) relayStream(w http.ResponseWriter, r *http.Request, x *exchange
 	if capture != nil && !capture.over {
 		s.remember(x, nil, capture.b.Bytes())
 	}
-}
-
-// clientGone reports whether ctx ended because the client left (not
-// because the gateway's drain timeout cut the request).
-func clientGone(ctx context.Context) bool {
-	return errors.Is(ctx.Err(), context.Canceled) && !drainCut(ctx)
-}
-
-// drainCut reports whether the gateway's drain timeout ended ctx.
-func drainCut(ctx context.Context) bool { return errors.Is(context.Cause(ctx), errDrainTimeout) }
-
-// shutdownError is what a client whose answer the drain cut is told.
-func shutdownError() *apiError {
-	return newAPIError(http.StatusServiceUnavailable, llm.ErrGatewayShutdown, "gateway_shutdown", errDrainTimeout.Error())
 }
 
 // deltaCounter counts the deltas (content, tool-argument and text events:
@@ -198,16 +184,16 @@ func (d *deltaCounter) Write(p []byte) (int, error) {
 // bytes / 4 for the prompt and one token a delta delivered for the
 // completion — so that a stream cut after 22 chunks is not logged as 0
 // tokens. docs/configuration.md (usage log) says they are estimates.
-func partialUsage(st *reqState, x *exchange, sink dialect.Sink) {
-	if sink != nil && st.usage == (llm.Usage{}) {
-		st.setUsage(sink.Usage())
+func partialUsage(st *track.State, x *exchange, sink dialect.Sink) {
+	if sink != nil && st.Usage == (llm.Usage{}) {
+		st.SetUsage(sink.Usage())
 	}
-	u := st.usage
+	u := st.Usage
 	if u.PromptTokens == 0 {
 		u.PromptTokens = x.promptEstimate
 	}
 	if u.CompletionTokens == 0 {
 		u.CompletionTokens = max(x.delivered-1, 0) // the closing delta (stop reason) carries no token
 	}
-	st.setUsage(u)
+	st.SetUsage(u)
 }

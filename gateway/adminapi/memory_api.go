@@ -1,4 +1,4 @@
-package gateway
+package adminapi
 
 import (
 	"encoding/json"
@@ -14,6 +14,7 @@ import (
 	"github.com/memproxy/memproxy/gateway/auth"
 	"github.com/memproxy/memproxy/gateway/llm"
 	"github.com/memproxy/memproxy/gateway/memory"
+	"github.com/memproxy/memproxy/gateway/track"
 	"github.com/memproxy/memproxy/gateway/usage"
 )
 
@@ -30,9 +31,9 @@ import (
 //	GET    /v1/memory/{id}/history         what superseded what (memory_edit_api.go)
 //	PUT    /v1/memory/{id}                 a person's edit {"content"}: supersedes
 //	GET    /v1/memory?include_superseded=true  list superseded memories too
-func (s *Server) memoryRoutes(r *mux.Router) {
+func (s *API) memoryRoutes(r *mux.Router) {
 	h := func(f func(http.ResponseWriter, *http.Request, memory.Scope)) http.Handler {
-		return s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		return s.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			sc, ok := s.memoryScope(w, r)
 			if ok {
 				f(w, r, sc)
@@ -53,16 +54,16 @@ func (s *Server) memoryRoutes(r *mux.Router) {
 }
 
 // memoryScope is the caller's scope, or an answer saying why there is none.
-func (s *Server) memoryScope(w http.ResponseWriter, r *http.Request) (memory.Scope, bool) {
-	o := s.opts.Memory
+func (s *API) memoryScope(w http.ResponseWriter, r *http.Request) (memory.Scope, bool) {
+	o := s.Memory
 	if o == nil || !o.Enabled || o.Backend == nil {
-		writeError(w, r, newAPIError(http.StatusNotFound, llm.ErrNotFound, "memory_disabled", "memory is not enabled on this gateway (context_retrieval.enabled)"))
+		track.WriteError(w, r, track.NewError(http.StatusNotFound, llm.ErrNotFound, "memory_disabled", "memory is not enabled on this gateway (context_retrieval.enabled)"))
 		return "", false
 	}
 	id, _ := auth.FromContext(r.Context())
 	sc := scopeFor(id, o.Policy)
 	if sc == "" {
-		writeError(w, r, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "no_scope",
+		track.WriteError(w, r, track.NewError(http.StatusBadRequest, llm.ErrInvalidRequest, "no_scope",
 			"the request has no memory scope: the "+o.Policy+" policy needs a user and a project (x-memory-project over plain HTTP)"))
 		return "", false
 	}
@@ -101,20 +102,20 @@ func toJSON(ms []memory.Memory, scored bool) []memoryJSON {
 	return out
 }
 
-func (s *Server) memError(w http.ResponseWriter, r *http.Request, err error) {
+func (s *API) memError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, memory.ErrNotFound):
-		writeError(w, r, newAPIError(http.StatusNotFound, llm.ErrNotFound, "memory_not_found", "no such memory in your scope"))
+		track.WriteError(w, r, track.NewError(http.StatusNotFound, llm.ErrNotFound, "memory_not_found", "no such memory in your scope"))
 	case errors.Is(err, memory.ErrInvalidContent), errors.Is(err, memory.ErrInvalidMetadata), errors.Is(err, memory.ErrInvalidCursor):
-		writeError(w, r, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_memory", err.Error()))
+		track.WriteError(w, r, track.NewError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_memory", err.Error()))
 	case errors.Is(err, memory.ErrSuperseded):
-		writeError(w, r, newAPIError(http.StatusConflict, llm.ErrInvalidRequest, "memory_superseded",
+		track.WriteError(w, r, track.NewError(http.StatusConflict, llm.ErrInvalidRequest, "memory_superseded",
 			"this memory has been superseded; edit its newest version (see its history)"))
 	case errors.Is(err, memory.ErrUnsupported):
-		writeError(w, r, newAPIError(http.StatusNotImplemented, llm.ErrInvalidRequest, "memory_unsupported", err.Error()))
+		track.WriteError(w, r, track.NewError(http.StatusNotImplemented, llm.ErrInvalidRequest, "memory_unsupported", err.Error()))
 	default:
-		s.log.Warn("memory backend failed", "err", err)
-		writeError(w, r, newAPIError(http.StatusServiceUnavailable, llm.ErrUnavailable, "memory_unavailable", "the memory store could not be reached"))
+		s.Log.Warn("memory backend failed", "err", err)
+		track.WriteError(w, r, track.NewError(http.StatusServiceUnavailable, llm.ErrUnavailable, "memory_unavailable", "the memory store could not be reached"))
 	}
 }
 
@@ -123,23 +124,23 @@ func limitParam(r *http.Request) int {
 	return memory.ClampLimit(n)
 }
 
-func (s *Server) memSearch(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
-	ms, err := s.opts.Memory.Backend.Search(r.Context(), sc, r.URL.Query().Get("q"), limitParam(r))
+func (s *API) memSearch(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
+	ms, err := s.Memory.Backend.Search(r.Context(), sc, r.URL.Query().Get("q"), limitParam(r))
 	if err != nil {
 		s.memError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "scope": sc, "data": toJSON(ms, true)})
+	track.WriteJSON(w, http.StatusOK, map[string]any{"object": "list", "scope": sc, "data": toJSON(ms, true)})
 }
 
-func (s *Server) memAdd(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
+func (s *API) memAdd(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
 	var in struct {
 		Content  string            `json:"content"`
 		Metadata map[string]string `json:"metadata"`
 		Keys     string            `json:"keys"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, memory.MaxContentBytes+64<<10)).Decode(&in); err != nil {
-		writeError(w, r, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_json", "body must be {\"content\": \"…\", \"metadata\": {…}}"))
+		track.WriteError(w, r, track.NewError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_json", "body must be {\"content\": \"…\", \"metadata\": {…}}"))
 		return
 	}
 	m, created, err := s.addMemory(r, sc, in.Content, in.Metadata, in.Keys)
@@ -151,77 +152,77 @@ func (s *Server) memAdd(w http.ResponseWriter, r *http.Request, sc memory.Scope)
 	if created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, map[string]any{"memory": toJSON([]memory.Memory{m}, false)[0], "created": created})
+	track.WriteJSON(w, status, map[string]any{"memory": toJSON([]memory.Memory{m}, false)[0], "created": created})
 }
 
-func (s *Server) memList(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
+func (s *API) memList(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
 	o := memory.ListOptions{Cursor: r.URL.Query().Get("cursor"), Limit: limitParam(r), IncludeSuperseded: r.URL.Query().Get("include_superseded") == "true"}
-	ms, next, err := listMemories(r.Context(), s.opts.Memory.Backend, sc, o)
+	ms, next, err := memory.ListWith(r.Context(), s.Memory.Backend, sc, o)
 	if err != nil {
 		s.memError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "scope": sc, "data": toJSON(ms, false), "next_cursor": next})
+	track.WriteJSON(w, http.StatusOK, map[string]any{"object": "list", "scope": sc, "data": toJSON(ms, false), "next_cursor": next})
 }
 
-func (s *Server) memGet(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
-	m, err := s.opts.Memory.Backend.Get(r.Context(), sc, mux.Vars(r)["id"])
+func (s *API) memGet(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
+	m, err := s.Memory.Backend.Get(r.Context(), sc, mux.Vars(r)["id"])
 	if err != nil {
 		s.memError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toJSON([]memory.Memory{m}, false)[0])
+	track.WriteJSON(w, http.StatusOK, toJSON([]memory.Memory{m}, false)[0])
 }
 
-func (s *Server) memDelete(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
-	if err := s.opts.Memory.Backend.Delete(r.Context(), sc, mux.Vars(r)["id"]); err != nil {
+func (s *API) memDelete(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
+	if err := s.Memory.Backend.Delete(r.Context(), sc, mux.Vars(r)["id"]); err != nil {
 		s.memError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deleted": mux.Vars(r)["id"]})
+	track.WriteJSON(w, http.StatusOK, map[string]any{"deleted": mux.Vars(r)["id"]})
 }
 
-func (s *Server) memDeleteAll(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
+func (s *API) memDeleteAll(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
 	if r.URL.Query().Get("all") != "true" {
-		writeError(w, r, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "confirm_required", "deleting every memory of your scope needs ?all=true"))
+		track.WriteError(w, r, track.NewError(http.StatusBadRequest, llm.ErrInvalidRequest, "confirm_required", "deleting every memory of your scope needs ?all=true"))
 		return
 	}
-	n, err := s.opts.Memory.Backend.DeleteAll(r.Context(), sc)
+	n, err := s.Memory.Backend.DeleteAll(r.Context(), sc)
 	if err != nil {
 		s.memError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deleted": n, "scope": sc})
+	track.WriteJSON(w, http.StatusOK, map[string]any{"deleted": n, "scope": sc})
 }
 
 // routingInfo serves GET /memory-routing/info (the seed's endpoint,
 // extended): who the gateway takes the caller to be, and where its
 // memories live.
-func (s *Server) routingInfo(w http.ResponseWriter, r *http.Request) {
+func (s *API) routingInfo(w http.ResponseWriter, r *http.Request) {
 	id, _ := auth.FromContext(r.Context())
 	info := map[string]any{
 		"user": id.User, "project": id.Project, "client": id.Client, "matched_pattern": id.ClientPattern,
 		"user_rule": id.UserRule, "ingress": id.Ingress, "memory_enabled": false,
 	}
-	if o := s.opts.Memory; o != nil && o.Enabled && o.Backend != nil {
+	if o := s.Memory; o != nil && o.Enabled && o.Backend != nil {
 		info["memory_enabled"], info["scope"], info["scope_policy"], info["backend"] = true, scopeFor(id, o.Policy), o.Policy, o.BackendName
 	}
-	writeJSON(w, http.StatusOK, info)
+	track.WriteJSON(w, http.StatusOK, info)
 }
 
 // memoryWhy serves GET /v1/memory/why/{request_id}: what memory did for a
 // request of the caller's scope — its status, the memories injected (as
 // they are now; deleted ones are named) and the retrieval time.
-func (s *Server) memoryWhy(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
+func (s *API) memoryWhy(w http.ResponseWriter, r *http.Request, sc memory.Scope) {
 	reqID := mux.Vars(r)["request_id"]
 	id, _ := auth.FromContext(r.Context())
-	recs, err := s.db.QueryUsage(r.Context(), usage.Filter{RequestID: reqID, Limit: 1})
+	recs, err := s.DB.QueryUsage(r.Context(), usage.Filter{RequestID: reqID, Limit: 1})
 	if err != nil {
 		s.memError(w, r, err)
 		return
 	}
-	if len(recs) == 0 || (!id.Admin && recs[0].User != id.User) || scopeFor(&auth.Identity{User: recs[0].User, Project: recs[0].Project}, s.opts.Memory.Policy) != sc {
-		writeError(w, r, newAPIError(http.StatusNotFound, llm.ErrNotFound, "request_not_found", "no request "+reqID+" in your scope (rows are written a moment after the answer)"))
+	if len(recs) == 0 || (!id.Admin && recs[0].User != id.User) || scopeFor(&auth.Identity{User: recs[0].User, Project: recs[0].Project}, s.Memory.Policy) != sc {
+		track.WriteError(w, r, track.NewError(http.StatusNotFound, llm.ErrNotFound, "request_not_found", "no request "+reqID+" in your scope (rows are written a moment after the answer)"))
 		return
 	}
 	rec := recs[0]
@@ -231,52 +232,58 @@ func (s *Server) memoryWhy(w http.ResponseWriter, r *http.Request, sc memory.Sco
 		Score   *float64 `json:"score,omitempty"`
 		Deleted bool     `json:"deleted,omitempty"`
 	}
-	rc, known := s.whys.get(rec.RequestID)
+	rc, known := s.Receipts.Get(rec.RequestID)
 	var ms []shown
 	for i, mid := range strings.Split(rec.MemoryIDs, ",") {
 		if mid == "" {
 			continue
 		}
-		m, err := s.opts.Memory.Backend.Get(r.Context(), sc, mid)
+		m, err := s.Memory.Backend.Get(r.Context(), sc, mid)
 		sh := shown{ID: mid, Content: m.Content, Deleted: err != nil}
-		if known && i < len(rc.scores) {
-			sh.Score = &rc.scores[i]
+		if known && i < len(rc.Scores) {
+			sh.Score = &rc.Scores[i]
 		}
 		ms = append(ms, sh)
 	}
 	out := map[string]any{
 		"request_id": rec.RequestID, "scope": sc, "status": rec.MemoryStatus, "retrieval_ms": rec.MemoryMS,
-		"strategy": map[string]string{"query": s.opts.Memory.Query, "injection": s.opts.Memory.Inject},
+		"strategy": map[string]string{"query": s.Memory.Query, "injection": s.Memory.Inject},
 		"memories": ms, "explanation": whyText(rec.MemoryStatus),
 	}
 	if known {
-		out["query"], out["reused_from_turn"] = rc.query, rc.reused
+		out["query"], out["reused_from_turn"] = rc.Query, rc.Reused
 	}
-	writeJSON(w, http.StatusOK, out)
+	track.WriteJSON(w, http.StatusOK, out)
 }
 
 // whyText says in words what a memory status means.
 func whyText(status string) string {
 	switch status {
-	case memInjected:
+	case track.MemInjected:
 		return "these memories matched the request's query and were injected, fenced as data"
-	case memEmpty:
+	case track.MemEmpty:
 		return "retrieval ran but no memory of the scope matched well enough"
-	case memTimeout:
+	case track.MemTimeout:
 		return "retrieval ran past its time budget; the request went on without memories"
-	case memError:
+	case track.MemError:
 		return "the memory backend failed; the request went on without memories"
-	case memSide:
+	case track.MemSide:
 		return "a request the client makes on its own (a title, a probe, a compaction): no memory for it"
-	case memOptedOut:
+	case track.MemOptedOut:
 		return "the client asked for no memories (x-memory-disable: 1)"
-	case memNoQuery:
+	case track.MemNoQuery:
 		return "the request had no text to search with"
-	case memNoPlace:
+	case track.MemNoPlace:
 		return "memories matched but the request had no place for them (e.g. a tool-result turn)"
-	case memOff, "":
+	case track.MemOff, "":
 		return "memory was off for this model or request"
 	default:
 		return status
 	}
+}
+
+// scopeFor derives the memory scope of an identity by policy, exactly as
+// retrieval does (memory.ScopeFor).
+func scopeFor(id *auth.Identity, policy string) memory.Scope {
+	return memory.ScopeFor(policy, id.User, id.Project)
 }

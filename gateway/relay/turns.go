@@ -1,4 +1,4 @@
-package gateway
+package relay
 
 import (
 	"crypto/sha256"
@@ -12,7 +12,6 @@ import (
 	"github.com/memproxy/memproxy/gateway/dialect"
 	"github.com/memproxy/memproxy/gateway/inject"
 	"github.com/memproxy/memproxy/gateway/memory"
-	"github.com/memproxy/memproxy/gateway/redact"
 )
 
 // An agent's turn is many model calls: the person's message, then the
@@ -156,43 +155,4 @@ func humanOf(x *exchange) (at int, text string, cont bool) {
 		return -1, "", false
 	}
 	return conv.Messages[i].Index, text, i < len(conv.Messages)-1
-}
-
-// whyCache keeps, per request, what retrieval searched with and how each
-// memory scored, for GET /v1/memory/why (a usage row has the ids only).
-// It is per process and bounded: a request served by another replica, or
-// before a restart, is explained without them.
-type whyCache struct {
-	mu sync.Mutex
-	m  map[string]receipt
-}
-
-const maxWhys = 4096
-
-func (c *whyCache) put(requestID string, rc receipt) {
-	if rc.query == "" {
-		return
-	}
-	rc.query = clipQuery(redact.String(rc.query))
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxWhys {
-		c.m = map[string]receipt{}
-	}
-	c.m[requestID] = rc
-}
-
-func (c *whyCache) get(requestID string) (receipt, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	rc, ok := c.m[requestID]
-	return rc, ok
-}
-
-// clipQuery keeps the first 1000 bytes of a query (whole characters).
-func clipQuery(q string) string {
-	if len(q) <= 1000 {
-		return q
-	}
-	return truncate(q, 1000) + "…"
 }

@@ -1,4 +1,4 @@
-package gateway
+package adminapi
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/memproxy/memproxy/gateway/auth"
 	"github.com/memproxy/memproxy/gateway/llm"
+	"github.com/memproxy/memproxy/gateway/track"
 	"github.com/memproxy/memproxy/gateway/usage"
 )
 
@@ -33,33 +34,33 @@ const (
 
 // summarizer is the store's usage.Summarizer; the store.DB interface does
 // not promise one, so a store without it answers 501 to what needs it.
-func (s *Server) summarizer() (usage.Summarizer, bool) {
-	sm, ok := s.db.(usage.Summarizer)
+func (s *API) summarizer() (usage.Summarizer, bool) {
+	sm, ok := s.DB.(usage.Summarizer)
 	return sm, ok
 }
 
 // queryUsage serves GET /v1/usage: rows, or aggregates with group_by.
-func (s *Server) queryUsage(w http.ResponseWriter, r *http.Request) {
+func (s *API) queryUsage(w http.ResponseWriter, r *http.Request) {
 	q, aerr := usageQuery(r, time.Now())
 	if aerr != nil {
-		writeError(w, r, aerr)
+		track.WriteError(w, r, aerr)
 		return
 	}
 	params := r.URL.Query()
 	grouping := params.Has("group_by")
 	if q.Limit, aerr = limitOf(params.Get("limit"), grouping); aerr != nil {
-		writeError(w, r, aerr)
+		track.WriteError(w, r, aerr)
 		return
 	}
 	sm, ok := s.summarizer()
 	if grouping {
 		by, aerr := parseGroupBy(params.Get("group_by"))
 		if aerr != nil {
-			writeError(w, r, aerr)
+			track.WriteError(w, r, aerr)
 			return
 		}
 		if !ok {
-			writeError(w, r, noSummarizer())
+			track.WriteError(w, r, noSummarizer())
 			return
 		}
 		by.Limit = q.Limit + 1 // one more tells whether there are more
@@ -76,7 +77,7 @@ func (s *Server) queryUsage(w http.ResponseWriter, r *http.Request) {
 		for i, g := range groups {
 			rows[i] = newGroupRow(g, by)
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"object": "list", "group_by": params.Get("group_by"),
+		track.WriteJSON(w, http.StatusOK, map[string]any{"object": "list", "group_by": params.Get("group_by"),
 			"since": timeOrNil(q.Since), "until": timeOrNil(q.Until), "data": rows, "has_more": more})
 		return
 	}
@@ -86,10 +87,10 @@ func (s *Server) queryUsage(w http.ResponseWriter, r *http.Request) {
 	case ok:
 		recs, err = sm.FindUsage(r.Context(), q)
 	case q.Status != 0 || q.Errors:
-		writeError(w, r, noSummarizer())
+		track.WriteError(w, r, noSummarizer())
 		return
 	default:
-		recs, err = s.db.QueryUsage(r.Context(), q.Filter)
+		recs, err = s.DB.QueryUsage(r.Context(), q.Filter)
 	}
 	if err != nil {
 		s.usageFailed(w, r, err)
@@ -98,19 +99,19 @@ func (s *Server) queryUsage(w http.ResponseWriter, r *http.Request) {
 	if recs == nil {
 		recs = []usage.Record{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": recs})
+	track.WriteJSON(w, http.StatusOK, map[string]any{"object": "list", "data": recs})
 }
 
 // usageSummary serves GET /v1/usage/summary.
-func (s *Server) usageSummary(w http.ResponseWriter, r *http.Request) {
+func (s *API) usageSummary(w http.ResponseWriter, r *http.Request) {
 	q, aerr := usageQuery(r, time.Now())
 	if aerr != nil {
-		writeError(w, r, aerr)
+		track.WriteError(w, r, aerr)
 		return
 	}
 	sm, ok := s.summarizer()
 	if !ok {
-		writeError(w, r, noSummarizer())
+		track.WriteError(w, r, noSummarizer())
 		return
 	}
 	sum, err := usage.Summarize(r.Context(), sm, q, usageTopN)
@@ -118,7 +119,7 @@ func (s *Server) usageSummary(w http.ResponseWriter, r *http.Request) {
 		s.usageFailed(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"object": "usage.summary",
+	track.WriteJSON(w, http.StatusOK, map[string]any{"object": "usage.summary",
 		"since": timeOrNil(q.Since), "until": timeOrNil(q.Until), "totals": sum.Totals,
 		"top_projects": sum.TopProjects, "top_models": sum.TopModels, "top_clients": sum.TopClients})
 }
@@ -127,7 +128,7 @@ func (s *Server) usageSummary(w http.ResponseWriter, r *http.Request) {
 // the caller's rights: a key that is not the master key is its own user's.
 // Errors fail closed: no identity, or a non-admin one without a user, is
 // refused.
-func usageQuery(r *http.Request, now time.Time) (usage.Query, *apiError) {
+func usageQuery(r *http.Request, now time.Time) (usage.Query, *track.Error) {
 	p := r.URL.Query()
 	q := usage.Query{Filter: usage.Filter{User: p.Get("user"), Project: p.Get("project"),
 		Client: p.Get("client"), Model: p.Get("model"), Session: p.Get("session")}}
@@ -137,7 +138,7 @@ func usageQuery(r *http.Request, now time.Time) (usage.Query, *apiError) {
 	case ok && id.User != "" && (q.User == "" || q.User == id.User):
 		q.User = id.User
 	default:
-		return q, newAPIError(http.StatusForbidden, llm.ErrPermission, "usage_forbidden",
+		return q, track.NewError(http.StatusForbidden, llm.ErrPermission, "usage_forbidden",
 			"this key may read only its own user's usage; leave out user or give your own")
 	}
 	switch st := p.Get("status"); st {
@@ -147,12 +148,12 @@ func usageQuery(r *http.Request, now time.Time) (usage.Query, *apiError) {
 	default:
 		n, err := strconv.Atoi(st)
 		if err != nil || n < 100 || n > 599 {
-			return q, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_status",
+			return q, track.NewError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_status",
 				"status must be an HTTP status (100-599) or \"error\"")
 		}
 		q.Status = n
 	}
-	var aerr *apiError
+	var aerr *track.Error
 	if q.Since, aerr = parseTime("since", p.Get("since"), now); aerr != nil {
 		return q, aerr
 	}
@@ -164,7 +165,7 @@ func usageQuery(r *http.Request, now time.Time) (usage.Query, *apiError) {
 
 // limitOf parses limit: 1 to usageMaxLimit, with a default that depends on
 // whether rows are grouped.
-func limitOf(v string, grouping bool) (int, *apiError) {
+func limitOf(v string, grouping bool) (int, *track.Error) {
 	if v == "" {
 		if grouping {
 			return usageGroupLimit, nil
@@ -173,17 +174,17 @@ func limitOf(v string, grouping bool) (int, *apiError) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > usageMaxLimit {
-		return 0, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_limit",
+		return 0, track.NewError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_limit",
 			"limit must be a number from 1 to "+strconv.Itoa(usageMaxLimit))
 	}
 	return n, nil
 }
 
 // parseGroupBy reads group_by (usage.ParseGroupBy).
-func parseGroupBy(v string) (usage.GroupBy, *apiError) {
+func parseGroupBy(v string) (usage.GroupBy, *track.Error) {
 	by, err := usage.ParseGroupBy(v)
 	if err != nil {
-		return by, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_group_by", err.Error()+
+		return by, track.NewError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_group_by", err.Error()+
 			" (group_by is a comma-separated list of at most one of hour and day, and any of user, project, client, model, status)")
 	}
 	return by, nil
@@ -230,29 +231,29 @@ func timeOrNil(t time.Time) any {
 	return t.UTC()
 }
 
-func noSummarizer() *apiError {
-	return newAPIError(http.StatusNotImplemented, llm.ErrInvalidRequest, "not_implemented",
+func noSummarizer() *track.Error {
+	return track.NewError(http.StatusNotImplemented, llm.ErrInvalidRequest, "not_implemented",
 		"this gateway's database cannot aggregate usage")
 }
 
 // usageFailed answers a failed store query; the cause is logged, not sent.
-func (s *Server) usageFailed(w http.ResponseWriter, r *http.Request, err error) {
+func (s *API) usageFailed(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, usage.ErrBadGroupBy) {
-		writeError(w, r, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_group_by", "invalid group_by"))
+		track.WriteError(w, r, track.NewError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_group_by", "invalid group_by"))
 		return
 	}
-	s.log.Error("usage query failed", "err", err)
-	writeError(w, r, newAPIError(http.StatusServiceUnavailable, llm.ErrUnavailable, "database_unavailable", "the usage log could not be read"))
+	s.Log.Error("usage query failed", "err", err)
+	track.WriteError(w, r, track.NewError(http.StatusServiceUnavailable, llm.ErrUnavailable, "database_unavailable", "the usage log could not be read"))
 }
 
 // parseTime reads since or until (usage.ParseTime); "" is no bound.
-func parseTime(name, v string, now time.Time) (time.Time, *apiError) {
+func parseTime(name, v string, now time.Time) (time.Time, *track.Error) {
 	if v == "" {
 		return time.Time{}, nil
 	}
 	t, err := usage.ParseTime(v, now)
 	if err != nil {
-		return time.Time{}, newAPIError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_"+name, name+": "+err.Error())
+		return time.Time{}, track.NewError(http.StatusBadRequest, llm.ErrInvalidRequest, "invalid_"+name, name+": "+err.Error())
 	}
 	return t, nil
 }
