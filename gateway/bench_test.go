@@ -46,6 +46,7 @@ func benchHotPath(b *testing.B, memoryOn bool) {
 	answer := []byte(`{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}`)
 	srv.models = provider.NewTable([]*provider.Deployment{{ModelName: "fast", UpstreamModel: "fast-up", ProviderName: "bench", Dialect: provider.DialectOpenAI, Provider: instant{answer}}})
 	srv.router = provider.NewRouter(srv.models, provider.RouterOptions{})
+	srv.pipe.Models, srv.pipe.Router = srv.models, srv.router
 	body := []byte(`{"model":"fast","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Say hello to the benchmark."}],"temperature":0.2}`)
 	h := srv.Handler()
 	b.ReportAllocs()

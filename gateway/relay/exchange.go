@@ -77,7 +77,8 @@ func (s *Pipeline) Completions(client dialect.Client) http.HandlerFunc {
 			if s.serveCached(w, r, x, k) {
 				return
 			}
-			x.cacheKey = &k
+			key := k // a copy of its own: &k would put every request's k on the heap
+			x.cacheKey = &key
 		}
 		body, st.Mem = s.recall(w, r, x, body)
 		if s.toolsOn(x) {

@@ -19,9 +19,12 @@ import (
 // polling it would otherwise fill it (docs/deployment.md).
 func AdminSpans(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		route := mux.CurrentRoute(r)
-		tpl, _ := route.GetPathTemplate()
-		if !telemetry.Recording() || tracked(r) || tpl == "" {
+		if !telemetry.Recording() || tracked(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		tpl, _ := mux.CurrentRoute(r).GetPathTemplate()
+		if tpl == "" {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -1,11 +1,13 @@
 package usage
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/memproxy/memproxy/internal/wal"
@@ -61,15 +63,14 @@ type beginEntry struct {
 	Model     string    `json:"model,omitempty"`
 }
 
-// encodeBegin renders a request's start (or, phaseSkip, its end without
-// a row).
-func encodeBegin(phase string, r *Record) []byte {
-	b, err := json.Marshal(&beginEntry{Phase: phase, Time: r.Time, RequestID: r.RequestID, User: r.User, Project: r.Project,
-		Client: r.Client, Hostname: r.Hostname, EdgeID: r.EdgeID, Ingress: r.Ingress, Method: r.Method, Path: r.Path, Model: r.Model})
-	if err != nil {
-		panic(fmt.Sprintf("usage: encoding a request's start: %v", err)) // every field is plain data
-	}
-	return b
+// appendBegin journals a request's start (or, phaseSkip, its end
+// without a row).
+func (q *Queue) appendBegin(phase string, r *Record, pin bool) (wal.Ref, error) {
+	e := encoders.Get().(*encoder)
+	defer e.release()
+	e.begin = beginEntry{Phase: phase, Time: r.Time, RequestID: r.RequestID, User: r.User, Project: r.Project,
+		Client: r.Client, Hostname: r.Hostname, EdgeID: r.EdgeID, Ingress: r.Ingress, Method: r.Method, Path: r.Path, Model: r.Model}
+	return q.j.Append(e.encode(&e.begin), pin)
 }
 
 // entry is one journal record.
@@ -137,7 +138,7 @@ func (q *Queue) recover() error {
 	}
 	for _, r := range crashed {
 		r.Status, r.ErrorType = CrashStatus, ErrorGatewayCrash
-		ref, err := q.j.Append(q.encode(phaseEnd, &r), true)
+		ref, err := q.appendRow(phaseEnd, &r, true)
 		if err != nil {
 			return fmt.Errorf("journaling the rows of requests cut by a crash: %w", err)
 		}
@@ -152,13 +153,46 @@ func (q *Queue) recover() error {
 }
 
 // encode renders one journal record. Finish has made its numbers finite,
-// so it cannot fail.
-func (q *Queue) encode(phase string, r *Record) []byte {
-	b, err := json.Marshal(&entry{Phase: phase, Record: *r})
-	if err != nil {
-		panic(fmt.Sprintf("usage: encoding a row: %v", err)) // every field is plain data
+// appendRow journals a row (phase: phaseEnd).
+func (q *Queue) appendRow(phase string, r *Record, pin bool) (wal.Ref, error) {
+	e := encoders.Get().(*encoder)
+	defer e.release()
+	e.row = entry{Phase: phase, Record: *r}
+	return q.j.Append(e.encode(&e.row), pin)
+}
+
+// encoder renders journal records into a buffer it reuses: Append copies
+// a record into its batch before it returns, so the request path
+// allocates no buffer, record or encoder of its own per record.
+type encoder struct {
+	buf   bytes.Buffer
+	enc   *json.Encoder
+	row   entry
+	begin beginEntry
+}
+
+var encoders = sync.Pool{New: func() any {
+	e := &encoder{}
+	e.enc = json.NewEncoder(&e.buf) // escapes as json.Marshal does
+	return e
+}}
+
+// encode renders v as one line of JSON, without its newline. The bytes
+// are valid until release.
+func (e *encoder) encode(v any) []byte {
+	e.buf.Reset()
+	if err := e.enc.Encode(v); err != nil {
+		panic(fmt.Sprintf("usage: encoding a journal record: %v", err)) // every field is plain data
 	}
-	return b
+	return bytes.TrimSuffix(e.buf.Bytes(), []byte{'\n'})
+}
+
+// release returns e to the pool (not one grown past 64 KiB by a huge row).
+func (e *encoder) release() {
+	e.row, e.begin = entry{}, beginEntry{}
+	if e.buf.Cap() <= 64<<10 {
+		encoders.Put(e)
+	}
 }
 
 // decode parses one journal record; end reports a finished row (as

@@ -118,7 +118,7 @@ func (q *Queue) Begin(r Record) Ticket {
 		return Ticket{}
 	}
 	q.waitRoom()
-	ref, err := q.j.Append(encodeBegin(phaseBegin, &r), true)
+	ref, err := q.appendBegin(phaseBegin, &r, true)
 	if err != nil {
 		q.opts.Logger.Error("usage journal write failed", "request_id", r.RequestID, "err", err)
 	}
@@ -134,7 +134,7 @@ func (q *Queue) Finish(t Ticket, r Record) {
 		q.opts.Logger.Warn("usage row has a non-finite number; stored as 0", "request_id", r.RequestID)
 	}
 	if q.j != nil {
-		ref, err := q.j.Append(q.encode(phaseEnd, &r), true)
+		ref, err := q.appendRow(phaseEnd, &r, true)
 		q.j.Unpin(t.ref)
 		if err == nil {
 			select {
@@ -165,7 +165,7 @@ func (q *Queue) Skip(t Ticket, requestID string) {
 		return
 	}
 	r := Record{RequestID: requestID}
-	if _, err := q.j.Append(encodeBegin(phaseSkip, &r), false); err != nil {
+	if _, err := q.appendBegin(phaseSkip, &r, false); err != nil {
 		q.opts.Logger.Error("usage journal write failed", "request_id", requestID, "err", err)
 	}
 	q.j.Unpin(t.ref)
