@@ -13,13 +13,17 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/memproxy/memproxy/internal/profiling"
 	"github.com/memproxy/memproxy/internal/version"
 )
 
 func main() {
+	stopProfile := profiling.Start("memgateway") // MEMPROXY_CPUPROFILE, for developers
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	stopProfile()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "memgateway:", err)
 		os.Exit(1)
 	}
