@@ -40,6 +40,7 @@ type options struct {
 	waitQuiet     time.Duration
 	retries       int
 	upstream      string // hidden: run as the fake upstream on this address
+	legacyConfig  bool
 }
 
 // main parses the flags and runs either the benchmark or, with -upstream,
@@ -57,6 +58,7 @@ func main() {
 	flag.IntVar(&o.maxInflight, "max-inflight", 1000, "in-flight cap per run; requests beyond it are not sent and count as errors")
 	flag.DurationVar(&o.reqTimeout, "request-timeout", 5*time.Second, "timeout of one request, headers and body")
 	flag.DurationVar(&o.timeout, "timeout", 45*time.Minute, "total time limit of the benchmark")
+	flag.BoolVar(&o.legacyConfig, "legacy-config", false, "leave out settings a gateway older than 2026-12-06 rejects (max_connections_per_ip); its connections are not capped anyway")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, logs, usage database)")
 	flag.DurationVar(&o.waitQuiet, "wait-quiet", 20*time.Second, "before each run, wait up to this long for other processes on the machine to go quiet")
 	flag.IntVar(&o.retries, "retries", 2, "measure a run again, up to this many times, when other processes used over 0.25 CPU during it")
@@ -151,10 +153,11 @@ func run(ctx context.Context, o options) (err error) {
 	return merr
 }
 
-// The gateway config: the upstream answers as model "fast".
+// The gateway config: the upstream answers as model "fast". %s is
+// connCapOff, or nothing for a gateway older than the setting.
 const gatewayConfig = `general_settings:
   master_key: %s
-model_list:
+%smodel_list:
   - model_name: %s
     litellm_params:
       model: openai/%s
@@ -163,6 +166,18 @@ model_list:
 `
 
 const masterKey = "sk-bench-master"
+
+// connCapOff lifts the gateway's per-address connection cap (256 by
+// default): the load generator opens up to -max-inflight connections from
+// 127.0.0.1, as a load balancer in front of the gateway would.
+const connCapOff = "  max_connections_per_ip: 0\n"
+
+func (b *bench) connCapSetting() string {
+	if b.o.legacyConfig {
+		return ""
+	}
+	return connCapOff
+}
 
 // setup starts the upstream, the gateway and the edge, checks every path
 // once, and records idle RSS.
@@ -195,7 +210,7 @@ func (b *bench) setup(ctx context.Context) error {
 		return err
 	}
 	cfg := filepath.Join(b.dir, "gateway.yaml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, gatewayConfig, masterKey, benchModel, benchModel, upPort, upstreamKey), 0o600); err != nil {
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, gatewayConfig, masterKey, b.connCapSetting(), benchModel, benchModel, upPort, upstreamKey), 0o600); err != nil {
 		return err
 	}
 	if b.gw, _, err = startChild("gateway", b.dir, gwBin, []string{"serve", "--data-dir", filepath.Join(b.dir, "data"),
