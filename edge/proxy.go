@@ -143,7 +143,9 @@ func (p *project) sendBody(w http.ResponseWriter, r *http.Request, stream pb.Gat
 		return nil
 	}
 	body := http.MaxBytesReader(w, r.Body, p.d.opts.MaxBody)
-	buf := make([]byte, tunnel.ChunkSize)
+	bp := chunkBufs.Get().(*[]byte)
+	defer chunkBufs.Put(bp)
+	buf := *bp // Send has encoded a chunk when it returns: the buffer is reused
 	var sent int64
 	for {
 		n, err := fill(body, buf)
@@ -163,6 +165,10 @@ func (p *project) sendBody(w http.ResponseWriter, r *http.Request, stream pb.Gat
 		}
 	}
 }
+
+// chunkBufs holds the buffers sendBody reads a body into, one chunk each:
+// a request would otherwise allocate (and zero) a chunk of its own.
+var chunkBufs = sync.Pool{New: func() any { b := make([]byte, tunnel.ChunkSize); return &b }}
 
 // bodyFault classifies an error reading the client's body; nil and io.EOF
 // are no fault.
