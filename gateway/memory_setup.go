@@ -72,7 +72,11 @@ func hybridMemory(c config.ContextRetrieval, o *memory.Options, p *relay.Pipelin
 		log.Warn("context_retrieval.embedding_model ignored: recall stays lexical", "backend", o.BackendName, "err", err)
 		return
 	}
+	where := "int8 vectors scanned in the gateway"
+	if v, ok := o.Backend.(interface{ VectorSearch() string }); ok {
+		where = v.VectorSearch() // PostgreSQL says whether pgvector serves it
+	}
 	log.Info("hybrid memory recall on", "embedding_model", c.EmbeddingModel, "dimensions", c.EmbeddingDimensions,
-		"rrf_k", c.RRFK, "vectors", "int8, searched in the gateway")
+		"rrf_k", c.RRFK, "vector_search", where)
 	o.Backend = h
 }

@@ -26,10 +26,17 @@ func (s *DB) PutVector(ctx context.Context, sc memory.Scope, id, model string, v
 		return fmt.Errorf("storing memory vector: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	tag, err := tx.Exec(ctx, `INSERT INTO memory_vectors (id, scope, model, dims, vec)
+	insert, args := `INSERT INTO memory_vectors (id, scope, model, dims, vec)
 		SELECT id, scope, $3, $4, $5 FROM memories WHERE scope = $1 AND id = $2
 		ON CONFLICT (id) DO UPDATE SET model = excluded.model, dims = excluded.dims, vec = excluded.vec`,
-		string(sc), id, model, len(v), blob)
+		[]any{string(sc), id, model, len(v), blob}
+	if s.pgv != nil { // the pgvector copy too (memory_pgvector.go)
+		insert = `INSERT INTO memory_vectors (id, scope, model, dims, vec, emb)
+		SELECT id, scope, $3, $4, $5, $6::` + s.pgv.schema + `.vector FROM memories WHERE scope = $1 AND id = $2
+		ON CONFLICT (id) DO UPDATE SET model = excluded.model, dims = excluded.dims, vec = excluded.vec, emb = excluded.emb`
+		args = append(args, vectorText(v))
+	}
+	tag, err := tx.Exec(ctx, insert, args...)
 	if err != nil {
 		return fmt.Errorf("storing memory vector: %w", err)
 	}
@@ -52,13 +59,17 @@ func (s *DB) PutVector(ctx context.Context, sc memory.Scope, id, model string, v
 }
 
 // SearchVectors implements memory.Vectors: a scan in Go over the scope's
-// vectors, kept decoded in s.vectors until the scope's version moves.
+// vectors, kept decoded in s.vectors until the scope's version moves, or
+// with pgvector installed an HNSW search in PostgreSQL (searchPgvector).
 func (s *DB) SearchVectors(ctx context.Context, sc memory.Scope, model string, q []float32, limit int, minScore float64) ([]memory.Memory, error) {
 	if err := sc.Validate(); err != nil {
 		return nil, err
 	}
 	if len(q) == 0 || model == "" {
 		return nil, nil
+	}
+	if s.pgv != nil {
+		return s.searchPgvector(ctx, sc, model, q, limit, minScore)
 	}
 	set, err := s.vectorSet(ctx, vecscan.Key{Scope: string(sc), Model: model, Dims: len(q)})
 	if err != nil || set == nil {

@@ -42,7 +42,24 @@ type DB struct {
 	desc string
 	// vectors caches the scopes' decoded memory vectors (memory_vectors.go).
 	vectors vecscan.Cache
+	// pgv is set when vector search runs in PostgreSQL (memory_pgvector.go).
+	pgv *pgvector
 }
+
+// Options tune Open.
+type Options struct {
+	// Vectors chooses where vector search runs: VectorsAuto (pgvector
+	// when the extension is installed, the gateway otherwise),
+	// VectorsScan or VectorsPgvector (an error without the extension).
+	Vectors string
+}
+
+// Where vector search runs (Options.Vectors).
+const (
+	VectorsAuto     = ""
+	VectorsScan     = "scan"
+	VectorsPgvector = "pgvector"
+)
 
 // Open connects to the database at url (postgres://… or postgresql://…, or
 // the keyword=value form pgx accepts) and applies, in one transaction, every
@@ -53,6 +70,11 @@ type DB struct {
 // A URL that does not parse gives an error wrapping ErrInvalidURL. Neither
 // that nor any other error from Open contains the URL's password.
 func Open(ctx context.Context, url string) (*DB, error) {
+	return OpenWith(ctx, url, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, url string, o Options) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, parseError(url, err)
@@ -66,6 +88,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err := s.migrate(ctx); err != nil {
 		s.pool.Close()
 		return nil, redact(fmt.Errorf("migrating %s: %w", s.desc, err), password)
+	}
+	if err := s.usePgvector(ctx, o); err != nil {
+		s.pool.Close()
+		return nil, redact(fmt.Errorf("%s: %w", s.desc, err), password)
 	}
 	return s, nil
 }

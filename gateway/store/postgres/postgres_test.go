@@ -77,7 +77,9 @@ func open(t testing.TB, dsn string) *postgres.DB {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db, err := postgres.Open(ctx, dsn)
+	// Vector search in the gateway, whatever the server has: the pgvector
+	// path has tests of its own (memory_pgvector_test.go).
+	db, err := postgres.OpenWith(ctx, dsn, postgres.Options{Vectors: postgres.VectorsScan})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -1,0 +1,185 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/memproxy/memproxy/gateway/memory"
+	"github.com/memproxy/memproxy/gateway/recall"
+)
+
+// pgvector is set when the database has the pgvector extension (installed
+// by an operator: CREATE EXTENSION vector needs rights the gateway should
+// not hold). Each stored vector is then also kept as a pgvector value in
+// memory_vectors.emb, and vector search runs in PostgreSQL over an HNSW
+// index per vector size instead of over the scope's vectors in the
+// gateway. The int8 copy (vec) stays: it is what MissingVectors and a
+// gateway without the extension read.
+type pgvector struct {
+	schema  string // where the extension's types live, quoted for SQL
+	version string
+	// iterative: 0.8 or later, whose HNSW scans go on past ef_search
+	// candidates until enough rows pass the scope filter.
+	iterative bool
+	indexes   sync.Map // vector size → struct{}: its HNSW index exists
+}
+
+// VectorSearch says where vector search runs (the gateway logs it at start).
+func (s *DB) VectorSearch() string {
+	if s.pgv == nil {
+		return "int8 vectors scanned in the gateway (the pgvector extension is not installed)"
+	}
+	return "pgvector " + s.pgv.version + ", HNSW index per vector size"
+}
+
+// usePgvector turns the pgvector path on when the extension is installed
+// and Options allow it: it adds memory_vectors.emb if missing and fills it
+// for the vectors stored before (from their int8 copy).
+func (s *DB) usePgvector(ctx context.Context, o Options) error {
+	if o.Vectors == VectorsScan {
+		return nil
+	}
+	var schema, version string
+	err := s.pool.QueryRow(ctx, `SELECT n.nspname, e.extversion FROM pg_extension AS e
+		JOIN pg_namespace AS n ON n.oid = e.extnamespace WHERE e.extname = 'vector'`).Scan(&schema, &version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		if o.Vectors == VectorsPgvector {
+			return errors.New("vector search: pgvector was asked for, but the extension is not installed (CREATE EXTENSION vector)")
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("vector search: looking for pgvector: %w", err)
+	}
+	p := &pgvector{schema: pgx.Identifier{schema}.Sanitize(), version: version, iterative: atLeast(version, 0, 8)}
+	if _, err := s.pool.Exec(ctx, `ALTER TABLE memory_vectors ADD COLUMN IF NOT EXISTS emb `+p.schema+`.vector`); err != nil {
+		return fmt.Errorf("vector search: adding the pgvector column: %w", err)
+	}
+	s.pgv = p
+	return s.backfillEmb(ctx)
+}
+
+// backfillEmb gives every vector stored without a pgvector copy one, from
+// its int8 copy, in batches.
+func (s *DB) backfillEmb(ctx context.Context) error {
+	for {
+		rows, err := s.pool.Query(ctx, `SELECT id, vec FROM memory_vectors WHERE emb IS NULL LIMIT 500`)
+		if err != nil {
+			return fmt.Errorf("vector search: copying vectors into pgvector: %w", err)
+		}
+		type pending struct {
+			id  string
+			emb string
+		}
+		var batch []pending
+		var id string
+		var blob []byte
+		if _, err := pgx.ForEachRow(rows, []any{&id, &blob}, func() error {
+			batch = append(batch, pending{id, vectorText(recall.QuantizedFromBytes(blob).Unit())})
+			return nil
+		}); err != nil {
+			return fmt.Errorf("vector search: copying vectors into pgvector: %w", err)
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		b := &pgx.Batch{}
+		for _, p := range batch {
+			b.Queue(`UPDATE memory_vectors SET emb = $2::`+s.pgv.schema+`.vector WHERE id = $1`, p.id, p.emb)
+		}
+		if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("vector search: copying vectors into pgvector: %w", err)
+		}
+	}
+}
+
+// ensureHNSW creates the HNSW index of vectors of size dims (cosine
+// distance, over emb cast to that size, for those rows only) once per
+// process; IF NOT EXISTS makes it safe for replicas racing to it.
+func (s *DB) ensureHNSW(ctx context.Context, dims int) error {
+	if _, ok := s.pgv.indexes.Load(dims); ok {
+		return nil
+	}
+	d := strconv.Itoa(dims)
+	_, err := s.pool.Exec(ctx, `CREATE INDEX IF NOT EXISTS memory_vectors_hnsw_`+d+` ON memory_vectors
+		USING hnsw ((emb::`+s.pgv.schema+`.vector(`+d+`)) `+s.pgv.schema+`.vector_cosine_ops) WHERE dims = `+d)
+	if err != nil {
+		return fmt.Errorf("creating the HNSW index of %d-value vectors: %w", dims, err)
+	}
+	s.pgv.indexes.Store(dims, struct{}{})
+	return nil
+}
+
+// searchPgvector is SearchVectors on the pgvector path: the nearest of the
+// scope's vectors of model by cosine distance, through the size's HNSW
+// index (iterative scans keep going until limit rows of the scope are
+// found; the planner may also take the scope's index and sort exactly).
+func (s *DB) searchPgvector(ctx context.Context, sc memory.Scope, model string, q []float32, limit int, minScore float64) ([]memory.Memory, error) {
+	if err := s.ensureHNSW(ctx, len(q)); err != nil {
+		return nil, err
+	}
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("searching memory vectors: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if s.pgv.iterative {
+		if _, err := tx.Exec(ctx, `SET LOCAL hnsw.iterative_scan = relaxed_order`); err != nil {
+			return nil, fmt.Errorf("searching memory vectors: %w", err)
+		}
+	}
+	d, vt := strconv.Itoa(len(q)), s.pgv.schema+".vector("+strconv.Itoa(len(q))+")"
+	dist := `v.emb::` + vt + ` OPERATOR(` + s.pgv.schema + `.<=>) $4::` + vt
+	// relaxed_order may return rows slightly out of order: the outer
+	// ORDER BY puts them back (pgvector's documented form), ties by id as
+	// the scan orders them (an index scan orders by distance alone).
+	rows, err := tx.Query(ctx, `WITH near AS MATERIALIZED (
+		SELECT `+memoryColumns+`, (1 - (`+dist+`))::float4 AS score FROM memory_vectors AS v JOIN memories AS m ON m.id = v.id
+		WHERE v.dims = `+d+` AND v.scope = $1 AND v.model = $2 AND m.scope = $1 AND m.superseded_by IS NULL
+		ORDER BY `+dist+` LIMIT $3)
+		SELECT * FROM near WHERE score >= $5 ORDER BY score DESC, id`,
+		string(sc), model, memory.ClampLimit(limit), vectorText(q), minScore)
+	if err != nil {
+		return nil, fmt.Errorf("searching memory vectors: %w", err)
+	}
+	ms, err := collectMemories(rows, true)
+	if err != nil {
+		return nil, fmt.Errorf("searching memory vectors: %w", err)
+	}
+	return ms, nil
+}
+
+// vectorText renders v in pgvector's text form, [1,2,3].
+func vectorText(v []float32) string {
+	var b strings.Builder
+	b.Grow(len(v) * 10)
+	b.WriteByte('[')
+	for i, x := range v {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatFloat(float64(x), 'g', -1, 32))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// atLeast reports whether version (such as "0.8.1") is at least major.minor.
+func atLeast(version string, major, minor int) bool {
+	parts := strings.SplitN(version, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return ma > major || (ma == major && mi >= minor)
+}

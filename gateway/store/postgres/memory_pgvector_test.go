@@ -1,0 +1,173 @@
+package postgres_test
+
+// The vector conformance suites on the pgvector path (HNSW in PostgreSQL),
+// where the test server has the extension: .ci/run builds and installs it
+// (Debian has no package of it here) and sets MEMPROXY_REQUIRE_PGVECTOR=1,
+// which makes its absence a failure instead of a skip.
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/memproxy/memproxy/gateway/memory"
+	"github.com/memproxy/memproxy/gateway/memory/memorytest"
+	"github.com/memproxy/memproxy/gateway/store/postgres"
+	"github.com/memproxy/memproxy/test/services"
+)
+
+// requirePgvector skips (or fails, with MEMPROXY_REQUIRE_PGVECTOR) unless
+// the test server has the pgvector extension.
+func requirePgvector(t testing.TB) {
+	t.Helper()
+	base := services.RequirePostgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connecting to the test server: %v", err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_extension WHERE extname = 'vector'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		if os.Getenv("MEMPROXY_REQUIRE_PGVECTOR") != "" {
+			t.Fatal("the pgvector extension is required (MEMPROXY_REQUIRE_PGVECTOR is set) but not installed in the test database")
+		}
+		t.Skip("pgvector: the extension is not installed in the test database (CREATE EXTENSION vector; .ci/run builds it)")
+	}
+}
+
+func openVectors(t testing.TB, dsn, mode string) *postgres.DB {
+	t.Helper()
+	db, err := postgres.OpenWith(t.Context(), dsn, postgres.Options{Vectors: mode})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func pgvectorDB(t testing.TB) *postgres.DB {
+	t.Helper()
+	requirePgvector(t)
+	return openVectors(t, freshSchema(t), postgres.VectorsPgvector)
+}
+
+func TestMemoryVectorsPgvector(t *testing.T) {
+	db := pgvectorDB(t)
+	if got := db.VectorSearch(); !strings.HasPrefix(got, "pgvector ") {
+		t.Fatalf("VectorSearch = %q; want the pgvector path", got)
+	}
+	memorytest.RunVectors(t, func(t *testing.T) memorytest.VectorBackend { return db })
+}
+
+func TestMemoryHybridPgvector(t *testing.T) {
+	memorytest.RunHybrid(t, func(t *testing.T) memorytest.VectorBackend { return pgvectorDB(t) })
+}
+
+// TestPgvectorTakesOverStoredVectors: vectors stored while search ran in
+// the gateway are copied into pgvector when the extension appears (the
+// next start), and searched there with the same answers as the scan.
+func TestPgvectorTakesOverStoredVectors(t *testing.T) {
+	requirePgvector(t)
+	dsn := freshSchema(t)
+	scan := openVectors(t, dsn, postgres.VectorsScan)
+	if got := scan.VectorSearch(); strings.HasPrefix(got, "pgvector") {
+		t.Fatalf("VectorSearch = %q with the scan asked for", got)
+	}
+	ctx, sc, model := t.Context(), memory.Scope("u:alice/p:shop"), "embed-test"
+	rng := rand.New(rand.NewPCG(1, 2))
+	vecs := map[string][]float32{}
+	for i := range 40 {
+		m, _, err := scan.Add(ctx, sc, "memory "+strings.Repeat("x", i+1), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := make([]float32, 16)
+		for j := range v {
+			v[j] = float32(rng.NormFloat64())
+		}
+		vecs[m.ID] = v
+		if err := scan.PutVector(ctx, sc, m.ID, model, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other, _, _ := scan.Add(ctx, "u:bob/p:shop", "bob's memory", nil)
+	if err := scan.PutVector(ctx, "u:bob/p:shop", other.ID, model, vecs[firstKey(vecs)]); err != nil {
+		t.Fatal(err)
+	}
+	pgv := openVectors(t, dsn, postgres.VectorsPgvector)
+	for id, q := range vecs {
+		want, err := scan.SearchVectors(ctx, sc, model, q, 5, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := pgv.SearchVectors(ctx, sc, model, q, 5, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 0 || got[0].ID != id || len(got) != len(want) {
+			t.Fatalf("pgvector search for %s: %v; want it first of %d like the scan's %v", id, ids(got), len(want), ids(want))
+		}
+		for _, m := range got {
+			if m.ID == other.ID {
+				t.Fatalf("another scope's memory %s in the results", other.ID)
+			}
+		}
+	}
+}
+
+func firstKey(m map[string][]float32) string {
+	for k := range m {
+		return k
+	}
+	return ""
+}
+
+func ids(ms []memory.Memory) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.ID
+	}
+	return out
+}
+
+// TestPgvectorAskedForButMissing: Options.Vectors = pgvector on a server
+// without the extension is an error at Open, not a silent scan.
+func TestPgvectorAskedForButMissing(t *testing.T) {
+	base := services.RequirePostgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_extension WHERE extname = 'vector'`).Scan(&n); err != nil || n > 0 {
+		t.Skip("the test server has pgvector: nothing to refuse")
+	}
+	if _, err := postgres.OpenWith(t.Context(), freshSchema(t), postgres.Options{Vectors: postgres.VectorsPgvector}); err == nil {
+		t.Fatal("Open asked for pgvector without the extension: no error")
+	}
+}
+
+// BenchmarkHybridSearchPgvector: BenchmarkHybridSearch with vector search
+// in PostgreSQL (HNSW) instead of the gateway.
+func BenchmarkHybridSearchPgvector(b *testing.B) {
+	requirePgvector(b)
+	dsn := freshSchema(b)
+	db := openVectors(b, dsn, postgres.VectorsPgvector)
+	memorytest.BenchmarkHybridSearch(b, db, 10_000, 256, func(context.Context) error {
+		admin(b, dsn, `VACUUM ANALYZE memories, memory_vectors, memory_vector_scopes`)
+		return nil
+	})
+}
