@@ -13,6 +13,10 @@ import (
 // asks for stream_options.include_usage. Input that cannot be translated
 // returns an *Error naming the field.
 func AnthropicToOpenAIChat(body []byte, upstreamModel string) ([]byte, error) {
+	return withStash(body, func(b []byte, _ *stash) ([]byte, error) { return anthropicToOpenAIChat(b, upstreamModel) })
+}
+
+func anthropicToOpenAIChat(body []byte, upstreamModel string) ([]byte, error) {
 	raw, keys, err := fields(body)
 	if err != nil {
 		return nil, err
@@ -165,7 +169,7 @@ func openAIMessages(m anthropic.Message, field string) ([]openai.ChatMessage, er
 				texts = append(texts, openai.ContentPart{Type: "text", Text: b.Text})
 			case anthropic.BlockToolUse:
 				msg.ToolCalls = append(msg.ToolCalls, openai.ToolCall{ID: b.ID, Type: "function",
-					Function: openai.FunctionCall{Name: b.Name, Arguments: toolArguments(b.Input)}})
+					Function: openai.FunctionCall{Name: b.Name, Arguments: asArguments(toolArguments(b.Input))}})
 			case anthropic.BlockThinking, anthropic.BlockRedactedThinking:
 				// signed for Anthropic only: dropped
 			default:
@@ -203,7 +207,7 @@ func openAITools(out *openai.ChatRequest, tools []anthropic.Tool, choice *anthro
 		if t.Type != "" && t.Type != "custom" {
 			return &Error{"tools[" + strconv.Itoa(i) + "].type", "Anthropic tool " + quote(t.Type) + " has no OpenAI counterpart"}
 		}
-		schema := t.InputSchema
+		schema := asVerbatim(t.InputSchema)
 		if isNull(schema) {
 			schema = emptySchema
 		}

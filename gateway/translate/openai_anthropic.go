@@ -14,6 +14,12 @@ import (
 // neither max_tokens nor max_completion_tokens. Input that cannot be
 // translated returns an *Error naming the field.
 func OpenAIChatToAnthropic(body []byte, upstreamModel string, defaultMaxTokens int) ([]byte, error) {
+	return withStash(body, func(b []byte, st *stash) ([]byte, error) {
+		return openAIChatToAnthropic(b, upstreamModel, defaultMaxTokens, st)
+	})
+}
+
+func openAIChatToAnthropic(body []byte, upstreamModel string, defaultMaxTokens int, st *stash) ([]byte, error) {
 	raw, keys, err := fields(body)
 	if err != nil {
 		return nil, err
@@ -36,7 +42,7 @@ func OpenAIChatToAnthropic(body []byte, upstreamModel string, defaultMaxTokens i
 		maxTokens = *req.MaxTokens
 	}
 	out.MaxTokens = &maxTokens
-	if out.System, out.Messages, err = anthropicMessages(req.Messages); err != nil {
+	if out.System, out.Messages, err = anthropicMessages(req.Messages, st); err != nil {
 		return nil, err
 	}
 	if req.Stop != nil && (req.Stop.List != nil || req.Stop.Text != "") {
@@ -119,7 +125,7 @@ func checkOpenAIField(k string, v json.RawMessage) error {
 
 // anthropicMessages splits OpenAI messages into the Anthropic system prompt
 // and alternating turns.
-func anthropicMessages(msgs []openai.ChatMessage) (*anthropic.Content, []anthropic.Message, error) {
+func anthropicMessages(msgs []openai.ChatMessage, st *stash) (*anthropic.Content, []anthropic.Message, error) {
 	var (
 		system    []anthropic.ContentBlock
 		nSystem   int
@@ -160,7 +166,7 @@ func anthropicMessages(msgs []openai.ChatMessage) (*anthropic.Content, []anthrop
 		case "assistant":
 			role = "assistant"
 			var err error
-			if c, err = assistantContent(m, field); err != nil {
+			if c, err = assistantContent(m, field, st); err != nil {
 				return nil, nil, err
 			}
 		case "tool":
@@ -269,7 +275,7 @@ func userBlocks(parts []openai.ContentPart, field string) ([]anthropic.ContentBl
 	return out, nil
 }
 
-func assistantContent(m openai.ChatMessage, field string) (anthropic.Content, error) {
+func assistantContent(m openai.ChatMessage, field string, st *stash) (anthropic.Content, error) {
 	if !isNull(m.FunctionCall) {
 		return anthropic.Content{}, &Error{field + ".function_call", "the deprecated functions API is not translated; use tools"}
 	}
@@ -309,7 +315,7 @@ func assistantContent(m openai.ChatMessage, field string) (anthropic.Content, er
 		if tc.Type != "function" {
 			return anthropic.Content{}, &Error{tf + ".type", "only function tool calls are translated"}
 		}
-		in, err := toolInput(tc.Function.Arguments, tf+".function.arguments")
+		in, err := toolInput(st.text(tc.Function.Arguments), tf+".function.arguments")
 		if err != nil {
 			return anthropic.Content{}, err
 		}
@@ -327,7 +333,7 @@ func anthropicTools(tools []openai.Tool, choice *openai.ToolChoice, parallel *bo
 		if t.Type != "function" {
 			return nil, nil, &Error{"tools[" + strconv.Itoa(i) + "].type", "only function tools are translated"}
 		}
-		schema := t.Function.Parameters
+		schema := asVerbatim(t.Function.Parameters)
 		if isNull(schema) {
 			schema = emptySchema
 		}

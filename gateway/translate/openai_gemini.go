@@ -50,6 +50,10 @@ import (
 // store, service_tier, prompt_cache_key, prompt_cache_retention,
 // safety_identifier, verbosity, prediction.
 func OpenAIChatToGemini(body []byte) ([]byte, error) {
+	return withStash(body, openAIChatToGemini)
+}
+
+func openAIChatToGemini(body []byte, st *stash) ([]byte, error) {
 	raw, keys, err := fields(body)
 	if err != nil {
 		return nil, err
@@ -65,7 +69,7 @@ func OpenAIChatToGemini(body []byte) ([]byte, error) {
 		return nil, decodeErr[openai.ChatMessage](err, raw)
 	}
 	out := gemini.GenerateContentRequest{}
-	if out.SystemInstruction, out.Contents, err = geminiContents(req.Messages); err != nil {
+	if out.SystemInstruction, out.Contents, err = geminiContents(req.Messages, st); err != nil {
 		return nil, err
 	}
 	if len(out.Contents) == 0 {
@@ -224,7 +228,7 @@ func geminiSchema(conv func(json.RawMessage) (json.RawMessage, error), raw json.
 
 // geminiContents splits OpenAI messages into the system instruction and
 // the user/model turns, merging consecutive turns of the same role.
-func geminiContents(msgs []openai.ChatMessage) (*gemini.Content, []gemini.Content, error) {
+func geminiContents(msgs []openai.ChatMessage, st *stash) (*gemini.Content, []gemini.Content, error) {
 	var (
 		system []gemini.Part
 		out    []gemini.Content
@@ -249,9 +253,9 @@ func geminiContents(msgs []openai.ChatMessage) (*gemini.Content, []gemini.Conten
 			parts, err = geminiParts(m.Content, field+".content", true)
 		case "assistant":
 			role = gemini.RoleModel
-			parts, err = geminiModelParts(m, field, names)
+			parts, err = geminiModelParts(m, field, names, st)
 		case "tool":
-			parts, err = geminiToolResult(m, field, names)
+			parts, err = geminiToolResult(m, field, names, st)
 		default:
 			return nil, nil, &Error{field + ".role", "role " + quote(m.Role) + " has no Gemini counterpart"}
 		}
@@ -314,7 +318,7 @@ func geminiParts(c *openai.ChatContent, field string, media bool) ([]gemini.Part
 // geminiModelParts turns an assistant message into model parts: text,
 // then one functionCall per tool call, carrying back the thought signature
 // its id holds.
-func geminiModelParts(m openai.ChatMessage, field string, names map[string]string) ([]gemini.Part, error) {
+func geminiModelParts(m openai.ChatMessage, field string, names map[string]string, st *stash) ([]gemini.Part, error) {
 	if !isNull(m.FunctionCall) {
 		return nil, &Error{field + ".function_call", "the deprecated functions API is not translated; use tools"}
 	}
@@ -348,7 +352,7 @@ func geminiModelParts(m openai.ChatMessage, field string, names map[string]strin
 		if tc.Type != "function" {
 			return nil, &Error{tf + ".type", "only function tool calls are translated"}
 		}
-		args, err := toolInput(tc.Function.Arguments, tf+".function.arguments")
+		args, err := toolInput(st.text(tc.Function.Arguments), tf+".function.arguments")
 		if err != nil {
 			return nil, err
 		}
@@ -363,7 +367,7 @@ func geminiModelParts(m openai.ChatMessage, field string, names map[string]strin
 // named after the earlier call with its id. The response is the output
 // when it is a JSON object, else {"output": text}, the key Google's
 // reference names for a function's output.
-func geminiToolResult(m openai.ChatMessage, field string, names map[string]string) ([]gemini.Part, error) {
+func geminiToolResult(m openai.ChatMessage, field string, names map[string]string, st *stash) ([]gemini.Part, error) {
 	if m.ToolCallID == "" {
 		return nil, &Error{field + ".tool_call_id", "required"}
 	}
@@ -380,8 +384,12 @@ func geminiToolResult(m openai.ChatMessage, field string, names map[string]strin
 		sb.WriteString(p.Text)
 	}
 	text := sb.String()
-	resp, err := toolInput(text, "")
-	if err != nil || strings.TrimSpace(text) == "" {
+	full := text // the whole text, when it may be a JSON object
+	if t := strings.TrimSpace(text); strings.HasPrefix(t, "{") || strings.HasPrefix(t, string(markLead)) {
+		full = st.text(text)
+	}
+	resp, err := toolInput(full, "")
+	if err != nil || strings.TrimSpace(full) == "" {
 		resp, _ = json.Marshal(map[string]string{"output": text})
 	}
 	return []gemini.Part{{FunctionResponse: &gemini.FunctionResponse{Name: name, Response: resp}}}, nil

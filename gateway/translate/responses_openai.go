@@ -77,6 +77,10 @@ type chatRequestOut struct {
 // stream_options.include_usage. Input that cannot be translated returns an
 // *Error naming the field.
 func ResponsesToOpenAIChat(body []byte, upstreamModel string) ([]byte, error) {
+	return withStash(body, func(b []byte, _ *stash) ([]byte, error) { return responsesToOpenAIChat(b, upstreamModel) })
+}
+
+func responsesToOpenAIChat(body []byte, upstreamModel string) ([]byte, error) {
 	raw, keys, err := fields(body)
 	if err != nil {
 		return nil, err
@@ -301,7 +305,7 @@ func chatToolsFromResponses(out *openai.ChatRequest, tools []openai.ResponsesToo
 		if t.Name == "" {
 			return &Error{"tools[" + strconv.Itoa(i) + "].name", "required"}
 		}
-		params := t.Parameters
+		params := asVerbatim(t.Parameters)
 		if isNull(params) {
 			params = nil
 		}
@@ -391,7 +395,7 @@ func responseFormat(f *openai.ResponsesFormat) (json.RawMessage, error) {
 		return json.Marshal(struct {
 			Type       string `json:"type"`
 			JSONSchema schema `json:"json_schema"`
-		}{"json_schema", schema{f.Name, f.Description, f.Schema, f.Strict}})
+		}{"json_schema", schema{f.Name, f.Description, asVerbatim(f.Schema), f.Strict}})
 	}
 	return nil, &Error{"text.format.type", "format " + quote(f.Type) + " has no Chat Completions counterpart"}
 }
