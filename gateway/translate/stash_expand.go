@@ -175,7 +175,12 @@ func asVerbatim(r json.RawMessage) json.RawMessage { return remark(r, 0x82) }
 
 // asArguments marks the placeholders of JSON text about to become a
 // string (tool_use input → arguments), escaped once more.
-func asArguments(s string) string { return string(remark([]byte(s), 0x83)) }
+func asArguments(s string) string {
+	if !strings.Contains(s, string(markLead)) {
+		return s
+	}
+	return string(remark([]byte(s), 0x83))
+}
 
 // remark returns b with every opening mark made kind.
 func remark(b []byte, kind byte) []byte {
