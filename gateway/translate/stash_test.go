@@ -214,3 +214,27 @@ func TestStashRender(t *testing.T) {
 		}
 	}
 }
+
+// FuzzStash: whatever the body, every direction writes the same with
+// every string stashed as without stashing.
+func FuzzStash(f *testing.F) {
+	for _, d := range directions {
+		files, _ := filepath.Glob(filepath.Join(d.dir, "*.json"))
+		for _, file := range files {
+			if b, err := os.ReadFile(file); err == nil {
+				f.Add(b)
+			}
+		}
+		f.Add([]byte(stashCases[d.name]))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		stashAll(t, 2)
+		for _, d := range directions {
+			want, werr := d.raw(body)
+			got, gerr := d.public(body)
+			if !bytes.Equal(got, want) || errText(gerr) != errText(werr) {
+				t.Errorf("%s:\n got %s %v\nwant %s %v", d.name, got, gerr, want, werr)
+			}
+		}
+	})
+}
