@@ -164,3 +164,26 @@ func BenchmarkMediumRequest(b *testing.B) {
 		"openai": {"tool": []byte(oa.String())}, "anthropic": {"tool": []byte(an.String())}, "responses": {"tool": []byte(rs.String())},
 	})
 }
+
+// BenchmarkStashScanMiss is what stashing adds to a request above 4 KiB
+// with no string to stash: one scan of the body (a 100 KB conversation of
+// 1 KB strings).
+func BenchmarkStashScanMiss(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`{"model":"m","messages":[`)
+	for i := range 100 {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(`{"role":"user","content":` + bigText(1000) + `}`)
+	}
+	sb.WriteString(`]}`)
+	body := []byte(sb.String())
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, st := stashBody(body); st != nil {
+			b.Fatal("stashed")
+		}
+	}
+}

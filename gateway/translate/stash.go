@@ -95,9 +95,9 @@ func stashBody(body []byte) ([]byte, *stash) {
 		return nil, nil
 	}
 	var (
-		st   stash
-		cuts [][2]int // the body's [start, end) of each tail
-		key  []byte   // the last key seen
+		spans []span
+		cuts  [][2]int // the body's [start, end) of each tail
+		key   []byte   // the last key seen
 	)
 	for i := 0; ; {
 		q := bytes.IndexByte(body[i:], '"')
@@ -123,7 +123,7 @@ func stashBody(body []byte) ([]byte, *stash) {
 			if !ok {
 				continue
 			}
-			st.spans = append(st.spans, sp)
+			spans = append(spans, sp)
 			cuts = append(cuts, [2]int{start + cut, end})
 		}
 	}
@@ -141,7 +141,7 @@ func stashBody(body []byte) ([]byte, *stash) {
 		small = appendMark(small, markCanon, n)
 		at = c[1]
 	}
-	return append(small, body[at:]...), &st
+	return append(small, body[at:]...), &stash{spans}
 }
 
 func appendMark(dst []byte, mark rune, n int) []byte {
