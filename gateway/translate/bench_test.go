@@ -187,3 +187,31 @@ func BenchmarkStashScanMiss(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSmallRequest compares, in one process, each direction's
+// exported function (stash, then translate) with the translation alone on
+// its small golden request: what stashing adds to a request under 4 KiB.
+func BenchmarkSmallRequest(b *testing.B) {
+	files := map[string]string{"anthropic→openai": "tools.json", "openai→anthropic": "tools.json",
+		"openai→gemini": "tools.json", "responses→openai": "codex.json"}
+	for _, d := range directions {
+		in, err := os.ReadFile(d.dir + "/" + files[d.name])
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, f := range []struct {
+			name string
+			fn   func([]byte) ([]byte, error)
+		}{{"translate", d.raw}, {"exported", d.public}} {
+			b.Run(d.name+"/"+f.name, func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetBytes(int64(len(in)))
+				for b.Loop() {
+					if _, err := f.fn(in); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
