@@ -1,6 +1,7 @@
 package dialect
 
 import (
+	"bytes"
 	"encoding/json"
 	"runtime"
 	"strings"
@@ -8,8 +9,9 @@ import (
 )
 
 // Translating a large request costs at most 2.5 times its body in every
-// client → wire pair, through the hub when neither end is it (one copy
-// per translation, the large strings never decoded).
+// client → wire pair, also through the hub when neither end is it (its
+// large strings are never decoded, and written once, into the wire
+// body), and writes what Encode(ToHub(body)) writes.
 func TestRequestMemory(t *testing.T) {
 	const most = 2.5 // allocated bytes per body byte
 	line := "\tif err := run(\"<cmd>\", args); err != nil { // é\n"
@@ -32,6 +34,13 @@ func TestRequestMemory(t *testing.T) {
 			runtime.ReadMemStats(&after)
 			if e != nil || !json.Valid(out) {
 				t.Fatalf("%s → %s: %v", c.Name(), w.Name(), e)
+			}
+			hub, err := c.ToHub(body, "up")
+			if err == nil {
+				hub, err = w.Encode(hub, "up")
+			}
+			if err != nil || !bytes.Equal(out, hub) {
+				t.Errorf("%s → %s: Request differs from Encode(ToHub(body)) (%v)", c.Name(), w.Name(), err)
 			}
 			if got := float64(after.TotalAlloc-before.TotalAlloc) / float64(len(body)); got > most {
 				t.Errorf("%s → %s: allocated %.2f× the body, want at most %.1f×", c.Name(), w.Name(), got, most)

@@ -14,9 +14,14 @@ import (
 // neither max_tokens nor max_completion_tokens. Input that cannot be
 // translated returns an *Error naming the field.
 func OpenAIChatToAnthropic(body []byte, upstreamModel string, defaultMaxTokens int) ([]byte, error) {
-	return withStash(body, func(b []byte, st *stash) ([]byte, error) {
+	return Chain(body, OpenAIChatToAnthropicStep(upstreamModel, defaultMaxTokens))
+}
+
+// OpenAIChatToAnthropicStep is OpenAIChatToAnthropic, for Chain.
+func OpenAIChatToAnthropicStep(upstreamModel string, defaultMaxTokens int) Step {
+	return Step{func(b []byte, st *stash) ([]byte, error) {
 		return openAIChatToAnthropic(b, upstreamModel, defaultMaxTokens, st)
-	})
+	}}
 }
 
 func openAIChatToAnthropic(body []byte, upstreamModel string, defaultMaxTokens int, st *stash) ([]byte, error) {
@@ -51,7 +56,7 @@ func openAIChatToAnthropic(body []byte, upstreamModel string, defaultMaxTokens i
 	if req.User != "" {
 		out.Metadata = &anthropic.Metadata{UserID: req.User}
 	}
-	if out.Tools, out.ToolChoice, err = anthropicTools(req.Tools, req.ToolChoice, req.ParallelToolCalls); err != nil {
+	if out.Tools, out.ToolChoice, err = anthropicTools(req.Tools, req.ToolChoice, req.ParallelToolCalls, st); err != nil {
 		return nil, err
 	}
 	return json.Marshal(out)
@@ -315,7 +320,7 @@ func assistantContent(m openai.ChatMessage, field string, st *stash) (anthropic.
 		if tc.Type != "function" {
 			return anthropic.Content{}, &Error{tf + ".type", "only function tool calls are translated"}
 		}
-		in, err := toolInput(st.text(tc.Function.Arguments), tf+".function.arguments")
+		in, err := toolInput(st.arguments(tc.Function.Arguments), tf+".function.arguments")
 		if err != nil {
 			return anthropic.Content{}, err
 		}
@@ -327,13 +332,13 @@ func assistantContent(m openai.ChatMessage, field string, st *stash) (anthropic.
 // emptySchema is the input_schema of a function without parameters.
 var emptySchema = json.RawMessage(`{"type":"object","properties":{}}`)
 
-func anthropicTools(tools []openai.Tool, choice *openai.ToolChoice, parallel *bool) ([]anthropic.Tool, *anthropic.ToolChoice, error) {
+func anthropicTools(tools []openai.Tool, choice *openai.ToolChoice, parallel *bool, st *stash) ([]anthropic.Tool, *anthropic.ToolChoice, error) {
 	var out []anthropic.Tool
 	for i, t := range tools {
 		if t.Type != "function" {
 			return nil, nil, &Error{"tools[" + strconv.Itoa(i) + "].type", "only function tools are translated"}
 		}
-		schema := asVerbatim(t.Function.Parameters)
+		schema := st.verbatim(t.Function.Parameters)
 		if isNull(schema) {
 			schema = emptySchema
 		}

@@ -50,8 +50,11 @@ import (
 // store, service_tier, prompt_cache_key, prompt_cache_retention,
 // safety_identifier, verbosity, prediction.
 func OpenAIChatToGemini(body []byte) ([]byte, error) {
-	return withStash(body, openAIChatToGemini)
+	return Chain(body, OpenAIChatToGeminiStep())
 }
+
+// OpenAIChatToGeminiStep is OpenAIChatToGemini, for Chain.
+func OpenAIChatToGeminiStep() Step { return Step{openAIChatToGemini} }
 
 func openAIChatToGemini(body []byte, st *stash) ([]byte, error) {
 	raw, keys, err := fields(body)
@@ -60,7 +63,7 @@ func openAIChatToGemini(body []byte, st *stash) ([]byte, error) {
 	}
 	gc := &gemini.GenerationConfig{}
 	for _, k := range keys {
-		if err := geminiField(k, raw[k], gc); err != nil {
+		if err := geminiField(k, st.decoded(raw[k]), gc); err != nil {
 			return nil, err
 		}
 	}
@@ -88,7 +91,7 @@ func openAIChatToGemini(body []byte, st *stash) ([]byte, error) {
 	if b, _ := json.Marshal(gc); string(b) != "{}" {
 		out.GenerationConfig = gc
 	}
-	if out.Tools, out.ToolConfig, err = geminiTools(req.Tools, req.ToolChoice); err != nil {
+	if out.Tools, out.ToolConfig, err = geminiTools(req.Tools, req.ToolChoice, st); err != nil {
 		return nil, err
 	}
 	return json.Marshal(out)
@@ -352,7 +355,7 @@ func geminiModelParts(m openai.ChatMessage, field string, names map[string]strin
 		if tc.Type != "function" {
 			return nil, &Error{tf + ".type", "only function tool calls are translated"}
 		}
-		args, err := toolInput(st.text(tc.Function.Arguments), tf+".function.arguments")
+		args, err := toolInput(st.arguments(tc.Function.Arguments), tf+".function.arguments")
 		if err != nil {
 			return nil, err
 		}
@@ -398,7 +401,7 @@ func geminiToolResult(m openai.ChatMessage, field string, names map[string]strin
 // geminiTools maps function tools to one Tool of declarations, and
 // tool_choice to the function calling mode: auto → AUTO, none → NONE,
 // required → ANY, a named function → ANY allowing only it.
-func geminiTools(tools []openai.Tool, choice *openai.ToolChoice) ([]gemini.Tool, *gemini.ToolConfig, error) {
+func geminiTools(tools []openai.Tool, choice *openai.ToolChoice, st *stash) ([]gemini.Tool, *gemini.ToolConfig, error) {
 	var decls []gemini.FunctionDeclaration
 	for i, t := range tools {
 		tf := "tools[" + strconv.Itoa(i) + "]"
@@ -408,7 +411,7 @@ func geminiTools(tools []openai.Tool, choice *openai.ToolChoice) ([]gemini.Tool,
 		d := gemini.FunctionDeclaration{Name: t.Function.Name, Description: t.Function.Description}
 		if !isNull(t.Function.Parameters) {
 			var err error
-			if d.Parameters, err = geminiSchema(gemini.ParametersFromJSONSchema, t.Function.Parameters, tf+".function.parameters"); err != nil {
+			if d.Parameters, err = geminiSchema(gemini.ParametersFromJSONSchema, st.decoded(t.Function.Parameters), tf+".function.parameters"); err != nil {
 				return nil, nil, err
 			}
 		}

@@ -22,8 +22,11 @@ package translate
 //     OpenAI arguments): the escaped bytes escaped once more.
 //
 // The translation code moves placeholders between contexts where it moves
-// JSON between them (asVerbatim, asArguments), and asks for the decoded
-// text where it reads a string's content (stash.text). Only values of the
+// JSON between them (stash.verbatim, stash.decoded, stash.asArguments,
+// stash.arguments), and asks for the decoded text where it reads a
+// string's content (stash.text). Chain runs several translations on one
+// stashed body (client → hub → wire), so the large strings are written
+// once, into the last output. Only values of the
 // keys in stashKeys are stashed, never ids, names, types or URLs, and a
 // string's first stashKeep bytes stay in place, so a data: URL's media
 // type can be read. A body that already holds a placeholder character is
@@ -76,16 +79,33 @@ type span struct {
 // stash holds the tails cut out of one body.
 type stash struct{ spans []span }
 
-// withStash runs translate on the body with its large strings stashed,
-// and on the whole body when nothing was stashed or that failed.
-func withStash(body []byte, translate func([]byte, *stash) ([]byte, error)) ([]byte, error) {
+// Step is one request translation, for Chain.
+type Step struct {
+	run func(body []byte, st *stash) ([]byte, error)
+}
+
+// Chain translates a request through steps, each taking the output of
+// the one before (client → hub → wire), writing the large strings once,
+// into the last output: the intermediate bodies hold placeholders only.
+// It returns the first step's error.
+func Chain(body []byte, steps ...Step) ([]byte, error) {
 	small, st := stashBody(body)
 	if st != nil {
-		if out, err := translate(small, st); err == nil {
+		if out, err := runSteps(small, st, steps); err == nil {
 			return st.expand(out), nil
 		}
 	}
-	return translate(body, nil)
+	return runSteps(body, nil, steps)
+}
+
+func runSteps(b []byte, st *stash, steps []Step) ([]byte, error) {
+	for _, s := range steps {
+		var err error
+		if b, err = s.run(b, st); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
 }
 
 // stashBody returns body with the tails of its large string values

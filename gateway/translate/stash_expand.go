@@ -145,9 +145,24 @@ func appendU4(dst []byte, r rune) []byte {
 	return append(dst, '\\', 'u', hex[r>>12&0xf], hex[r>>8&0xf], hex[r>>4&0xf], hex[r&0xf])
 }
 
+// arguments returns tool arguments, JSON text in a string, ready to be
+// parsed: placeholders that stand for escaped bytes in that text (put
+// there by an earlier step's asArguments) are marked for the raw JSON the
+// parse keeps them in; a string stashed whole is replaced by its text.
+func (st *stash) arguments(s string) string {
+	switch {
+	case st == nil || !strings.Contains(s, string(markLead)):
+		return s
+	case strings.Contains(s, string(rune(markCanon))):
+		return st.text(s)
+	}
+	return string(remark([]byte(s), 0x82))
+}
+
 // text returns s with its placeholders replaced by the text they stand
 // for, for code that reads a string's whole content (tool arguments
-// parsed as JSON). A nil stash has nothing to replace.
+// parsed as JSON). A placeholder of escaped bytes in JSON text gives
+// those bytes. A nil stash has nothing to replace.
 func (st *stash) text(s string) string {
 	if st == nil || !strings.Contains(s, string(markLead)) {
 		return s
@@ -157,8 +172,13 @@ func (st *stash) text(s string) string {
 	at := 0
 	for m, ok := nextMark(bs, 0); ok; m, ok = nextMark(bs, m.end) {
 		b.WriteString(s[at:m.at])
-		var t string
 		raw := st.spans[m.n].raw
+		if m.kind != 0x80 {
+			b.Write(raw)
+			at = m.end
+			continue
+		}
+		var t string
 		q := make([]byte, 0, len(raw)+2)
 		q = append(append(append(q, '"'), raw...), '"')
 		_ = json.Unmarshal(q, &t) // measure checked it
@@ -169,14 +189,29 @@ func (st *stash) text(s string) string {
 	return b.String()
 }
 
-// asVerbatim marks the placeholders of JSON text kept as a
+// verbatim marks the placeholders of JSON text kept as a
 // json.RawMessage, which json.Marshal writes with the client's escapes.
-func asVerbatim(r json.RawMessage) json.RawMessage { return remark(r, 0x82) }
+func (st *stash) verbatim(r json.RawMessage) json.RawMessage {
+	if st == nil {
+		return r // no placeholders: the client's own private-use text
+	}
+	return remark(r, 0x82)
+}
+
+// decoded marks the placeholders of JSON text that is decoded and encoded
+// again (a schema converted for Gemini): its strings are written in Go's
+// escapes.
+func (st *stash) decoded(r json.RawMessage) json.RawMessage {
+	if st == nil {
+		return r
+	}
+	return remark(r, 0x80)
+}
 
 // asArguments marks the placeholders of JSON text about to become a
 // string (tool_use input → arguments), escaped once more.
-func asArguments(s string) string {
-	if !strings.Contains(s, string(markLead)) {
+func (st *stash) asArguments(s string) string {
+	if st == nil || !strings.Contains(s, string(markLead)) {
 		return s
 	}
 	return string(remark([]byte(s), 0x83))

@@ -19,7 +19,7 @@ type direction struct {
 
 var directions = []direction{
 	{"anthropic→openai", "testdata/anthropic_openai/request",
-		func(b []byte) ([]byte, error) { return anthropicToOpenAIChat(b, "gpt-x") },
+		func(b []byte) ([]byte, error) { return anthropicToOpenAIChat(b, "gpt-x", nil) },
 		func(b []byte) ([]byte, error) { return AnthropicToOpenAIChat(b, "gpt-x") }},
 	{"openai→anthropic", "testdata/openai_anthropic/request",
 		func(b []byte) ([]byte, error) { return openAIChatToAnthropic(b, "claude-x", 1024, nil) },
@@ -28,7 +28,7 @@ var directions = []direction{
 		func(b []byte) ([]byte, error) { return openAIChatToGemini(b, nil) },
 		OpenAIChatToGemini},
 	{"responses→openai", "testdata/responses_openai/request",
-		func(b []byte) ([]byte, error) { return responsesToOpenAIChat(b, "gpt-x") },
+		func(b []byte) ([]byte, error) { return responsesToOpenAIChat(b, "gpt-x", nil) },
 		func(b []byte) ([]byte, error) { return ResponsesToOpenAIChat(b, "gpt-x") }},
 }
 
@@ -215,8 +215,8 @@ func TestStashRender(t *testing.T) {
 	}
 }
 
-// FuzzStash: whatever the body, every direction writes the same with
-// every string stashed as without stashing.
+// FuzzStash: whatever the body, every direction and chain writes the
+// same with every string stashed as without stashing.
 func FuzzStash(f *testing.F) {
 	for _, d := range directions {
 		files, _ := filepath.Glob(filepath.Join(d.dir, "*.json"))
@@ -236,5 +236,79 @@ func FuzzStash(f *testing.F) {
 				t.Errorf("%s:\n got %s %v\nwant %s %v", d.name, got, gerr, want, werr)
 			}
 		}
+		for _, c := range chains {
+			want, werr := rawChain(body, c.raw)
+			got, gerr := Chain(body, c.steps...)
+			if !bytes.Equal(got, want) || errText(gerr) != errText(werr) {
+				t.Errorf("%s:\n got %s %v\nwant %s %v", c.name, got, gerr, want, werr)
+			}
+		}
 	})
+}
+
+// chains are the routes that cross the hub twice, as gateway/dialect runs
+// them, with the client dialect of their input.
+var chains = []struct {
+	name, client string
+	steps        []Step
+	raw          []func([]byte) ([]byte, error)
+}{
+	{"anthropic→openai→anthropic", "anthropic→openai",
+		[]Step{AnthropicToOpenAIChatStep("gpt-x"), OpenAIChatToAnthropicStep("claude-x", 1024)},
+		[]func([]byte) ([]byte, error){directions[0].raw, directions[1].raw}},
+	{"anthropic→openai→gemini", "anthropic→openai",
+		[]Step{AnthropicToOpenAIChatStep("gpt-x"), OpenAIChatToGeminiStep()},
+		[]func([]byte) ([]byte, error){directions[0].raw, directions[2].raw}},
+	{"responses→openai→anthropic", "responses→openai",
+		[]Step{ResponsesToOpenAIChatStep("gpt-x"), OpenAIChatToAnthropicStep("claude-x", 1024)},
+		[]func([]byte) ([]byte, error){directions[3].raw, directions[1].raw}},
+	{"responses→openai→gemini", "responses→openai",
+		[]Step{ResponsesToOpenAIChatStep("gpt-x"), OpenAIChatToGeminiStep()},
+		[]func([]byte) ([]byte, error){directions[3].raw, directions[2].raw}},
+}
+
+// rawChain runs the whole-body translations one after the other.
+func rawChain(body []byte, fns []func([]byte) ([]byte, error)) ([]byte, error) {
+	for _, f := range fns {
+		var err error
+		if body, err = f(body); err != nil {
+			return nil, err
+		}
+	}
+	return body, nil
+}
+
+// A chain writes what its translations one after the other write: the
+// placeholders an earlier step moved (schemas, tool_use input turned into
+// arguments) are rendered as the later step would render their text.
+func TestChainSameOutput(t *testing.T) {
+	for _, keep := range []int{0, 4, 40} {
+		stashAll(t, keep)
+		for _, c := range chains {
+			var dir string
+			for _, d := range directions {
+				if d.name == c.client {
+					dir = d.dir
+				}
+			}
+			files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+			inputs := [][]byte{[]byte(stashCases[c.client])}
+			for _, f := range files {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				inputs = append(inputs, b)
+			}
+			for i, in := range inputs {
+				for _, body := range [][]byte{in, withTricky(in)} {
+					want, werr := rawChain(body, c.raw)
+					got, gerr := Chain(body, c.steps...)
+					if !bytes.Equal(got, want) || errText(gerr) != errText(werr) {
+						t.Errorf("%s input %d keep %d:\n got %s %v\nwant %s %v", c.name, i, keep, got, gerr, want, werr)
+					}
+				}
+			}
+		}
+	}
 }
