@@ -26,12 +26,13 @@ package translate
 // stash.arguments), and asks for the decoded text where it reads a
 // string's content (stash.text). Chain runs several translations on one
 // stashed body (client → hub → wire), so the large strings are written
-// once, into the last output. Only values of the
-// keys in stashKeys are stashed, never ids, names, types or URLs, and a
-// string's first stashKeep bytes stay in place, so a data: URL's media
-// type can be read. A body that already holds a placeholder character is
-// not stashed; a translation that fails is run again on the whole body, so
-// errors are as they were.
+// once, into the last output.
+//
+// Only values of the keys in stashKeys are stashed, never ids, names,
+// types or URLs, and a string's first stashKeep bytes stay in place, so a
+// data: URL's media type can be read. A body that already holds a
+// placeholder character is not stashed; a translation that fails is run
+// again on the whole body, so errors are as they were.
 
 import (
 	"bytes"
@@ -66,8 +67,16 @@ const (
 	markQuoted   = '\uE003'
 )
 
-// markLead is the UTF-8 of every mark but its last byte.
+// markLead is the UTF-8 of every mark but its last byte, which names the
+// context (kind).
 var markLead = []byte("\xee\x80")
+
+// The kinds: the last UTF-8 byte of markCanon, markVerbatim, markQuoted.
+const (
+	kindCanon    byte = 0x80
+	kindVerbatim byte = 0x82
+	kindQuoted   byte = 0x83
+)
 
 // span is one stashed tail: the escaped bytes of a string's end, and the
 // length each context renders them to.
@@ -87,7 +96,8 @@ type Step struct {
 // Chain translates a request through steps, each taking the output of
 // the one before (client → hub → wire), writing the large strings once,
 // into the last output: the intermediate bodies hold placeholders only.
-// It returns the first step's error.
+// A request that cannot be translated returns the error of the step that
+// refused it.
 func Chain(body []byte, steps ...Step) ([]byte, error) {
 	small, st := stashBody(body)
 	if st != nil {

@@ -24,7 +24,7 @@ func nextMark(b []byte, from int) (mark, bool) {
 		at := i + j
 		kind := b[at+2]
 		i = at + 3
-		if kind != 0x80 && kind != 0x82 && kind != 0x83 {
+		if kind != kindCanon && kind != kindVerbatim && kind != kindQuoted {
 			continue // markEnd, or another rune of the block
 		}
 		n, k := 0, i
@@ -62,9 +62,9 @@ func (st *stash) expand(out []byte) []byte {
 
 func (sp span) len(kind byte) int {
 	switch kind {
-	case 0x82:
+	case kindVerbatim:
 		return sp.verbatim
-	case 0x83:
+	case kindQuoted:
 		return sp.quote
 	}
 	return sp.canon
@@ -99,9 +99,9 @@ func (sp span) render(dst []byte, kind byte) []byte {
 		default: // an escape (measure checked them all)
 			r, n := unescape(raw, i)
 			switch kind {
-			case 0x82:
+			case kindVerbatim:
 				dst = append(dst, raw[i:i+n]...)
-			case 0x83:
+			case kindQuoted:
 				for _, e := range raw[i : i+n] {
 					if e == '\\' || e == '"' {
 						dst = append(dst, '\\')
@@ -156,7 +156,7 @@ func (st *stash) arguments(s string) string {
 	case strings.Contains(s, string(rune(markCanon))):
 		return st.text(s)
 	}
-	return string(remark([]byte(s), 0x82))
+	return string(remark([]byte(s), kindVerbatim))
 }
 
 // text returns s with its placeholders replaced by the text they stand
@@ -173,7 +173,7 @@ func (st *stash) text(s string) string {
 	for m, ok := nextMark(bs, 0); ok; m, ok = nextMark(bs, m.end) {
 		b.WriteString(s[at:m.at])
 		raw := st.spans[m.n].raw
-		if m.kind != 0x80 {
+		if m.kind != kindCanon {
 			b.Write(raw)
 			at = m.end
 			continue
@@ -195,7 +195,7 @@ func (st *stash) verbatim(r json.RawMessage) json.RawMessage {
 	if st == nil {
 		return r // no placeholders: the client's own private-use text
 	}
-	return remark(r, 0x82)
+	return remark(r, kindVerbatim)
 }
 
 // decoded marks the placeholders of JSON text that is decoded and encoded
@@ -205,7 +205,7 @@ func (st *stash) decoded(r json.RawMessage) json.RawMessage {
 	if st == nil {
 		return r
 	}
-	return remark(r, 0x80)
+	return remark(r, kindCanon)
 }
 
 // asArguments marks the placeholders of JSON text about to become a
@@ -214,7 +214,7 @@ func (st *stash) asArguments(s string) string {
 	if st == nil || !strings.Contains(s, string(markLead)) {
 		return s
 	}
-	return string(remark([]byte(s), 0x83))
+	return string(remark([]byte(s), kindQuoted))
 }
 
 // remark returns b with every opening mark made kind.

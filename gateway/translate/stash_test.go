@@ -205,7 +205,7 @@ func TestStashRender(t *testing.T) {
 			kind byte
 			n    int
 			want []byte
-		}{{0x80, sp.canon, canon}, {0x82, sp.verbatim, htmlEscape(verbatim.Bytes())}, {0x83, sp.quote, quoted}} {
+		}{{kindCanon, sp.canon, canon}, {kindVerbatim, sp.verbatim, htmlEscape(verbatim.Bytes())}, {kindQuoted, sp.quote, quoted}} {
 			want := c.want[1 : len(c.want)-1]
 			got := sp.render(nil, c.kind)
 			if !bytes.Equal(got, want) || c.n != len(want) {
