@@ -93,8 +93,10 @@
 // bytes, into one buffer of the exact size (stash.go). The output is byte
 // for byte that of the whole-body translation; TestStashSameOutput and
 // FuzzStash hold that, TestTranslateMemory the cost (at most 2.5× the
-// body; 1.0× measured). A request that fails is translated again whole,
-// so that its error is the one it always was.
+// body; 1.0× measured). Chain runs a client → hub → wire route over one
+// stashed body, so crossing the hub twice costs one copy too. A request
+// that fails is translated again whole, so that its error is the one it
+// always was.
 //
 // # Responses
 //
