@@ -96,6 +96,9 @@ func (sp span) render(dst []byte, kind byte) []byte {
 				dst = append(dst, raw[i:i+n]...)
 			}
 			i += n
+		case kind != kindQuoted && raw[i+1] != 'u' && raw[i+1] != '/':
+			dst = append(dst, c, raw[i+1]) // \" \\ \b \f \n \r \t: Go writes them so too
+			i += 2
 		default: // an escape (measure checked them all)
 			r, n := unescape(raw, i)
 			switch kind {
