@@ -63,6 +63,10 @@ func (*anthropicDialect) ToHub(body []byte, model string) ([]byte, error) {
 	return translate.AnthropicToOpenAIChat(body, model)
 }
 
+func (*anthropicDialect) hubStep(model string) translate.Step {
+	return translate.AnthropicToOpenAIChatStep(model)
+}
+
 func (*anthropicDialect) FromHub(hub []byte, model string) ([]byte, error) {
 	b, _, err := translate.OpenAIChatResponseToAnthropic(hub, model)
 	return b, err
@@ -74,6 +78,10 @@ func (*anthropicDialect) HubStream(out io.Writer, model string) translate.Stream
 
 func (*anthropicDialect) Encode(hub []byte, upstreamModel string) ([]byte, error) {
 	return translate.OpenAIChatToAnthropic(hub, upstreamModel, DefaultMaxTokens)
+}
+
+func (*anthropicDialect) wireStep(upstreamModel string) translate.Step {
+	return translate.OpenAIChatToAnthropicStep(upstreamModel, DefaultMaxTokens)
 }
 
 func (*anthropicDialect) Decode(b []byte, model string) ([]byte, llm.Usage, error) {

@@ -19,6 +19,8 @@ func (*geminiDialect) Encode(hub []byte, _ string) ([]byte, error) {
 	return translate.OpenAIChatToGemini(hub)
 }
 
+func (*geminiDialect) wireStep(string) translate.Step { return translate.OpenAIChatToGeminiStep() }
+
 func (*geminiDialect) Decode(b []byte, model string) ([]byte, llm.Usage, error) {
 	return translate.GeminiResponseToOpenAIChat(b, model)
 }

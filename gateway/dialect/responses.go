@@ -100,6 +100,10 @@ func (*responsesDialect) ToHub(body []byte, model string) ([]byte, error) {
 	return translate.ResponsesToOpenAIChat(body, model)
 }
 
+func (*responsesDialect) hubStep(model string) translate.Step {
+	return translate.ResponsesToOpenAIChatStep(model)
+}
+
 func (*responsesDialect) FromHub(hub []byte, model string) ([]byte, error) {
 	b, _, err := translate.OpenAIChatResponseToResponses(hub, model)
 	return b, err

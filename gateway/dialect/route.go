@@ -36,20 +36,50 @@ func (rt Route) Request(body []byte, model, upstreamModel string, stream bool) (
 		}
 		return out, hideUsage, nil
 	}
-	hub, err := rt.Client.ToHub(body, upstreamModel)
-	if err != nil {
-		return nil, false, Untranslatable(err)
-	}
 	if rt.Wire == responsesAPI {
+		if _, err := rt.Client.ToHub(body, upstreamModel); err != nil {
+			return nil, false, Untranslatable(err)
+		}
 		return nil, false, invalid("unsupported_dialect",
 			fmt.Sprintf("model %s is served in the %s dialect, which the %s API cannot reach", model, rt.Wire.Name(), rt.Client.Name()))
 	}
-	out, err = rt.Wire.Encode(hub, upstreamModel)
+	// client → hub → wire in one translate.Chain, so that a request
+	// crossing the hub twice still costs one copy of its large strings.
+	var steps []translate.Step
+	if c, ok := rt.Client.(hubStepper); ok {
+		steps = append(steps, c.hubStep(upstreamModel))
+	}
+	w, encodes := rt.Wire.(wireStepper)
+	if encodes {
+		steps = append(steps, w.wireStep(upstreamModel))
+	}
+	out, err := translate.Chain(body, steps...)
+	if err == nil && !encodes {
+		out, err = rt.Wire.Encode(out, upstreamModel)
+	}
 	if err != nil {
 		return nil, false, Untranslatable(err)
 	}
 	return out, false, nil
 }
+
+// hubStepper is a client dialect whose ToHub is a translation, given as a
+// step of translate.Chain.
+type hubStepper interface {
+	hubStep(upstreamModel string) translate.Step
+}
+
+// wireStepper is a wire dialect whose Encode is a translation.
+type wireStepper interface {
+	wireStep(upstreamModel string) translate.Step
+}
+
+var (
+	_ hubStepper  = (*anthropicDialect)(nil)
+	_ hubStepper  = (*responsesDialect)(nil)
+	_ wireStepper = (*anthropicDialect)(nil)
+	_ wireStepper = (*geminiDialect)(nil)
+)
 
 // Untranslatable is the error of a request one dialect cannot say in
 // another.

@@ -13,6 +13,15 @@ import (
 // asks for stream_options.include_usage. Input that cannot be translated
 // returns an *Error naming the field.
 func AnthropicToOpenAIChat(body []byte, upstreamModel string) ([]byte, error) {
+	return Chain(body, AnthropicToOpenAIChatStep(upstreamModel))
+}
+
+// AnthropicToOpenAIChatStep is AnthropicToOpenAIChat, for Chain.
+func AnthropicToOpenAIChatStep(upstreamModel string) Step {
+	return Step{func(b []byte, st *stash) ([]byte, error) { return anthropicToOpenAIChat(b, upstreamModel, st) }}
+}
+
+func anthropicToOpenAIChat(body []byte, upstreamModel string, st *stash) ([]byte, error) {
 	raw, keys, err := fields(body)
 	if err != nil {
 		return nil, err
@@ -52,13 +61,13 @@ func AnthropicToOpenAIChat(body []byte, upstreamModel string) ([]byte, error) {
 		out.Messages = append(out.Messages, openai.ChatMessage{Role: "system", Content: &sys})
 	}
 	for i, m := range req.Messages {
-		msgs, err := openAIMessages(m, "messages["+strconv.Itoa(i)+"]")
+		msgs, err := openAIMessages(m, "messages["+strconv.Itoa(i)+"]", st)
 		if err != nil {
 			return nil, err
 		}
 		out.Messages = append(out.Messages, msgs...)
 	}
-	if err := openAITools(&out, req.Tools, req.ToolChoice); err != nil {
+	if err := openAITools(&out, req.Tools, req.ToolChoice, st); err != nil {
 		return nil, err
 	}
 	return json.Marshal(out)
@@ -113,7 +122,7 @@ func textParts(blocks []anthropic.ContentBlock, field string) ([]openai.ContentP
 
 // openAIMessages translates one Anthropic turn into OpenAI messages: a
 // user turn's tool results become tool messages ahead of the rest.
-func openAIMessages(m anthropic.Message, field string) ([]openai.ChatMessage, error) {
+func openAIMessages(m anthropic.Message, field string, st *stash) ([]openai.ChatMessage, error) {
 	switch m.Role {
 	case "user":
 		if m.Content.Blocks == nil {
@@ -165,7 +174,7 @@ func openAIMessages(m anthropic.Message, field string) ([]openai.ChatMessage, er
 				texts = append(texts, openai.ContentPart{Type: "text", Text: b.Text})
 			case anthropic.BlockToolUse:
 				msg.ToolCalls = append(msg.ToolCalls, openai.ToolCall{ID: b.ID, Type: "function",
-					Function: openai.FunctionCall{Name: b.Name, Arguments: toolArguments(b.Input)}})
+					Function: openai.FunctionCall{Name: b.Name, Arguments: st.asArguments(toolArguments(b.Input))}})
 			case anthropic.BlockThinking, anthropic.BlockRedactedThinking:
 				// signed for Anthropic only: dropped
 			default:
@@ -198,12 +207,12 @@ func openAIMessages(m anthropic.Message, field string) ([]openai.ChatMessage, er
 	return nil, &Error{field + ".role", "role " + quote(m.Role) + " has no OpenAI counterpart"}
 }
 
-func openAITools(out *openai.ChatRequest, tools []anthropic.Tool, choice *anthropic.ToolChoice) error {
+func openAITools(out *openai.ChatRequest, tools []anthropic.Tool, choice *anthropic.ToolChoice, st *stash) error {
 	for i, t := range tools {
 		if t.Type != "" && t.Type != "custom" {
 			return &Error{"tools[" + strconv.Itoa(i) + "].type", "Anthropic tool " + quote(t.Type) + " has no OpenAI counterpart"}
 		}
-		schema := t.InputSchema
+		schema := st.verbatim(t.InputSchema)
 		if isNull(schema) {
 			schema = emptySchema
 		}

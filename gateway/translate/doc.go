@@ -84,6 +84,20 @@
 // request. A system turn inside messages (Claude Code's mid-conversation
 // instructions) stays a system message at its place.
 //
+// # Memory
+//
+// A request translation costs about one copy of the request, whatever its
+// size: the tails of large string values (texts, tool results, base64
+// images, tool arguments) are cut out of the body before it is decoded
+// and written into the output, re-escaped straight from the client's
+// bytes, into one buffer of the exact size (stash.go). The output is byte
+// for byte that of the whole-body translation; TestStashSameOutput and
+// FuzzStash hold that, TestTranslateMemory the cost (at most 2.5× the
+// body; 1.0× measured). Chain runs a client → hub → wire route over one
+// stashed body, so crossing the hub twice costs one copy too. A request
+// that fails is translated again whole, so that its error is the one it
+// always was.
+//
 // # Responses
 //
 // Stop reasons: end_turn, stop_sequence and pause_turn → stop; max_tokens

@@ -14,6 +14,17 @@ import (
 // neither max_tokens nor max_completion_tokens. Input that cannot be
 // translated returns an *Error naming the field.
 func OpenAIChatToAnthropic(body []byte, upstreamModel string, defaultMaxTokens int) ([]byte, error) {
+	return Chain(body, OpenAIChatToAnthropicStep(upstreamModel, defaultMaxTokens))
+}
+
+// OpenAIChatToAnthropicStep is OpenAIChatToAnthropic, for Chain.
+func OpenAIChatToAnthropicStep(upstreamModel string, defaultMaxTokens int) Step {
+	return Step{func(b []byte, st *stash) ([]byte, error) {
+		return openAIChatToAnthropic(b, upstreamModel, defaultMaxTokens, st)
+	}}
+}
+
+func openAIChatToAnthropic(body []byte, upstreamModel string, defaultMaxTokens int, st *stash) ([]byte, error) {
 	raw, keys, err := fields(body)
 	if err != nil {
 		return nil, err
@@ -36,7 +47,7 @@ func OpenAIChatToAnthropic(body []byte, upstreamModel string, defaultMaxTokens i
 		maxTokens = *req.MaxTokens
 	}
 	out.MaxTokens = &maxTokens
-	if out.System, out.Messages, err = anthropicMessages(req.Messages); err != nil {
+	if out.System, out.Messages, err = anthropicMessages(req.Messages, st); err != nil {
 		return nil, err
 	}
 	if req.Stop != nil && (req.Stop.List != nil || req.Stop.Text != "") {
@@ -45,7 +56,7 @@ func OpenAIChatToAnthropic(body []byte, upstreamModel string, defaultMaxTokens i
 	if req.User != "" {
 		out.Metadata = &anthropic.Metadata{UserID: req.User}
 	}
-	if out.Tools, out.ToolChoice, err = anthropicTools(req.Tools, req.ToolChoice, req.ParallelToolCalls); err != nil {
+	if out.Tools, out.ToolChoice, err = anthropicTools(req.Tools, req.ToolChoice, req.ParallelToolCalls, st); err != nil {
 		return nil, err
 	}
 	return json.Marshal(out)
@@ -119,7 +130,7 @@ func checkOpenAIField(k string, v json.RawMessage) error {
 
 // anthropicMessages splits OpenAI messages into the Anthropic system prompt
 // and alternating turns.
-func anthropicMessages(msgs []openai.ChatMessage) (*anthropic.Content, []anthropic.Message, error) {
+func anthropicMessages(msgs []openai.ChatMessage, st *stash) (*anthropic.Content, []anthropic.Message, error) {
 	var (
 		system    []anthropic.ContentBlock
 		nSystem   int
@@ -160,7 +171,7 @@ func anthropicMessages(msgs []openai.ChatMessage) (*anthropic.Content, []anthrop
 		case "assistant":
 			role = "assistant"
 			var err error
-			if c, err = assistantContent(m, field); err != nil {
+			if c, err = assistantContent(m, field, st); err != nil {
 				return nil, nil, err
 			}
 		case "tool":
@@ -269,7 +280,7 @@ func userBlocks(parts []openai.ContentPart, field string) ([]anthropic.ContentBl
 	return out, nil
 }
 
-func assistantContent(m openai.ChatMessage, field string) (anthropic.Content, error) {
+func assistantContent(m openai.ChatMessage, field string, st *stash) (anthropic.Content, error) {
 	if !isNull(m.FunctionCall) {
 		return anthropic.Content{}, &Error{field + ".function_call", "the deprecated functions API is not translated; use tools"}
 	}
@@ -309,7 +320,7 @@ func assistantContent(m openai.ChatMessage, field string) (anthropic.Content, er
 		if tc.Type != "function" {
 			return anthropic.Content{}, &Error{tf + ".type", "only function tool calls are translated"}
 		}
-		in, err := toolInput(tc.Function.Arguments, tf+".function.arguments")
+		in, err := toolInput(st.arguments(tc.Function.Arguments), tf+".function.arguments")
 		if err != nil {
 			return anthropic.Content{}, err
 		}
@@ -321,13 +332,13 @@ func assistantContent(m openai.ChatMessage, field string) (anthropic.Content, er
 // emptySchema is the input_schema of a function without parameters.
 var emptySchema = json.RawMessage(`{"type":"object","properties":{}}`)
 
-func anthropicTools(tools []openai.Tool, choice *openai.ToolChoice, parallel *bool) ([]anthropic.Tool, *anthropic.ToolChoice, error) {
+func anthropicTools(tools []openai.Tool, choice *openai.ToolChoice, parallel *bool, st *stash) ([]anthropic.Tool, *anthropic.ToolChoice, error) {
 	var out []anthropic.Tool
 	for i, t := range tools {
 		if t.Type != "function" {
 			return nil, nil, &Error{"tools[" + strconv.Itoa(i) + "].type", "only function tools are translated"}
 		}
-		schema := t.Function.Parameters
+		schema := st.verbatim(t.Function.Parameters)
 		if isNull(schema) {
 			schema = emptySchema
 		}

@@ -50,13 +50,20 @@ import (
 // store, service_tier, prompt_cache_key, prompt_cache_retention,
 // safety_identifier, verbosity, prediction.
 func OpenAIChatToGemini(body []byte) ([]byte, error) {
+	return Chain(body, OpenAIChatToGeminiStep())
+}
+
+// OpenAIChatToGeminiStep is OpenAIChatToGemini, for Chain.
+func OpenAIChatToGeminiStep() Step { return Step{openAIChatToGemini} }
+
+func openAIChatToGemini(body []byte, st *stash) ([]byte, error) {
 	raw, keys, err := fields(body)
 	if err != nil {
 		return nil, err
 	}
 	gc := &gemini.GenerationConfig{}
 	for _, k := range keys {
-		if err := geminiField(k, raw[k], gc); err != nil {
+		if err := geminiField(k, st.decoded(raw[k]), gc); err != nil {
 			return nil, err
 		}
 	}
@@ -65,7 +72,7 @@ func OpenAIChatToGemini(body []byte) ([]byte, error) {
 		return nil, decodeErr[openai.ChatMessage](err, raw)
 	}
 	out := gemini.GenerateContentRequest{}
-	if out.SystemInstruction, out.Contents, err = geminiContents(req.Messages); err != nil {
+	if out.SystemInstruction, out.Contents, err = geminiContents(req.Messages, st); err != nil {
 		return nil, err
 	}
 	if len(out.Contents) == 0 {
@@ -84,7 +91,7 @@ func OpenAIChatToGemini(body []byte) ([]byte, error) {
 	if b, _ := json.Marshal(gc); string(b) != "{}" {
 		out.GenerationConfig = gc
 	}
-	if out.Tools, out.ToolConfig, err = geminiTools(req.Tools, req.ToolChoice); err != nil {
+	if out.Tools, out.ToolConfig, err = geminiTools(req.Tools, req.ToolChoice, st); err != nil {
 		return nil, err
 	}
 	return json.Marshal(out)
@@ -224,7 +231,7 @@ func geminiSchema(conv func(json.RawMessage) (json.RawMessage, error), raw json.
 
 // geminiContents splits OpenAI messages into the system instruction and
 // the user/model turns, merging consecutive turns of the same role.
-func geminiContents(msgs []openai.ChatMessage) (*gemini.Content, []gemini.Content, error) {
+func geminiContents(msgs []openai.ChatMessage, st *stash) (*gemini.Content, []gemini.Content, error) {
 	var (
 		system []gemini.Part
 		out    []gemini.Content
@@ -249,9 +256,9 @@ func geminiContents(msgs []openai.ChatMessage) (*gemini.Content, []gemini.Conten
 			parts, err = geminiParts(m.Content, field+".content", true)
 		case "assistant":
 			role = gemini.RoleModel
-			parts, err = geminiModelParts(m, field, names)
+			parts, err = geminiModelParts(m, field, names, st)
 		case "tool":
-			parts, err = geminiToolResult(m, field, names)
+			parts, err = geminiToolResult(m, field, names, st)
 		default:
 			return nil, nil, &Error{field + ".role", "role " + quote(m.Role) + " has no Gemini counterpart"}
 		}
@@ -314,7 +321,7 @@ func geminiParts(c *openai.ChatContent, field string, media bool) ([]gemini.Part
 // geminiModelParts turns an assistant message into model parts: text,
 // then one functionCall per tool call, carrying back the thought signature
 // its id holds.
-func geminiModelParts(m openai.ChatMessage, field string, names map[string]string) ([]gemini.Part, error) {
+func geminiModelParts(m openai.ChatMessage, field string, names map[string]string, st *stash) ([]gemini.Part, error) {
 	if !isNull(m.FunctionCall) {
 		return nil, &Error{field + ".function_call", "the deprecated functions API is not translated; use tools"}
 	}
@@ -348,7 +355,7 @@ func geminiModelParts(m openai.ChatMessage, field string, names map[string]strin
 		if tc.Type != "function" {
 			return nil, &Error{tf + ".type", "only function tool calls are translated"}
 		}
-		args, err := toolInput(tc.Function.Arguments, tf+".function.arguments")
+		args, err := toolInput(st.arguments(tc.Function.Arguments), tf+".function.arguments")
 		if err != nil {
 			return nil, err
 		}
@@ -363,7 +370,7 @@ func geminiModelParts(m openai.ChatMessage, field string, names map[string]strin
 // named after the earlier call with its id. The response is the output
 // when it is a JSON object, else {"output": text}, the key Google's
 // reference names for a function's output.
-func geminiToolResult(m openai.ChatMessage, field string, names map[string]string) ([]gemini.Part, error) {
+func geminiToolResult(m openai.ChatMessage, field string, names map[string]string, st *stash) ([]gemini.Part, error) {
 	if m.ToolCallID == "" {
 		return nil, &Error{field + ".tool_call_id", "required"}
 	}
@@ -380,8 +387,12 @@ func geminiToolResult(m openai.ChatMessage, field string, names map[string]strin
 		sb.WriteString(p.Text)
 	}
 	text := sb.String()
-	resp, err := toolInput(text, "")
-	if err != nil || strings.TrimSpace(text) == "" {
+	full := text // the whole text, when it may be a JSON object
+	if t := strings.TrimSpace(text); strings.HasPrefix(t, "{") || strings.HasPrefix(t, string(markLead)) {
+		full = st.text(text)
+	}
+	resp, err := toolInput(full, "")
+	if err != nil || strings.TrimSpace(full) == "" {
 		resp, _ = json.Marshal(map[string]string{"output": text})
 	}
 	return []gemini.Part{{FunctionResponse: &gemini.FunctionResponse{Name: name, Response: resp}}}, nil
@@ -390,7 +401,7 @@ func geminiToolResult(m openai.ChatMessage, field string, names map[string]strin
 // geminiTools maps function tools to one Tool of declarations, and
 // tool_choice to the function calling mode: auto → AUTO, none → NONE,
 // required → ANY, a named function → ANY allowing only it.
-func geminiTools(tools []openai.Tool, choice *openai.ToolChoice) ([]gemini.Tool, *gemini.ToolConfig, error) {
+func geminiTools(tools []openai.Tool, choice *openai.ToolChoice, st *stash) ([]gemini.Tool, *gemini.ToolConfig, error) {
 	var decls []gemini.FunctionDeclaration
 	for i, t := range tools {
 		tf := "tools[" + strconv.Itoa(i) + "]"
@@ -400,7 +411,7 @@ func geminiTools(tools []openai.Tool, choice *openai.ToolChoice) ([]gemini.Tool,
 		d := gemini.FunctionDeclaration{Name: t.Function.Name, Description: t.Function.Description}
 		if !isNull(t.Function.Parameters) {
 			var err error
-			if d.Parameters, err = geminiSchema(gemini.ParametersFromJSONSchema, t.Function.Parameters, tf+".function.parameters"); err != nil {
+			if d.Parameters, err = geminiSchema(gemini.ParametersFromJSONSchema, st.decoded(t.Function.Parameters), tf+".function.parameters"); err != nil {
 				return nil, nil, err
 			}
 		}

@@ -77,6 +77,15 @@ type chatRequestOut struct {
 // stream_options.include_usage. Input that cannot be translated returns an
 // *Error naming the field.
 func ResponsesToOpenAIChat(body []byte, upstreamModel string) ([]byte, error) {
+	return Chain(body, ResponsesToOpenAIChatStep(upstreamModel))
+}
+
+// ResponsesToOpenAIChatStep is ResponsesToOpenAIChat, for Chain.
+func ResponsesToOpenAIChatStep(upstreamModel string) Step {
+	return Step{func(b []byte, st *stash) ([]byte, error) { return responsesToOpenAIChat(b, upstreamModel, st) }}
+}
+
+func responsesToOpenAIChat(body []byte, upstreamModel string, st *stash) ([]byte, error) {
 	raw, keys, err := fields(body)
 	if err != nil {
 		return nil, err
@@ -106,12 +115,12 @@ func ResponsesToOpenAIChat(body []byte, upstreamModel string) ([]byte, error) {
 	} else if err := chatMessagesFromItems(&out.ChatRequest, req.Input.Items); err != nil {
 		return nil, err
 	}
-	if err := chatToolsFromResponses(&out.ChatRequest, req.Tools, req.ToolChoice, req.ParallelToolCalls); err != nil {
+	if err := chatToolsFromResponses(&out.ChatRequest, req.Tools, req.ToolChoice, req.ParallelToolCalls, st); err != nil {
 		return nil, err
 	}
 	if req.Text != nil {
 		out.Verbosity = req.Text.Verbosity
-		if out.ResponseFormat, err = responseFormat(req.Text.Format); err != nil {
+		if out.ResponseFormat, err = responseFormat(req.Text.Format, st); err != nil {
 			return nil, err
 		}
 	}
@@ -293,7 +302,7 @@ func asChatContent(parts []openai.ContentPart) openai.ChatContent {
 
 // chatToolsFromResponses translates the function tools, drops the rest,
 // and maps tool_choice over what is left.
-func chatToolsFromResponses(out *openai.ChatRequest, tools []openai.ResponsesTool, choice *openai.ResponsesToolChoice, parallel *bool) error {
+func chatToolsFromResponses(out *openai.ChatRequest, tools []openai.ResponsesTool, choice *openai.ResponsesToolChoice, parallel *bool, st *stash) error {
 	for i, t := range tools {
 		if t.Type != "function" {
 			continue // no Chat counterpart: dropped (see the file comment)
@@ -301,7 +310,7 @@ func chatToolsFromResponses(out *openai.ChatRequest, tools []openai.ResponsesToo
 		if t.Name == "" {
 			return &Error{"tools[" + strconv.Itoa(i) + "].name", "required"}
 		}
-		params := t.Parameters
+		params := st.verbatim(t.Parameters)
 		if isNull(params) {
 			params = nil
 		}
@@ -369,7 +378,7 @@ func chatToolChoice(out *openai.ChatRequest, c openai.ResponsesToolChoice) (*ope
 }
 
 // responseFormat maps text.format to the Chat response_format.
-func responseFormat(f *openai.ResponsesFormat) (json.RawMessage, error) {
+func responseFormat(f *openai.ResponsesFormat, st *stash) (json.RawMessage, error) {
 	if f == nil {
 		return nil, nil
 	}
@@ -391,7 +400,7 @@ func responseFormat(f *openai.ResponsesFormat) (json.RawMessage, error) {
 		return json.Marshal(struct {
 			Type       string `json:"type"`
 			JSONSchema schema `json:"json_schema"`
-		}{"json_schema", schema{f.Name, f.Description, f.Schema, f.Strict}})
+		}{"json_schema", schema{f.Name, f.Description, st.verbatim(f.Schema), f.Strict}})
 	}
 	return nil, &Error{"text.format.type", "format " + quote(f.Type) + " has no Chat Completions counterpart"}
 }

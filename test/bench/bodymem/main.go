@@ -6,6 +6,9 @@
 // short completion, so the answer costs nothing. Linux only (/proc).
 //
 //	make build && go run ./test/bench/bodymem -bin bin
+//
+// -run picks the scenarios whose name contains its text ("→" for the
+// translated ones).
 package main
 
 import (
@@ -28,8 +31,9 @@ import (
 func main() {
 	bin := flag.String("bin", "bin", "directory of memgateway and memedge")
 	limitMB := flag.Int("limit-mb", 32, "the gateway's max_request_size_mb (the edge's limit is 32 MiB)")
+	only := flag.String("run", "", "run only the scenarios whose name contains this text")
 	flag.Parse()
-	if err := run(*bin, *limitMB); err != nil {
+	if err := run(*bin, *limitMB, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "bodymem:", err)
 		os.Exit(1)
 	}
@@ -42,12 +46,29 @@ func upstream(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprint(w, `{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`)
 }
 
-// body is a chat request of exactly size bytes (an Anthropic Messages
-// request when anthropic is set).
-func body(size int, anthropic ...bool) []byte {
+// Client dialects of the scenarios' requests.
+const (
+	chat      = ""
+	anthropic = "anthropic"
+	responses = "responses"
+)
+
+// paths are the endpoints of the client dialects.
+var paths = map[string]string{chat: "/v1/chat/completions", anthropic: "/v1/messages", responses: "/v1/responses"}
+
+// body is a request of exactly size bytes in the client dialect (chat
+// completions by default): one user message of x.
+func body(size int, dialect ...string) []byte {
 	head, tail := `{"model":"m","messages":[{"role":"user","content":"`, `"}]}`
-	if len(anthropic) > 0 && anthropic[0] {
+	d := chat
+	if len(dialect) > 0 {
+		d = dialect[0]
+	}
+	switch d {
+	case anthropic:
 		head = `{"model":"m","max_tokens":16,"messages":[{"role":"user","content":"`
+	case responses:
+		head, tail = `{"model":"m","input":[{"role":"user","content":[{"type":"input_text","text":"`, `"}]}]}`
 	}
 	b := make([]byte, 0, size)
 	b = append(b, head...)
@@ -150,7 +171,7 @@ func start(bin, dir, up string, limitMB int) (*procs, error) {
 	return p, nil
 }
 
-func run(bin string, limitMB int) error {
+func run(bin string, limitMB int, only string) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -161,20 +182,24 @@ func run(bin string, limitMB int) error {
 	fmt.Printf("body %d bytes (limit %d MiB - 1 KiB); fresh processes per scenario; RSS in MiB: idle → peak (VmHWM)\n\n", max, limitMB)
 	fmt.Printf("%-46s %-7s %16s %16s\n", "scenario", "status", "memgateway", "memedge")
 	scenarios := []struct {
-		name      string
-		viaEdge   bool
-		size, n   int
-		chunked   bool
-		anthropic bool
+		name    string
+		viaEdge bool
+		size, n int
+		chunked bool
+		dialect string
 	}{
-		{"gateway HTTP, 4 × Content-Length", false, max, 4, false, false},
-		{"gateway HTTP, 4 × chunked", false, max, 4, true, false},
-		{"edge → gateway, 4 × Content-Length", true, max, 4, false, false},
-		{"edge → gateway, 4 × chunked", true, max, 4, true, false},
-		{"edge, 1 × 50 MiB chunked (refused)", true, 50 << 20, 1, true, false},
-		{"gateway HTTP, 4 × Anthropic → OpenAI upstream", false, max, 4, false, true},
+		{"gateway HTTP, 4 × Content-Length", false, max, 4, false, chat},
+		{"gateway HTTP, 4 × chunked", false, max, 4, true, chat},
+		{"edge → gateway, 4 × Content-Length", true, max, 4, false, chat},
+		{"edge → gateway, 4 × chunked", true, max, 4, true, chat},
+		{"edge, 1 × 50 MiB chunked (refused)", true, 50 << 20, 1, true, chat},
+		{"gateway HTTP, 4 × Anthropic → OpenAI upstream", false, max, 4, false, anthropic},
+		{"gateway HTTP, 4 × Responses → OpenAI upstream", false, max, 4, false, responses},
 	}
 	for _, s := range scenarios {
+		if !strings.Contains(s.name, only) {
+			continue
+		}
 		dir, _ := os.MkdirTemp("", "bodymem")
 		p, err := start(bin, dir, up, limitMB)
 		if err != nil {
@@ -185,10 +210,8 @@ func run(bin string, limitMB int) error {
 		if s.viaEdge {
 			url, key = p.edgeURL, ""
 		}
-		b := body(s.size, s.anthropic)
-		if s.anthropic {
-			url = strings.Replace(url, "/v1/chat/completions", "/v1/messages", 1)
-		}
+		b := body(s.size, s.dialect)
+		url = strings.Replace(url, paths[chat], paths[s.dialect], 1)
 		g0, _ := status(p.gw.Process.Pid)
 		e0, _ := status(p.ed.Process.Pid)
 		var wg sync.WaitGroup
