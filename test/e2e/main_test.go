@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -312,15 +313,95 @@ func readAll(t *testing.T, r io.Reader) string {
 	return string(b)
 }
 
-// ownGroup runs cmd in a process group of its own and kills that group when
-// the test ends (before its temporary directories are removed): a client
-// CLI's background helpers must not outlive it and write into a HOME being
-// deleted.
+// ownGroup runs cmd in a process group of its own and, when the test ends
+// (before its temporary directories are removed), kills that group and
+// waits until its processes are gone: a client CLI's background helpers
+// must not outlive it and write into a HOME being deleted (a SIGKILL is
+// delivered, not awaited, so without the wait RemoveAll raced them).
 func ownGroup(t *testing.T, cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	t.Cleanup(func() {
 		if cmd.Process != nil {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			killAndWait(processes(func(p procInfo) bool { return p.pgid == cmd.Process.Pid }))
 		}
 	})
+}
+
+// killTree kills pid and every process below it (a pty's child runs in a
+// session of its own, out of reach of a group kill) and waits until they
+// are gone.
+func killTree(pid int) {
+	all := processes(func(procInfo) bool { return true })
+	below := map[int]bool{pid: true}
+	for grew := true; grew; {
+		grew = false
+		for _, p := range all {
+			if below[p.ppid] && !below[p.pid] {
+				below[p.pid], grew = true, true
+			}
+		}
+	}
+	var tree []procInfo
+	for _, p := range all {
+		if below[p.pid] {
+			tree = append(tree, p)
+		}
+	}
+	killAndWait(tree)
+}
+
+// procInfo is what /proc/PID/stat says of a process.
+type procInfo struct {
+	pid, ppid, pgid int
+	zombie          bool
+}
+
+// processes lists the live processes keep accepts, from /proc.
+func processes(keep func(procInfo) bool) []procInfo {
+	var out []procInfo
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if p, ok := procStat(pid); ok && !p.zombie && keep(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func procStat(pid int) (procInfo, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return procInfo{}, false
+	}
+	// pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
+	rest := string(b[bytes.LastIndexByte(b, ')')+1:])
+	f := strings.Fields(rest)
+	if len(f) < 3 {
+		return procInfo{}, false
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	pgid, _ := strconv.Atoi(f[2])
+	return procInfo{pid: pid, ppid: ppid, pgid: pgid, zombie: f[0] == "Z"}, true
+}
+
+// killAndWait SIGKILLs ps and waits, up to 10 s, until each has exited or
+// is a zombie (which writes nothing).
+func killAndWait(ps []procInfo) {
+	for _, p := range ps {
+		_ = syscall.Kill(p.pid, syscall.SIGKILL)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, q := range ps {
+		pid := q.pid
+		for time.Now().Before(deadline) {
+			if p, ok := procStat(pid); !ok || p.zombie {
+				break
+			}
+			time.Sleep(5 * time.Millisecond) // polling the condition, bounded by the deadline
+		}
+	}
 }

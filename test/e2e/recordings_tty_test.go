@@ -99,7 +99,7 @@ func recordClaudeInteractive(t *testing.T, claude, cwd, home string, rec *record
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	defer func() { killTree(cmd.Process.Pid); _ = cmd.Wait() }()
 	type_ := func(s string) {
 		if _, err := stdin.Write([]byte(s)); err != nil {
 			t.Fatal(err)
