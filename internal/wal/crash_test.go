@@ -179,3 +179,21 @@ func TestTornTail(t *testing.T) {
 		})
 	}
 }
+
+// A record larger than SegmentBytes gets a segment of its own size, and
+// those around it are kept too.
+func TestRecordLargerThanSegment(t *testing.T) {
+	dir := t.TempDir()
+	big := `"` + strings.Repeat("b", 20000) + `"`
+	l := open(t, dir, Options{SegmentBytes: 64})
+	for _, p := range []string{`"a"`, big, `"c"`} {
+		if _, err := l.Append([]byte(p), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	got := readAll(t, open(t, dir, Options{}), &Cursor{})
+	if len(got) != 3 || got[0] != `"a"` || got[1] != big || got[2] != `"c"` {
+		t.Fatalf("read %d records back, want a, the big one, c", len(got))
+	}
+}

@@ -32,14 +32,13 @@ var errRefused = errors.New("memory-mapped segments refused")
 var errUnmapped = errors.New("journal fell back to write(2)")
 
 // copyIn frames payload into the current segment's mapping, starting a
-// new segment first if it does not fit; l.mu is held. It returns the
-// record's Ref and length.
-func (l *Log) copyIn(payload []byte, pin bool) (Ref, int64, error) {
+// new segment first if it does not fit; l.mu is held.
+func (l *Log) copyIn(payload []byte, pin bool) (Ref, error) {
 	crc := crc32.Checksum(payload, castagnoli)
 	n := int64(frameLen(crc, payload))
 	if l.w == nil || l.wseg.size >= l.o.SegmentBytes || l.wseg.size+n > int64(len(l.mem)) {
 		if err := l.rotateMapped(n); err != nil {
-			return Ref{}, 0, err
+			return Ref{}, err
 		}
 	}
 	seg, at := l.wseg, l.wseg.size
@@ -52,7 +51,7 @@ func (l *Log) copyIn(payload []byte, pin bool) (Ref, int64, error) {
 	if pin {
 		seg.pins++
 	}
-	return Ref{seg: seg, off: at}, n, nil
+	return Ref{seg: seg, off: at}, nil
 }
 
 // uncount takes back the pin of a record whose append failed after its
