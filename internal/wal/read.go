@@ -2,6 +2,7 @@ package wal
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,7 +64,10 @@ func (l *Log) Next(c *Cursor, max int, fn func(payload []byte, at Ref)) (int, er
 			}
 			at := c.off
 			c.off += int64(len(line))
-			payload, ok := decode(line)
+			// Zeros before a line are a mapped segment's pages that a
+			// power loss kept from the disk (SyncBatch, SyncNever): what
+			// follows them may still be whole.
+			payload, ok := decode(bytes.TrimLeft(line, "\x00"))
 			switch {
 			case ok:
 				fn(payload, Ref{seg: seg, off: at})

@@ -15,14 +15,18 @@
 //
 //	{"crc":3735928559,"rec":{…}}
 //
-// Append returns once its record has been written to the file with
-// write(2): from then on it survives a crash of the process (the page
-// cache belongs to the kernel). Whether it also survives a power loss
-// depends on the SyncMode. Concurrent appends share one write (group
-// commit): whoever finds no write under way writes every record queued so
-// far, the others wait for it.
+// Append returns once its record is in the kernel's page cache: from then
+// on it survives a crash of the process. On Linux the segment is
+// preallocated and memory-mapped, and Append copies the record into the
+// mapping (mapped.go); elsewhere, or where the filesystem refuses
+// fallocate or mmap, it writes it with write(2). Whether a record also
+// survives a power loss depends on the SyncMode. Concurrent appends share
+// one write, or with SyncAlways one fdatasync (group commit): whoever
+// finds none under way does it for every record queued so far, the others
+// wait for it.
 //
-// A crash can leave at most a partial last line in the newest segment;
+// A crash can leave at most a partial last line in the newest segment,
+// and a mapped segment's unwritten tail of zeros, which reading ignores;
 // reading skips a line whose checksum does not match with a log line,
 // never half reading it. Segments of an earlier run are only read, never
 // appended to.
@@ -36,7 +40,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -105,11 +108,13 @@ type Log struct {
 	segs    []*segment // oldest first
 	w       *os.File   // open for appending to wseg; nil when none is
 	wseg    *segment
+	mapped  bool   // append through mappings (until refused)
+	mem     []byte // wseg's mapping, when mapped
 	pending *batch // records waiting for the next group write
 	writing bool   // a group write is under way (outside mu)
 	bytes   int64  // sum of segs' sizes
 	next    uint64 // number of the next segment
-	dirty   bool   // written since the last fsync (SyncBatch)
+	dirty   bool   // w written since its last fsync
 	spare   []byte // a written batch's buffer, for the next batch
 	spareB  *batch // a written batch all of whose appenders returned
 	toSync  []*os.File
@@ -172,7 +177,7 @@ func Open(dir string, o Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the journal directory: %w", err)
 	}
-	l := &Log{dir: dir, o: o, next: 1, stop: make(chan struct{}), stopped: make(chan struct{})}
+	l := &Log{dir: dir, o: o, next: 1, mapped: canMap, stop: make(chan struct{}), stopped: make(chan struct{})}
 	l.cond = sync.NewCond(&l.mu)
 	for _, e := range entries {
 		num, ok := strings.CutPrefix(e.Name(), o.Prefix)
@@ -187,12 +192,16 @@ func Open(dir string, o Options) (*Log, error) {
 		}
 		l.next = max(l.next, n+1)
 		path := filepath.Join(dir, e.Name())
-		if info.Size() == 0 {
+		size, err := dataEnd(path, info.Size())
+		if err != nil {
+			return nil, fmt.Errorf("reading the journal: %w", err)
+		}
+		if size == 0 {
 			_ = os.Remove(path)
 			continue
 		}
-		l.segs = append(l.segs, &segment{num: n, path: path, size: info.Size()})
-		l.bytes += info.Size()
+		l.segs = append(l.segs, &segment{num: n, path: path, size: size})
+		l.bytes += size
 	}
 	slices.SortFunc(l.segs, func(a, b *segment) int { return cmp.Compare(a.num, b.num) })
 	if o.Sync == SyncBatch {
@@ -206,7 +215,8 @@ func Open(dir string, o Options) (*Log, error) {
 // Dir is the journal's directory.
 func (l *Log) Dir() string { return l.dir }
 
-// Bytes reports the journal's size on disk.
+// Bytes reports the size of the journal's records on disk (a mapped
+// segment in use has reserved up to SegmentBytes more).
 func (l *Log) Bytes() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -218,13 +228,44 @@ func (l *Log) Bytes() int64 {
 // the file (and fsynced, with SyncAlways). With pin, the record's segment
 // is kept until Unpin is called with the Ref; without, it may be removed
 // as soon as nothing else in its segment is pinned. On
-// error nothing of the record counts as written.
+// error the record does not count as written (though one copied into a
+// mapping whose fdatasync then failed may be read by a later run, as one
+// whose Append a crash cut short).
 func (l *Log) Append(payload []byte, pin bool) (Ref, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return Ref{}, ErrClosed
 	}
+	if l.mapped {
+		ref, err := l.copyIn(payload, pin)
+		if err != errUnmapped {
+			if err != nil || l.o.Sync != SyncAlways {
+				return ref, err
+			}
+			if _, _, err := l.commit(l.join()); err != nil {
+				l.uncount(ref, pin)
+				return Ref{}, err
+			}
+			return ref, nil
+		}
+	}
+	b := l.join()
+	at := int64(len(b.buf))
+	b.buf = frame(b.buf, payload)
+	if pin {
+		b.pins++
+	}
+	seg, base, err := l.commit(b)
+	if err != nil {
+		return Ref{}, err
+	}
+	return Ref{seg: seg, off: base + at}, nil
+}
+
+// join returns the pending batch, counting one more appender in it; l.mu
+// is held.
+func (l *Log) join() *batch {
 	b := l.pending
 	if b == nil {
 		if b = l.spareB; b != nil {
@@ -237,11 +278,13 @@ func (l *Log) Append(payload []byte, pin bool) (Ref, error) {
 		l.pending = b
 	}
 	b.users++
-	at := int64(len(b.buf))
-	b.buf = frame(b.buf, payload)
-	if pin {
-		b.pins++
-	}
+	return b
+}
+
+// commit waits until b is written, writing it if no write is under way,
+// and returns where its buffer went and the write's outcome; l.mu is
+// held.
+func (l *Log) commit(b *batch) (*segment, int64, error) {
 	for !b.done {
 		if l.writing {
 			// Woken when b is written, or (one of b's appenders) when the
@@ -261,30 +304,34 @@ func (l *Log) Append(payload []byte, pin bool) (Ref, error) {
 		}
 		l.cond.Broadcast()
 	}
-	ref, err := Ref{seg: b.seg, off: b.base + at}, b.err
+	seg, base, err := b.seg, b.base, b.err
 	if b.users--; b.users == 0 {
 		l.spareB = b // nobody reads it any more: the next batch reuses it
 	}
-	if err != nil {
-		return Ref{}, err
-	}
-	return ref, nil
+	return seg, base, err
 }
 
-// write performs one group write; l.mu is held, and released during I/O.
+// write performs one group write: it writes b's records with write(2),
+// if it has any, and with SyncAlways then makes everything written so far
+// durable, records copied into mappings included (for those, b is empty).
+// l.mu is held, and released during I/O.
 func (l *Log) write(b *batch) {
 	defer func() { b.done = true }()
-	if l.w == nil || l.wseg.size >= l.o.SegmentBytes {
+	if len(b.buf) > 0 && (l.w == nil || l.wseg.size >= l.o.SegmentBytes) {
 		if b.err = l.rotate(); b.err != nil {
 			return
 		}
 	}
 	f, seg := l.w, l.wseg
-	l.mu.Unlock()
-	n, err := f.Write(b.buf)
-	if err == nil && l.o.Sync == SyncAlways {
-		err = f.Sync()
+	var old []*os.File
+	syncF := false
+	if l.o.Sync == SyncAlways {
+		old, l.toSync = l.toSync, nil
+		syncF = f != nil && (l.dirty || len(b.buf) > 0)
+		l.dirty = false
 	}
+	l.mu.Unlock()
+	n, err := l.writeSync(b.buf, f, syncF, old)
 	l.mu.Lock()
 	if cap(b.buf) <= 1<<20 {
 		l.spare = b.buf[:0] // the appenders need b's offsets, not its bytes
@@ -293,17 +340,20 @@ func (l *Log) write(b *batch) {
 		// Cut off what part got in so the next write starts a clean line;
 		// failing that, the next write starts a new segment (this one is
 		// read only up to seg.size).
-		if terr := f.Truncate(seg.size); terr != nil {
+		if len(b.buf) > 0 && f.Truncate(seg.size) != nil && f == l.w {
 			l.closeWriter()
 		}
 		b.err = fmt.Errorf("appending to the journal: %w", err)
+		return
+	}
+	if len(b.buf) == 0 {
 		return
 	}
 	b.seg, b.base = seg, seg.size
 	seg.size += int64(n)
 	seg.pins += b.pins
 	l.bytes += int64(n)
-	l.dirty = true
+	l.dirty = l.dirty || l.o.Sync != SyncAlways
 }
 
 // rotate starts a new segment; l.mu is held.
@@ -327,18 +377,22 @@ func (l *Log) rotate() error {
 	return nil
 }
 
-// closeWriter stops appending to the current segment; l.mu is held. With
-// SyncBatch the file is fsynced, then closed, by the sync loop.
+// closeWriter stops appending to the current segment, cutting a mapped
+// one to its records; l.mu is held. A file written since its last fsync,
+// or perhaps being fsynced by a group write (of copies into its mapping,
+// as the segment can rotate meanwhile), is fsynced, then closed, by the
+// next group write (SyncAlways) or the sync loop (SyncBatch).
 func (l *Log) closeWriter() {
 	if l.w == nil {
 		return
 	}
-	if l.o.Sync == SyncBatch && l.dirty {
+	l.unmap(true)
+	if l.o.Sync != SyncNever && (l.dirty || l.writing) {
 		l.toSync = append(l.toSync, l.w)
 	} else {
 		_ = l.w.Close()
 	}
-	l.w, l.wseg = nil, nil
+	l.w, l.wseg, l.dirty = nil, nil, false
 }
 
 // Pin keeps ref's segment until a matching Unpin.
@@ -381,8 +435,9 @@ func (l *Log) collect() {
 			continue
 		}
 		if s == l.wseg {
-			_ = l.w.Close() // being removed: nothing to make durable
-			l.w, l.wseg = nil, nil
+			l.unmap(false) // being removed: nothing to make durable
+			_ = l.w.Close()
+			l.w, l.wseg, l.dirty = nil, nil, false
 		}
 		if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			l.o.Logger.Error("removing a journal segment; it will be read again", "file", s.path, "err", err)
@@ -392,46 +447,6 @@ func (l *Log) collect() {
 	}
 	clear(l.segs[len(kept):])
 	l.segs = kept
-}
-
-// syncLoop fsyncs written records every SyncInterval (SyncBatch).
-func (l *Log) syncLoop() {
-	defer close(l.stopped)
-	t := time.NewTicker(l.o.SyncInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-l.stop:
-			return
-		case <-t.C:
-			l.Sync()
-		}
-	}
-}
-
-// Sync makes everything written so far durable.
-func (l *Log) Sync() {
-	l.mu.Lock()
-	files := l.toSync
-	l.toSync = nil
-	f, dirty := l.w, l.dirty
-	l.dirty = false
-	l.mu.Unlock()
-	for _, old := range files {
-		if err := old.Sync(); err != nil {
-			l.o.Logger.Error("fsync of the journal failed", "file", old.Name(), "err", err)
-		}
-		_ = old.Close()
-	}
-	if dirty && f != nil {
-		// f may be closed meanwhile by a removal: nothing to sync then.
-		if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
-			l.o.Logger.Error("fsync of the journal failed", "file", f.Name(), "err", err)
-		}
-	}
-	if dirty || len(files) > 0 {
-		_ = syncDir(l.dir) // new segments' directory entries
-	}
 }
 
 // Close waits for a write under way, makes what was written durable
@@ -467,22 +482,5 @@ func (l *Log) Close() error {
 
 // frame appends payload to buf as one journal line.
 func frame(buf, payload []byte) []byte {
-	buf = append(buf, `{"crc":`...)
-	buf = strconv.AppendUint(buf, uint64(crc32.Checksum(payload, castagnoli)), 10)
-	buf = append(buf, `,"rec":`...)
-	buf = append(buf, payload...)
-	return append(buf, "}\n"...)
-}
-
-// syncDir makes a directory's entries (a new file) durable.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil // directories cannot be opened for sync; NTFS journals entries
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return appendFrame(buf, crc32.Checksum(payload, castagnoli), payload)
 }
