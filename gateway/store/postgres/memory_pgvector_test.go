@@ -7,7 +7,9 @@ package postgres_test
 
 import (
 	"context"
+	"encoding/hex"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -140,23 +142,26 @@ func ids(ms []memory.Memory) []string {
 	return out
 }
 
-// TestPgvectorAskedForButMissing: Options.Vectors = pgvector on a server
-// without the extension is an error at Open, not a silent scan.
+// TestPgvectorAskedForButMissing: Options.Vectors = pgvector on a
+// database without the extension (extensions are per database: a fresh
+// one has none) is an error at Open, not a silent scan; auto mode scans.
 func TestPgvectorAskedForButMissing(t *testing.T) {
 	base := services.RequirePostgres(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
+	name := "memproxy_novector_" + hex.EncodeToString(randomBytes(6))
+	admin(t, base, `CREATE DATABASE `+name)
+	t.Cleanup(func() { admin(t, base, `DROP DATABASE `+name+` WITH (FORCE)`) })
+	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
-	var n int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_extension WHERE extname = 'vector'`).Scan(&n); err != nil || n > 0 {
-		t.Skip("the test server has pgvector: nothing to refuse")
-	}
-	if _, err := postgres.OpenWith(t.Context(), freshSchema(t), postgres.Options{Vectors: postgres.VectorsPgvector}); err == nil {
+	u.Path = "/" + name
+	if db, err := postgres.OpenWith(t.Context(), u.String(), postgres.Options{Vectors: postgres.VectorsPgvector}); err == nil {
+		db.Close()
 		t.Fatal("Open asked for pgvector without the extension: no error")
+	}
+	db := openVectors(t, u.String(), postgres.VectorsAuto)
+	if got := db.VectorSearch(); strings.HasPrefix(got, "pgvector") {
+		t.Errorf("VectorSearch = %q on a database without the extension", got)
 	}
 }
 
