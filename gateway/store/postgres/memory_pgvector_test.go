@@ -1,9 +1,10 @@
 package postgres_test
 
 // The vector conformance suites on the pgvector path (HNSW in PostgreSQL),
-// where the test server has the extension: .ci/run builds and installs it
-// (Debian has no package of it here) and sets MEMPROXY_REQUIRE_PGVECTOR=1,
-// which makes its absence a failure instead of a skip.
+// where the test server's database has the extension. No registry the
+// project's machines reach carries pgvector (Debian's packages here have
+// none), so CI skips these unless its server has it;
+// MEMPROXY_REQUIRE_PGVECTOR=1 makes its absence a failure.
 
 import (
 	"context"
