@@ -135,11 +135,11 @@ func (s *DB) activeByIDs(ctx context.Context, sc memory.Scope, hits []recall.Hit
 	rows, err := s.db.QueryContext(ctx, `SELECT `+memoryColumns+` FROM memories AS m
 		WHERE +m.scope = ? AND m.superseded_by IS NULL AND m.id IN (?`+strings.Repeat(", ?", len(hits)-1)+`)`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("searching memory vectors: %w", err)
+		return nil, fmt.Errorf("reading the memories found: %w", err)
 	}
 	ms, err := scanMemories(rows, false)
 	if err != nil {
-		return nil, fmt.Errorf("searching memory vectors: %w", err)
+		return nil, fmt.Errorf("reading the memories found: %w", err)
 	}
 	return vecscan.InHitOrder(ms, hits), nil
 }

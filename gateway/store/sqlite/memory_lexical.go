@@ -1,0 +1,103 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/memproxy/memproxy/gateway/memory"
+	"github.com/memproxy/memproxy/gateway/memory/lexical"
+	"github.com/memproxy/memproxy/gateway/recall"
+)
+
+// Search ranks with the scope's in-process index (gateway/memory/lexical:
+// BM25 over the scope's own statistics, kept in s.lexical), which is
+// rebuilt from the memories table when the scope's text_version
+// (migration 0010, kept by triggers) moves for a write this process did
+// not make. FTS5 stays for the scopes whose index does not fit the
+// cache's budget (searchFTS), and is kept up to date for them.
+
+// searchIndexed returns the scope's best memories for terms from its
+// index; fallback is set when the scope has no index (too large), so
+// that FTS5 must answer.
+func (s *DB) searchIndexed(ctx context.Context, sc memory.Scope, terms []string, limit int) (ms []memory.Memory, fallback bool, err error) {
+	var scopeID, version int64
+	err = s.db.QueryRowContext(ctx, `SELECT id, text_version FROM memory_scopes WHERE scope = ?`, string(sc)).Scan(&scopeID, &version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil // the scope never held a memory
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("searching memories: %w", err)
+	}
+	ix, tooLarge, err := s.lexical.Index(string(sc), version, func(bd *lexical.Builder) (int64, error) {
+		return s.loadLexical(ctx, sc, scopeID, bd)
+	})
+	if err != nil || tooLarge {
+		return nil, tooLarge, err
+	}
+	hits := ix.Search(terms, limit)
+	if len(hits) == 0 {
+		return nil, false, nil
+	}
+	rh := make([]recall.Hit, len(hits))
+	for i, h := range hits {
+		rh[i] = recall.Hit{ID: h.ID, Score: h.Score}
+	}
+	ms, err = s.activeByIDs(ctx, sc, rh)
+	return ms, false, err
+}
+
+// loadLexical reads the scope's active memories into bd in one read
+// transaction, and returns the text_version they are at.
+func (s *DB) loadLexical(ctx context.Context, sc memory.Scope, scopeID int64, bd *lexical.Builder) (int64, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, fmt.Errorf("indexing memories: %w", err)
+	}
+	defer tx.Rollback()
+	var version int64
+	if err := tx.QueryRowContext(ctx, `SELECT text_version FROM memory_scopes WHERE id = ?`, scopeID).Scan(&version); err != nil {
+		return 0, fmt.Errorf("indexing memories: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT seq, id, content, keys FROM memories
+		WHERE seq BETWEEN ? AND ? AND scope = ? AND superseded_by IS NULL ORDER BY seq`,
+		scopeID<<32, scopeID<<32|0xFFFFFFFF, string(sc))
+	if err != nil {
+		return 0, fmt.Errorf("indexing memories: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq int64
+		var id, content, keys string
+		if err := rows.Scan(&seq, &id, &content, &keys); err != nil {
+			return 0, fmt.Errorf("indexing memories: %w", err)
+		}
+		if err := bd.Add(id, seq, indexText(content, keys)); err != nil {
+			return version, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("indexing memories: %w", err)
+	}
+	return version, nil
+}
+
+// indexText is what the index holds of a memory: its content and keys.
+func indexText(content, keys string) string {
+	if keys == "" {
+		return content
+	}
+	return content + "\n" + keys
+}
+
+// textVersion reads sc's text_version inside tx; -1 when the scope is
+// not registered yet (its first memory registers it at 0).
+func textVersion(ctx context.Context, tx *sql.Tx, sc memory.Scope) (int64, error) {
+	var v int64
+	err := tx.QueryRowContext(ctx, `SELECT text_version FROM memory_scopes WHERE scope = ?`, string(sc)).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return -1, nil
+	}
+	return v, err
+}
