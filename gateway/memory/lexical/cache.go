@@ -3,6 +3,7 @@ package lexical
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sync/singleflight"
 )
@@ -48,6 +49,7 @@ type Cache struct {
 	MaxBytes int64
 
 	loads   singleflight.Group
+	builds  atomic.Int64
 	mu      sync.Mutex
 	entries map[string]*entry
 	used    int64
@@ -145,6 +147,20 @@ func (c *Cache) Update(scope string, old, new int64, f func(*Index)) {
 	}
 }
 
+// Builds counts the indexes built (or tried) from the database.
+func (c *Cache) Builds() int64 { return c.builds.Load() }
+
+// Version returns the text version scope's cached index is at.
+func (c *Cache) Version(scope string) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[scope]
+	if !ok || e.ix == nil {
+		return 0, false
+	}
+	return e.version, true
+}
+
 // Drop forgets scope's index.
 func (c *Cache) Drop(scope string) {
 	c.mu.Lock()
@@ -198,6 +214,7 @@ func (c *Cache) Index(scope string, version int64, load Loader) (ix *Index, tooL
 		tooLarge bool
 	}
 	v, err, _ := c.loads.Do(scope, func() (any, error) {
+		c.builds.Add(1)
 		bd := NewBuilder(c.Budget())
 		at, err := load(bd)
 		switch {
