@@ -56,8 +56,9 @@ type Cache struct {
 	clock   int64
 }
 
-// DefaultMaxBytes is the default budget: about 85 scopes of 10k memories
-// of the benchmark's size (see docs/performance.md).
+// DefaultMaxBytes is the default budget: about 26 scopes of 10k memories
+// of the benchmark's size (≈ 500 bytes a memory, BenchmarkIndex; see
+// docs/performance.md).
 const DefaultMaxBytes = 128 << 20
 
 // retryTooLarge is how far a scope's version must move before an index
