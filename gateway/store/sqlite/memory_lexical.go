@@ -22,8 +22,12 @@ import (
 // index; fallback is set when the scope has no index (too large), so
 // that FTS5 must answer.
 func (s *DB) searchIndexed(ctx context.Context, sc memory.Scope, terms []string, limit int) (ms []memory.Memory, fallback bool, err error) {
+	quick, err := boundedCtx(ctx)
+	if err != nil {
+		return nil, false, err
+	}
 	var scopeID, version int64
-	err = s.db.QueryRowContext(ctx, `SELECT id, text_version FROM memory_scopes WHERE scope = ?`, string(sc)).Scan(&scopeID, &version)
+	err = s.db.QueryRowContext(quick, `SELECT id, text_version FROM memory_scopes WHERE scope = ?`, string(sc)).Scan(&scopeID, &version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil // the scope never held a memory
 	}
@@ -81,6 +85,19 @@ func (s *DB) loadLexical(ctx context.Context, sc memory.Scope, scopeID int64, bd
 		return 0, fmt.Errorf("indexing memories: %w", err)
 	}
 	return version, nil
+}
+
+// boundedCtx returns ctx without its cancellation, for a statement that
+// reads at most MaxLimit rows through a unique index: go-sqlite3 watches a
+// cancellable context with a goroutine for every row step, which cost a
+// search of ten rows about 40 µs of CPU (a quarter of it), more than the
+// statement itself. Such a statement ends well within a millisecond, so
+// ctx is only checked before it.
+func boundedCtx(ctx context.Context) (context.Context, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return context.WithoutCancel(ctx), nil
 }
 
 // indexText is what the index holds of a memory: its content and keys.

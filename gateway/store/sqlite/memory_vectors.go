@@ -124,15 +124,20 @@ func (s *DB) vectorSet(ctx context.Context, k vecscan.Key) (*vecscan.Set, error)
 }
 
 // activeByIDs reads the active memories of sc among hits, in hits' order,
-// with Score the hit's. The unary + keeps SQLite from reading the ids
-// through the scope's index (every memory of the scope) rather than the
-// unique id index (a row each); the scope is still checked on each row.
+// with Score the hit's (uncancelled once begun: see boundedCtx). The
+// unary + keeps SQLite from reading the ids through the scope's index
+// (every memory of the scope) rather than the unique id index (a row
+// each); the scope is still checked on each row.
 func (s *DB) activeByIDs(ctx context.Context, sc memory.Scope, hits []recall.Hit) ([]memory.Memory, error) {
+	quick, err := boundedCtx(ctx)
+	if err != nil {
+		return nil, err
+	}
 	args := []any{string(sc)}
 	for _, h := range hits {
 		args = append(args, h.ID)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+memoryColumns+` FROM memories AS m
+	rows, err := s.db.QueryContext(quick, `SELECT `+memoryColumns+` FROM memories AS m
 		WHERE +m.scope = ? AND m.superseded_by IS NULL AND m.id IN (?`+strings.Repeat(", ?", len(hits)-1)+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading the memories found: %w", err)
