@@ -80,8 +80,12 @@ func (s *DB) SearchVectors(ctx context.Context, sc memory.Scope, model string, q
 // cache when the scope's vec_version has not moved; nil when the scope has
 // no memories.
 func (s *DB) vectorSet(ctx context.Context, k vecscan.Key) (*vecscan.Set, error) {
+	quick, err := boundedCtx(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var scopeID, version int64
-	err := s.db.QueryRowContext(ctx, `SELECT id, vec_version FROM memory_scopes WHERE scope = ?`, k.Scope).Scan(&scopeID, &version)
+	err = s.db.QueryRowContext(quick, `SELECT id, vec_version FROM memory_scopes WHERE scope = ?`, k.Scope).Scan(&scopeID, &version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
