@@ -48,12 +48,13 @@ type Cache struct {
 	// MaxBytes bounds the cache (≤ 0: DefaultMaxBytes).
 	MaxBytes int64
 
-	loads   singleflight.Group
-	builds  atomic.Int64
-	mu      sync.Mutex
-	entries map[string]*entry
-	used    int64
-	clock   int64
+	loads     singleflight.Group
+	builds    atomic.Int64
+	refreshes atomic.Int64
+	mu        sync.Mutex
+	entries   map[string]*entry
+	used      int64
+	clock     int64
 }
 
 // DefaultMaxBytes is the default budget: about 26 scopes of 10k memories
@@ -195,42 +196,4 @@ func (c *Cache) evict(size int64) {
 		}
 		c.drop(oldest)
 	}
-}
-
-// Loader reads a scope's active memories into a Builder (bounded by the
-// cache's budget) in one snapshot, and returns the scope's text version
-// at that snapshot.
-type Loader func(*Builder) (version int64, err error)
-
-// Index returns scope's index at version, building it with load when it
-// is not cached (one build at a time per scope; concurrent searches wait
-// for it). It returns nil and tooLarge when the scope's memories do not
-// fit the budget: search the database instead.
-func (c *Cache) Index(scope string, version int64, load Loader) (ix *Index, tooLarge bool, err error) {
-	if ix, tooLarge := c.Get(scope, version); ix != nil || tooLarge {
-		return ix, tooLarge, nil
-	}
-	type result struct {
-		ix       *Index
-		tooLarge bool
-	}
-	v, err, _ := c.loads.Do(scope, func() (any, error) {
-		c.builds.Add(1)
-		bd := NewBuilder(c.Budget())
-		at, err := load(bd)
-		switch {
-		case errors.Is(err, ErrTooLarge):
-			c.PutTooLarge(scope, at)
-			return result{tooLarge: true}, nil
-		case err != nil:
-			return nil, err
-		}
-		c.Put(scope, at, bd.Index())
-		return result{ix: bd.Index()}, nil
-	})
-	if err != nil {
-		return nil, false, err
-	}
-	r := v.(result)
-	return r.ix, r.tooLarge, nil
 }

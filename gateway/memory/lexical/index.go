@@ -136,6 +136,11 @@ func (ix *Index) add(id string, order int64, terms []string) {
 func (ix *Index) Remove(id string) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	ix.remove(id)
+}
+
+// remove is Remove with the write lock held.
+func (ix *Index) remove(id string) {
 	d, ok := ix.byID[id]
 	if !ok {
 		return
@@ -149,6 +154,32 @@ func (ix *Index) Remove(id string) {
 	ix.nLive--
 	ix.totalLen -= int64(ix.lens[d])
 	ix.dead++
+}
+
+// Has reports whether the memory id is in the index.
+func (ix *Index) Has(id string) bool {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	_, ok := ix.byID[id]
+	return ok
+}
+
+// apply makes the index hold exactly the snapshot's live memories.
+func (ix *Index) apply(snap Snapshot) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	var gone []string
+	for id := range ix.byID {
+		if !snap.Live[id] {
+			gone = append(gone, id)
+		}
+	}
+	for _, id := range gone {
+		ix.remove(id)
+	}
+	for _, d := range snap.Missing {
+		ix.add(d.ID, d.Order, Terms(d.Text))
+	}
 }
 
 // Len returns the number of live memories.

@@ -1,6 +1,7 @@
 package lexical
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -129,9 +130,10 @@ func TestSparse(t *testing.T) {
 
 func TestCacheVersions(t *testing.T) {
 	var c Cache
+	ctx := t.Context()
 	loads := 0
 	load := func(docs ...string) Loader {
-		return func(bd *Builder) (int64, error) {
+		return func(_ context.Context, bd *Builder) (int64, error) {
 			loads++
 			for i, d := range docs {
 				if err := bd.Add(d, int64(i), d); err != nil {
@@ -141,11 +143,11 @@ func TestCacheVersions(t *testing.T) {
 			return 7, nil
 		}
 	}
-	ix, tooLarge, err := c.Index("s", 7, load("apple", "banana"))
+	ix, tooLarge, err := c.Index(ctx, "s", 7, load("apple", "banana"), nil)
 	if err != nil || tooLarge || ix.Len() != 2 || loads != 1 {
 		t.Fatalf("first Index: %v, %v, %v, %d loads", ix, tooLarge, err, loads)
 	}
-	if again, _, _ := c.Index("s", 7, load()); again != ix || loads != 1 {
+	if again, _, _ := c.Index(ctx, "s", 7, load(), nil); again != ix || loads != 1 {
 		t.Errorf("same version: rebuilt")
 	}
 	// This process's write moving 7 → 8: applied, no rebuild.
@@ -153,17 +155,17 @@ func TestCacheVersions(t *testing.T) {
 	if v, ok := c.Version("s"); !ok || v != 8 {
 		t.Errorf("after Update 7→8: version %d, %v; want 8", v, ok)
 	}
-	if ix, _, _ := c.Index("s", 8, load()); loads != 1 || len(ix.Search([]string{"cherri"}, 1)) != 1 {
+	if ix, _, _ := c.Index(ctx, "s", 8, load(), nil); loads != 1 || len(ix.Search([]string{"cherri"}, 1)) != 1 {
 		t.Errorf("after own write: %d loads, cherry found %v", loads, ix.Search([]string{"cherri"}, 1))
 	}
 	// A write from a version the index is not at (another process wrote
 	// in between): left alone, the next search rebuilds.
 	c.Update("s", 9, 10, func(ix *Index) { t.Errorf("applied a write to an index at another version") })
-	if _, _, err := c.Index("s", 10, load("apple")); err != nil || loads != 2 {
+	if _, _, err := c.Index(ctx, "s", 10, load("apple"), nil); err != nil || loads != 2 {
 		t.Errorf("version moved elsewhere: %d loads, %v; want a rebuild", loads, err)
 	}
 	// Other scopes never share an index.
-	if ix, _, _ := c.Index("t", 7, load("durian")); len(ix.Search([]string{"appl"}, 10)) != 0 {
+	if ix, _, _ := c.Index(ctx, "t", 7, load("durian"), nil); len(ix.Search([]string{"appl"}, 10)) != 0 {
 		t.Errorf("scope t finds scope s's memory")
 	}
 	c.Drop("s")
@@ -175,22 +177,23 @@ func TestCacheVersions(t *testing.T) {
 func TestCacheTooLarge(t *testing.T) {
 	c := Cache{MaxBytes: 1}
 	loads := 0
-	load := func(bd *Builder) (int64, error) {
+	load := func(_ context.Context, bd *Builder) (int64, error) {
 		loads++
 		return 3, bd.Add("a", 1, "some words")
 	}
-	ix, tooLarge, err := c.Index("s", 3, load)
+	ctx := t.Context()
+	ix, tooLarge, err := c.Index(ctx, "s", 3, load, nil)
 	if ix != nil || !tooLarge || err != nil {
 		t.Fatalf("over budget: %v, %v, %v; want too large", ix, tooLarge, err)
 	}
-	if _, tooLarge, _ := c.Index("s", 4, load); !tooLarge || loads != 1 {
+	if _, tooLarge, _ := c.Index(ctx, "s", 4, load, nil); !tooLarge || loads != 1 {
 		t.Errorf("a version later: tooLarge %v after %d loads; want remembered", tooLarge, loads)
 	}
-	if _, _, _ = c.Index("s", 3+retryTooLarge, load); loads != 2 {
+	if _, _, _ = c.Index(ctx, "s", 3+retryTooLarge, load, nil); loads != 2 {
 		t.Errorf("%d versions later: %d loads; want tried again", retryTooLarge, loads)
 	}
-	failing := func(*Builder) (int64, error) { return 0, errors.New("db down") }
-	if _, _, err := c.Index("u", 1, failing); err == nil {
+	failing := func(context.Context, *Builder) (int64, error) { return 0, errors.New("db down") }
+	if _, _, err := c.Index(ctx, "u", 1, failing, nil); err == nil {
 		t.Errorf("a failing load: no error")
 	}
 }
@@ -201,7 +204,7 @@ func TestCacheEvicts(t *testing.T) {
 	size := one.Bytes()
 	c := Cache{MaxBytes: 2*size + size/2}
 	for _, s := range []string{"a", "b", "c"} {
-		c.Index(s, 1, func(bd *Builder) (int64, error) { return 1, bd.Add("x", 1, "some words to index") })
+		c.Index(t.Context(), s, 1, func(_ context.Context, bd *Builder) (int64, error) { return 1, bd.Add("x", 1, "some words to index") }, nil)
 	}
 	if _, ok := c.Version("a"); ok {
 		t.Errorf("the least recently used index was kept over the budget")
@@ -213,5 +216,82 @@ func TestCacheEvicts(t *testing.T) {
 	}
 	if c.used > c.MaxBytes {
 		t.Errorf("cache holds %d bytes; budget %d", c.used, c.MaxBytes)
+	}
+}
+
+// TestCacheRefresh: an index another process's writes left behind is
+// caught up with a snapshot (what is gone leaves, what is missing joins)
+// instead of rebuilt; a refresher that finds it too stale gets a build.
+func TestCacheRefresh(t *testing.T) {
+	var c Cache
+	ctx := t.Context()
+	builds := 0
+	build := func(docs ...string) Loader {
+		return func(_ context.Context, bd *Builder) (int64, error) {
+			builds++
+			for i, d := range docs {
+				bd.Add(d, int64(i), d)
+			}
+			return 1, nil
+		}
+	}
+	if _, _, err := c.Index(ctx, "s", 1, build("apple", "banana"), nil); err != nil {
+		t.Fatal(err)
+	}
+	var asked []string
+	refresh := func(_ context.Context, has func(string) bool) (Snapshot, error) {
+		for _, id := range []string{"banana", "cherry"} {
+			if !has(id) {
+				asked = append(asked, id)
+			}
+		}
+		return Snapshot{Version: 5, Live: map[string]bool{"banana": true, "cherry": true},
+			Missing: []Doc{{ID: "cherry", Order: 9, Text: "cherry"}}}, nil
+	}
+	ix, _, err := c.Index(ctx, "s", 5, build(), refresh)
+	if err != nil || builds != 1 || c.Refreshes() != 1 {
+		t.Fatalf("refresh: %v, %d builds, %d refreshes; want 1 build, 1 refresh", err, builds, c.Refreshes())
+	}
+	if !slices.Equal(asked, []string{"cherry"}) {
+		t.Errorf("the refresher was told the index lacks %v; want [cherry]", asked)
+	}
+	for q, want := range map[string][]string{"appl": nil, "banana": {"banana"}, "cherri": {"cherry"}} {
+		if got := ids(ix.Search([]string{q}, 10)); !slices.Equal(got, want) {
+			t.Errorf("after the refresh, %q finds %v; want %v", q, got, want)
+		}
+	}
+	if v, _ := c.Version("s"); v != 5 {
+		t.Errorf("refreshed index at version %d; want 5", v)
+	}
+	tooStale := func(context.Context, func(string) bool) (Snapshot, error) { return Snapshot{}, ErrTooStale }
+	if _, _, err := c.Index(ctx, "s", 6, build("durian"), tooStale); err != nil || builds != 2 {
+		t.Errorf("too stale: %v, %d builds; want a build", err, builds)
+	}
+}
+
+// TestCacheNotReady: a search that cannot wait for a build gets
+// ErrNotReady at once; the build goes on, detached from it, and the next
+// search finds the index without building again.
+func TestCacheNotReady(t *testing.T) {
+	var c Cache
+	release := make(chan struct{})
+	builds := 0
+	load := func(ctx context.Context, bd *Builder) (int64, error) {
+		builds++
+		<-release
+		if err := ctx.Err(); err != nil {
+			return 0, err // the search's cancellation must not reach here
+		}
+		return 1, bd.Add("a", 1, "apple")
+	}
+	gone, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, _, err := c.Index(gone, "s", 1, load, nil); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("a search that cannot wait: %v; want ErrNotReady", err)
+	}
+	close(release)
+	ix, _, err := c.Index(t.Context(), "s", 1, load, nil)
+	if err != nil || ix == nil || builds != 1 {
+		t.Fatalf("the next search: %v, %v after %d builds; want the index of the first build", ix, err, builds)
 	}
 }

@@ -14,14 +14,16 @@ import (
 
 // Search ranks with the scope's in-process index (gateway/memory/lexical:
 // BM25 over the scope's own statistics, the same analysis as the SQLite
-// store's, so both rank alike), kept in s.lexical and rebuilt when the
-// scope's version in memory_text_scopes (migration 0010, kept by
-// triggers) moves for a write this process did not make: another
-// replica's. The tsvector search (searchMemories) stays for scopes whose
-// index does not fit the cache's budget.
+// store's, so both rank alike), kept in s.lexical and caught up with the
+// table (refreshLexical), or rebuilt (loadLexical), when the scope's
+// version in memory_text_scopes (migration 0010, kept by triggers) moves
+// for a write this process did not make: another replica's. The tsvector
+// search (searchMemories) stays for scopes whose index does not fit the
+// cache's budget or is still being built.
 
 // searchIndexed returns the scope's best memories for terms from its
-// index; fallback is set when the scope has no index (too large).
+// index; fallback is set when the scope has no index (too large, or not
+// built within the search's patience).
 func (s *DB) searchIndexed(ctx context.Context, sc memory.Scope, terms []string, limit int) (ms []memory.Memory, fallback bool, err error) {
 	var version int64
 	err = s.pool.QueryRow(ctx, `SELECT version FROM memory_text_scopes WHERE scope = $1`, string(sc)).Scan(&version)
@@ -31,9 +33,14 @@ func (s *DB) searchIndexed(ctx context.Context, sc memory.Scope, terms []string,
 	if err != nil {
 		return nil, false, fmt.Errorf("searching memories: %w", err)
 	}
-	ix, tooLarge, err := s.lexical.Index(string(sc), version, func(bd *lexical.Builder) (int64, error) {
-		return s.loadLexical(ctx, sc, bd)
-	})
+	ix, tooLarge, err := s.lexical.Index(ctx, string(sc), version,
+		func(ctx context.Context, bd *lexical.Builder) (int64, error) { return s.loadLexical(ctx, sc, bd) },
+		func(ctx context.Context, has func(string) bool) (lexical.Snapshot, error) {
+			return s.refreshLexical(ctx, sc, has)
+		})
+	if errors.Is(err, lexical.ErrNotReady) {
+		return nil, true, nil
+	}
 	if err != nil || tooLarge {
 		return nil, tooLarge, err
 	}
@@ -80,6 +87,56 @@ func (s *DB) loadLexical(ctx context.Context, sc memory.Scope, bd *lexical.Build
 		return 0, fmt.Errorf("indexing memories: %w", err)
 	}
 	return version, nil
+}
+
+// refreshLexical reads, in one snapshot, the scope's version, the ids of
+// its active memories, and those of them has does not know (see
+// lexical.Refresher).
+func (s *DB) refreshLexical(ctx context.Context, sc memory.Scope, has func(string) bool) (lexical.Snapshot, error) {
+	snap := lexical.Snapshot{Live: map[string]bool{}}
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return snap, fmt.Errorf("refreshing the memory index: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if err := tx.QueryRow(ctx, `SELECT version FROM memory_text_scopes WHERE scope = $1`, string(sc)).Scan(&snap.Version); err != nil {
+		return snap, fmt.Errorf("refreshing the memory index: %w", err)
+	}
+	rows, err := tx.Query(ctx, `SELECT id FROM memories WHERE scope = $1 AND superseded_by IS NULL`, string(sc))
+	if err != nil {
+		return snap, fmt.Errorf("refreshing the memory index: %w", err)
+	}
+	var id string
+	var missing []string
+	if _, err := pgx.ForEachRow(rows, []any{&id}, func() error {
+		snap.Live[id] = true
+		if !has(id) {
+			missing = append(missing, id)
+		}
+		return nil
+	}); err != nil {
+		return snap, fmt.Errorf("refreshing the memory index: %w", err)
+	}
+	if lexical.TooStale(len(missing), len(snap.Live)) {
+		return snap, lexical.ErrTooStale
+	}
+	if len(missing) == 0 {
+		return snap, nil
+	}
+	rows, err = tx.Query(ctx, `SELECT id, content, keys, created_at FROM memories
+		WHERE scope = $1 AND id = ANY($2)`, string(sc), missing)
+	if err != nil {
+		return snap, fmt.Errorf("refreshing the memory index: %w", err)
+	}
+	var content, keys string
+	var at time.Time
+	if _, err := pgx.ForEachRow(rows, []any{&id, &content, &keys, &at}, func() error {
+		snap.Missing = append(snap.Missing, lexical.Doc{ID: id, Order: at.UnixNano(), Text: indexText(content, keys)})
+		return nil
+	}); err != nil {
+		return snap, fmt.Errorf("refreshing the memory index: %w", err)
+	}
+	return snap, nil
 }
 
 // indexText is what the index holds of a memory: its content and keys.

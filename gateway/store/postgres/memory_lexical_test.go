@@ -31,3 +31,11 @@ func TestSearchFallback(t *testing.T) {
 		t.Errorf("no index was tried")
 	}
 }
+
+func TestLexicalCatchUp(t *testing.T) {
+	dsn := freshSchema(t)
+	a, b := open(t, dsn), open(t, dsn)
+	defer a.Close()
+	defer b.Close()
+	memorytest.CheckCatchUp(t, a, b, func() int64 { return postgres.LexicalBuilds(a) })
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/memproxy/memproxy/gateway/memory"
 	"github.com/memproxy/memproxy/gateway/memory/lexical"
@@ -13,14 +14,15 @@ import (
 
 // Search ranks with the scope's in-process index (gateway/memory/lexical:
 // BM25 over the scope's own statistics, kept in s.lexical), which is
-// rebuilt from the memories table when the scope's text_version
-// (migration 0010, kept by triggers) moves for a write this process did
-// not make. FTS5 stays for the scopes whose index does not fit the
-// cache's budget (searchFTS), and is kept up to date for them.
+// caught up with the memories table (refreshLexical), or rebuilt from it
+// (loadLexical), when the scope's text_version (migration 0010, kept by
+// triggers) moves for a write this process did not make. FTS5 stays for
+// the scopes whose index does not fit the cache's budget or is still
+// being built (searchFTS), and is kept up to date for them.
 
 // searchIndexed returns the scope's best memories for terms from its
-// index; fallback is set when the scope has no index (too large), so
-// that FTS5 must answer.
+// index; fallback is set when the scope has no index (too large, or not
+// built within the search's patience), so that FTS5 must answer.
 func (s *DB) searchIndexed(ctx context.Context, sc memory.Scope, terms []string, limit int) (ms []memory.Memory, fallback bool, err error) {
 	quick, err := boundedCtx(ctx)
 	if err != nil {
@@ -34,9 +36,16 @@ func (s *DB) searchIndexed(ctx context.Context, sc memory.Scope, terms []string,
 	if err != nil {
 		return nil, false, fmt.Errorf("searching memories: %w", err)
 	}
-	ix, tooLarge, err := s.lexical.Index(string(sc), version, func(bd *lexical.Builder) (int64, error) {
-		return s.loadLexical(ctx, sc, scopeID, bd)
-	})
+	ix, tooLarge, err := s.lexical.Index(ctx, string(sc), version,
+		func(ctx context.Context, bd *lexical.Builder) (int64, error) {
+			return s.loadLexical(ctx, sc, scopeID, bd)
+		},
+		func(ctx context.Context, has func(string) bool) (lexical.Snapshot, error) {
+			return s.refreshLexical(ctx, sc, scopeID, has)
+		})
+	if errors.Is(err, lexical.ErrNotReady) {
+		return nil, true, nil
+	}
 	if err != nil || tooLarge {
 		return nil, tooLarge, err
 	}
@@ -98,6 +107,71 @@ func boundedCtx(ctx context.Context) (context.Context, error) {
 		return nil, err
 	}
 	return context.WithoutCancel(ctx), nil
+}
+
+// refreshLexical reads, in one read transaction, the scope's text
+// version, the ids of its active memories, and those of them has does
+// not know (see lexical.Refresher).
+func (s *DB) refreshLexical(ctx context.Context, sc memory.Scope, scopeID int64, has func(string) bool) (lexical.Snapshot, error) {
+	snap := lexical.Snapshot{Live: map[string]bool{}}
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return snap, fmt.Errorf("refreshing the memory index: %w", err)
+	}
+	defer tx.Rollback()
+	if err := tx.QueryRowContext(ctx, `SELECT text_version FROM memory_scopes WHERE id = ?`, scopeID).Scan(&snap.Version); err != nil {
+		return snap, fmt.Errorf("refreshing the memory index: %w", err)
+	}
+	lo, hi := scopeID<<32, scopeID<<32|0xFFFFFFFF
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM memories
+		WHERE seq BETWEEN ? AND ? AND scope = ? AND superseded_by IS NULL`, lo, hi, string(sc))
+	if err != nil {
+		return snap, fmt.Errorf("refreshing the memory index: %w", err)
+	}
+	var missing []any
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return snap, fmt.Errorf("refreshing the memory index: %w", err)
+		}
+		snap.Live[id] = true
+		if !has(id) {
+			missing = append(missing, id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return snap, fmt.Errorf("refreshing the memory index: %w", err)
+	}
+	if lexical.TooStale(len(missing), len(snap.Live)) {
+		return snap, lexical.ErrTooStale
+	}
+	for len(missing) > 0 {
+		part := missing[:min(len(missing), 500)]
+		missing = missing[len(part):]
+		rows, err := tx.QueryContext(ctx, `SELECT seq, id, content, keys FROM memories
+			WHERE seq BETWEEN ? AND ? AND scope = ? AND id IN (?`+strings.Repeat(", ?", len(part)-1)+`)`,
+			append([]any{lo, hi, string(sc)}, part...)...)
+		if err != nil {
+			return snap, fmt.Errorf("refreshing the memory index: %w", err)
+		}
+		for rows.Next() {
+			var d lexical.Doc
+			var content, keys string
+			if err := rows.Scan(&d.Order, &d.ID, &content, &keys); err != nil {
+				rows.Close()
+				return snap, fmt.Errorf("refreshing the memory index: %w", err)
+			}
+			d.Text = indexText(content, keys)
+			snap.Missing = append(snap.Missing, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return snap, fmt.Errorf("refreshing the memory index: %w", err)
+		}
+	}
+	return snap, nil
 }
 
 // indexText is what the index holds of a memory: its content and keys.

@@ -35,3 +35,16 @@ func TestSearchFallback(t *testing.T) {
 		}
 	}
 }
+
+func TestLexicalCatchUp(t *testing.T) {
+	a := memoryDB(t)
+	b, err := Open(t.Context(), a.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	memorytest.CheckCatchUp(t, a, b, a.lexical.Builds)
+	if a.lexical.Refreshes() == 0 {
+		t.Errorf("a's index was never refreshed")
+	}
+}
