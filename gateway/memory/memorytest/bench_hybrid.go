@@ -129,6 +129,14 @@ func measure(b *testing.B, op func() error) {
 	if cpu1, ok := cpuTime(); ok && cpuOK && len(lat) > 0 {
 		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(len(lat)), "cpu-µs/op")
 	}
+	reportLatency(b, lat)
+}
+
+// reportLatency reports the p50-µs and p99-µs of lat.
+func reportLatency(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
 	slices.Sort(lat)
 	pct := func(p int) float64 { return float64(lat[min(len(lat)-1, len(lat)*p/100)].Nanoseconds()) / 1e3 }
 	b.ReportMetric(pct(50), "p50-µs")

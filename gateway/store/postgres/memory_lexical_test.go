@@ -39,3 +39,14 @@ func TestLexicalCatchUp(t *testing.T) {
 	defer b.Close()
 	memorytest.CheckCatchUp(t, a, b, func() int64 { return postgres.LexicalBuilds(a) })
 }
+
+// BenchmarkCatchUp: a search of a 10k scope right after another replica's
+// write to it.
+func BenchmarkCatchUp(b *testing.B) {
+	dsn := freshSchema(b)
+	a, other := open(b, dsn), open(b, dsn)
+	defer a.Close()
+	defer other.Close()
+	memorytest.BenchmarkCatchUp(b, a, other, 10_000)
+	b.ReportMetric(float64(postgres.LexicalBuilds(a)), "builds")
+}

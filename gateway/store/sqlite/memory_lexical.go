@@ -62,8 +62,12 @@ func (s *DB) searchIndexed(ctx context.Context, sc memory.Scope, terms []string,
 }
 
 // loadLexical reads the scope's active memories into bd in one read
-// transaction, and returns the text_version they are at.
+// transaction, and returns the text_version they are at. It runs
+// detached from any search (see lexical.Cache.Index) and without
+// cancellation: go-sqlite3 would watch a cancellable context with a
+// goroutine for each of the scope's rows, which tripled the cost.
 func (s *DB) loadLexical(ctx context.Context, sc memory.Scope, scopeID int64, bd *lexical.Builder) (int64, error) {
+	ctx = context.WithoutCancel(ctx)
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return 0, fmt.Errorf("indexing memories: %w", err)
@@ -111,8 +115,10 @@ func boundedCtx(ctx context.Context) (context.Context, error) {
 
 // refreshLexical reads, in one read transaction, the scope's text
 // version, the ids of its active memories, and those of them has does
-// not know (see lexical.Refresher).
+// not know (see lexical.Refresher); without cancellation, as
+// loadLexical.
 func (s *DB) refreshLexical(ctx context.Context, sc memory.Scope, scopeID int64, has func(string) bool) (lexical.Snapshot, error) {
+	ctx = context.WithoutCancel(ctx)
 	snap := lexical.Snapshot{Live: map[string]bool{}}
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -123,8 +129,10 @@ func (s *DB) refreshLexical(ctx context.Context, sc memory.Scope, scopeID int64,
 		return snap, fmt.Errorf("refreshing the memory index: %w", err)
 	}
 	lo, hi := scopeID<<32, scopeID<<32|0xFFFFFFFF
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM memories
-		WHERE seq BETWEEN ? AND ? AND scope = ? AND superseded_by IS NULL`, lo, hi, string(sc))
+	// By the covering index memories_active_ids (migration 0010): the
+	// rows themselves (and their text) are not read.
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM memories INDEXED BY memories_active_ids
+		WHERE scope = ? AND superseded_by IS NULL`, string(sc))
 	if err != nil {
 		return snap, fmt.Errorf("refreshing the memory index: %w", err)
 	}

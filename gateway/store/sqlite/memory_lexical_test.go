@@ -48,3 +48,16 @@ func TestLexicalCatchUp(t *testing.T) {
 		t.Errorf("a's index was never refreshed")
 	}
 }
+
+// BenchmarkCatchUp: a search of a 10k scope right after another handle's
+// write to it.
+func BenchmarkCatchUp(b *testing.B) {
+	a := memoryDB(b)
+	other, err := Open(b.Context(), a.path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer other.Close()
+	memorytest.BenchmarkCatchUp(b, a, other, benchPerScope())
+	b.ReportMetric(float64(a.lexical.Builds()), "builds")
+}

@@ -28,3 +28,7 @@ CREATE TRIGGER memories_text_superseded AFTER UPDATE OF superseded_by ON memorie
     FOR EACH ROW EXECUTE FUNCTION memory_text_bump();
 CREATE TRIGGER memories_text_deleted AFTER DELETE ON memories
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION memory_text_bump_deleted();
+-- The ids of a scope's active memories, read without the rows (an
+-- index-only scan): a replica whose index another replica's write left
+-- behind compares them with its own to catch up.
+CREATE INDEX memories_active_ids ON memories (scope, id) WHERE superseded_by IS NULL;

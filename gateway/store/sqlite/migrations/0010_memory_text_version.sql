@@ -10,3 +10,7 @@ CREATE TRIGGER memories_text_superseded AFTER UPDATE OF superseded_by ON memorie
     UPDATE memory_scopes SET text_version = text_version + 1 WHERE id = NEW.seq >> 32; END;
 CREATE TRIGGER memories_text_deleted AFTER DELETE ON memories BEGIN
     UPDATE memory_scopes SET text_version = text_version + 1 WHERE id = OLD.seq >> 32; END;
+-- The ids of a scope's active memories, read without the rows: a replica
+-- whose index another process's write left behind compares them with its
+-- own to catch up (gateway/store/sqlite/memory_lexical.go).
+CREATE INDEX memories_active_ids ON memories (scope, id) WHERE superseded_by IS NULL;
