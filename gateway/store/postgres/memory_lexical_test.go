@@ -45,8 +45,7 @@ func TestLexicalCatchUp(t *testing.T) {
 func BenchmarkCatchUp(b *testing.B) {
 	dsn := freshSchema(b)
 	a, other := open(b, dsn), open(b, dsn)
-	defer a.Close()
-	defer other.Close()
+	b.Cleanup(func() { a.Close(); other.Close() }) // after the benchmark's own cleanup
 	memorytest.BenchmarkCatchUp(b, a, other, 10_000)
 	b.ReportMetric(float64(postgres.LexicalBuilds(a)), "builds")
 }
