@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/memproxy/memproxy/gateway"
-	"github.com/memproxy/memproxy/gateway/memory/hybrid"
 )
 
 // memoryCmd groups the commands that work on stored memories.
@@ -35,20 +34,25 @@ their words only: vectors of two models are never compared).
 Each batch is one call through the config's model_list, recorded in the
 usage log (purpose memory_embedding). Stopping is safe: the next run
 resumes with the memories still missing. It may run while the gateway
-serves the same database.`,
+serves the same database.
+
+On a terminal, progress is one line redrawn in place: a bar, the
+percentage, the rate and the time left. Otherwise (a pipe, a log) it is
+one line per batch: "reindex: DONE/TOTAL memories embedded (model M, N
+values)".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(configPath)
 			if err != nil {
 				return err
 			}
+			bar := newReindexProgress(stdout)
 			n, err := gateway.ReindexMemory(cmd.Context(), cfg, gateway.ReindexOptions{
 				DataDir: dataDir, Batch: batch,
-				Logger: slog.New(slog.NewTextHandler(stderr, nil)),
-				Progress: func(p hybrid.Progress) {
-					fmt.Fprintf(stdout, "reindex: %d/%d memories embedded (model %s, %d values)\n", p.Done, max(p.Total, p.Done), p.Model, p.Dims)
-				},
+				Logger:   slog.New(slog.NewTextHandler(stderr, nil)),
+				Progress: bar.update,
 			})
+			bar.finish()
 			if err != nil {
 				return fmt.Errorf("reindex stopped after %d memories (run it again to resume): %w", n, err)
 			}

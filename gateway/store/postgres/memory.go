@@ -2,7 +2,8 @@ package postgres
 
 // The memory backend on PostgreSQL: rows in memories (migrations 0003 and
 // 0007), with the lifecycle of memory.Lifecycle (memory_lifecycle.go),
-// matched with full-text search on the generated tsvector column (content
+// ranked by BM25 in the scope's in-process index (memory_lexical.go) or,
+// for a scope too large for it, matched with full-text search on the generated tsvector column (content
 // weighted A, hidden keys B, plus a lexeme naming the scope) and ranked
 // with ts_rank, normalised by the log of the memory's length (so a long
 // memory does not outrank a short one by repeating words). ts_rank_cd (the
@@ -27,6 +28,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/memproxy/memproxy/gateway/memory"
+	"github.com/memproxy/memproxy/gateway/memory/lexical"
 )
 
 var (
@@ -88,11 +90,26 @@ func queryWords(query string) []string {
 	return words
 }
 
-// Search implements memory.Backend.
+// Search implements memory.Backend: ranked by the scope's in-process
+// index (memory_lexical.go), or by the tsvector search for a scope too
+// large for it.
 func (s *DB) Search(ctx context.Context, sc memory.Scope, query string, limit int) ([]memory.Memory, error) {
 	if err := sc.Validate(); err != nil {
 		return nil, err
 	}
+	terms := lexical.QueryTerms(query)
+	if len(terms) == 0 {
+		return nil, nil
+	}
+	ms, fallback, err := s.searchIndexed(ctx, sc, terms, memory.ClampLimit(limit))
+	if !fallback {
+		return ms, err
+	}
+	return s.searchTSV(ctx, sc, query, limit)
+}
+
+// searchTSV is Search by the tsvector column and ts_rank.
+func (s *DB) searchTSV(ctx context.Context, sc memory.Scope, query string, limit int) ([]memory.Memory, error) {
 	words := queryWords(query)
 	if len(words) == 0 {
 		return nil, nil
@@ -123,7 +140,7 @@ func (s *DB) AddWith(ctx context.Context, sc memory.Scope, content string, o mem
 		return memory.Memory{}, false, err
 	}
 	for range 3 {
-		m, err := insertMemory(ctx, s.pool, sc, content, o)
+		m, err := s.insertTracked(ctx, sc, content, o)
 		if err == nil {
 			return m, true, nil
 		}
@@ -139,6 +156,31 @@ func (s *DB) AddWith(ctx context.Context, sc memory.Scope, content string, o mem
 		}
 	}
 	return memory.Memory{}, false, errors.New("adding memory: its duplicate kept being deleted")
+}
+
+// insertTracked is insertMemory in a transaction that also reads the
+// scope's text version its insert moved, so that this process's index of
+// the scope takes the memory without a rebuild.
+func (s *DB) insertTracked(ctx context.Context, sc memory.Scope, content string, o memory.AddOptions) (memory.Memory, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return memory.Memory{}, err
+	}
+	defer tx.Rollback(ctx)
+	m, err := insertMemory(ctx, tx, sc, content, o)
+	if err != nil {
+		return memory.Memory{}, err
+	}
+	new, err := textVersion(ctx, tx, sc)
+	if err != nil {
+		return memory.Memory{}, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return memory.Memory{}, err
+	}
+	text := indexText(content, o.Keys)
+	s.lexical.Update(string(sc), new-1, new, func(ix *lexical.Index) { ix.Add(m.ID, m.CreatedAt.UnixNano(), text) })
+	return m, nil
 }
 
 // querier is what insertMemory and activeByHash need: the pool or a
@@ -256,13 +298,26 @@ func (s *DB) Delete(ctx context.Context, sc memory.Scope, id string) error {
 	if !storable(id) {
 		return memory.ErrNotFound
 	}
-	tag, err := s.pool.Exec(ctx, `DELETE FROM memories WHERE scope = $1 AND id = $2`, string(sc), id)
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("deleting memory: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	tag, err := tx.Exec(ctx, `DELETE FROM memories WHERE scope = $1 AND id = $2`, string(sc), id)
 	if err != nil {
 		return fmt.Errorf("deleting memory: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return memory.ErrNotFound
 	}
+	new, err := textVersion(ctx, tx, sc)
+	if err != nil {
+		return fmt.Errorf("deleting memory: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("deleting memory: %w", err)
+	}
+	s.lexical.Update(string(sc), new-1, new, func(ix *lexical.Index) { ix.Remove(id) })
 	return nil
 }
 
@@ -275,6 +330,7 @@ func (s *DB) DeleteAll(ctx context.Context, sc memory.Scope) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("deleting memories: %w", err)
 	}
+	s.lexical.Drop(string(sc))
 	return int(tag.RowsAffected()), nil
 }
 

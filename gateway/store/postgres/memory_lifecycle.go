@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/memproxy/memproxy/gateway/memory"
+	"github.com/memproxy/memproxy/gateway/memory/lexical"
 )
 
 // Supersede implements memory.Lifecycle in one transaction that first
@@ -24,37 +25,54 @@ func (s *DB) Supersede(ctx context.Context, sc memory.Scope, oldID, content stri
 		return memory.Memory{}, fmt.Errorf("superseding memory: %w", err)
 	}
 	defer tx.Rollback(ctx) // a no-op once committed
-	m, err := supersede(ctx, tx, sc, oldID, content, o)
+	m, inserted, err := supersede(ctx, tx, sc, oldID, content, o)
 	if err != nil {
 		return memory.Memory{}, err
+	}
+	if m.ID == oldID { // the old memory itself: nothing written
+		return m, tx.Commit(ctx)
+	}
+	new, err := textVersion(ctx, tx, sc)
+	if err != nil {
+		return memory.Memory{}, fmt.Errorf("superseding memory: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return memory.Memory{}, fmt.Errorf("superseding memory: %w", err)
 	}
+	bumps := int64(1) // the old memory marked superseded
+	if inserted {
+		bumps++
+	}
+	text := indexText(content, o.Keys)
+	s.lexical.Update(string(sc), new-bumps, new, func(ix *lexical.Index) {
+		ix.Remove(oldID)
+		ix.Add(m.ID, m.CreatedAt.UnixNano(), text) // nothing when m was already live
+	})
 	return m, nil
 }
 
-// supersede is Supersede's work inside tx.
-func supersede(ctx context.Context, tx pgx.Tx, sc memory.Scope, oldID, content string, o memory.AddOptions) (memory.Memory, error) {
+// supersede is Supersede's work inside tx; inserted is set when it added
+// the new content as a memory (rather than finding it active already).
+func supersede(ctx context.Context, tx pgx.Tx, sc memory.Scope, oldID, content string, o memory.AddOptions) (m memory.Memory, inserted bool, err error) {
 	var oldHash string
 	var by *string
-	err := tx.QueryRow(ctx, `SELECT hash, superseded_by FROM memories WHERE scope = $1 AND id = $2 FOR UPDATE`,
+	err = tx.QueryRow(ctx, `SELECT hash, superseded_by FROM memories WHERE scope = $1 AND id = $2 FOR UPDATE`,
 		string(sc), oldID).Scan(&oldHash, &by)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return memory.Memory{}, memory.ErrNotFound
+		return memory.Memory{}, false, memory.ErrNotFound
 	case err != nil:
-		return memory.Memory{}, fmt.Errorf("superseding memory: %w", err)
+		return memory.Memory{}, false, fmt.Errorf("superseding memory: %w", err)
 	case by != nil:
-		return memory.Memory{}, fmt.Errorf("%w: %s was superseded by %s", memory.ErrSuperseded, oldID, *by)
+		return memory.Memory{}, false, fmt.Errorf("%w: %s was superseded by %s", memory.ErrSuperseded, oldID, *by)
 	}
 	hash := memory.ContentHash(content)
 	target, err := activeByHash(ctx, tx, sc, hash)
 	if err != nil {
-		return memory.Memory{}, fmt.Errorf("superseding memory: %w", err)
+		return memory.Memory{}, false, fmt.Errorf("superseding memory: %w", err)
 	}
 	if hash == oldHash && target != nil {
-		return *target, nil // the old memory itself: nothing changes
+		return *target, false, nil // the old memory itself: nothing changes
 	}
 	if target == nil {
 		nm, err := insertMemory(ctx, tx, sc, content, o)
@@ -66,17 +84,17 @@ func supersede(ctx context.Context, tx pgx.Tx, sc memory.Scope, oldID, content s
 				err = errors.New("the new content's row vanished")
 			}
 		} else if err == nil {
-			target = &nm
+			target, inserted = &nm, true
 		}
 		if err != nil {
-			return memory.Memory{}, fmt.Errorf("superseding memory: %w", err)
+			return memory.Memory{}, false, fmt.Errorf("superseding memory: %w", err)
 		}
 	}
 	if _, err := tx.Exec(ctx, `UPDATE memories SET superseded_by = $3, valid_to = clock_timestamp() WHERE scope = $1 AND id = $2`,
 		string(sc), oldID, target.ID); err != nil {
-		return memory.Memory{}, fmt.Errorf("superseding memory: %w", err)
+		return memory.Memory{}, false, fmt.Errorf("superseding memory: %w", err)
 	}
-	return *target, nil
+	return *target, inserted, nil
 }
 
 // Update implements memory.Lifecycle as a Supersede (see its doc).

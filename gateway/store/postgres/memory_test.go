@@ -86,3 +86,13 @@ func BenchmarkHybridSearch(b *testing.B) {
 		return nil
 	})
 }
+
+// TestMemoryReplicas: two stores on one database, as two gateway replicas.
+func TestMemoryReplicas(t *testing.T) {
+	memorytest.RunReplicas(t, func(t *testing.T) (memory.Lifecycle, memory.Lifecycle) {
+		dsn := freshSchema(t)
+		a, b := open(t, dsn), open(t, dsn)
+		t.Cleanup(func() { a.Close(); b.Close() })
+		return a, b
+	})
+}

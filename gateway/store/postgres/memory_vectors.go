@@ -79,6 +79,12 @@ func (s *DB) SearchVectors(ctx context.Context, sc memory.Scope, model string, q
 	if len(hits) == 0 {
 		return nil, nil
 	}
+	return s.activeByHits(ctx, sc, hits)
+}
+
+// activeByHits reads the active memories of sc among hits, in hits'
+// order, with Score the hit's.
+func (s *DB) activeByHits(ctx context.Context, sc memory.Scope, hits []recall.Hit) ([]memory.Memory, error) {
 	ids := make([]string, len(hits))
 	for i, h := range hits {
 		ids[i] = h.ID
@@ -86,11 +92,11 @@ func (s *DB) SearchVectors(ctx context.Context, sc memory.Scope, model string, q
 	rows, err := s.pool.Query(ctx, `SELECT `+memoryColumns+` FROM memories AS m
 		WHERE m.scope = $1 AND m.id = ANY($2) AND m.superseded_by IS NULL`, string(sc), ids)
 	if err != nil {
-		return nil, fmt.Errorf("searching memory vectors: %w", err)
+		return nil, fmt.Errorf("reading the memories found: %w", err)
 	}
 	ms, err := collectMemories(rows, false)
 	if err != nil {
-		return nil, fmt.Errorf("searching memory vectors: %w", err)
+		return nil, fmt.Errorf("reading the memories found: %w", err)
 	}
 	return vecscan.InHitOrder(ms, hits), nil
 }

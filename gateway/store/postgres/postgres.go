@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/memproxy/memproxy/gateway/memory/lexical"
 	"github.com/memproxy/memproxy/gateway/store/vecscan"
 )
 
@@ -42,6 +43,8 @@ type DB struct {
 	desc string
 	// vectors caches the scopes' decoded memory vectors (memory_vectors.go).
 	vectors vecscan.Cache
+	// lexical caches the scopes' full-text indexes (memory_lexical.go).
+	lexical lexical.Cache
 	// pgv is set when vector search runs in PostgreSQL (memory_pgvector.go).
 	pgv *pgvector
 }

@@ -1,17 +1,18 @@
 package sqlite
 
 // The memory backend on the gateway's SQLite file ("local" memory): rows in
-// memories (migrations 0003 and 0007), ranked by an FTS5 index with BM25
-// (memory_index.go), with the lifecycle of memory.Lifecycle
-// (memory_lifecycle.go).
+// memories (migrations 0003 and 0007), ranked by BM25 in the scope's
+// in-process index (memory_lexical.go) or, for a scope too large for it,
+// by an FTS5 index (memory_index.go), with the lifecycle of
+// memory.Lifecycle (memory_lifecycle.go).
 //
-// Scope isolation is in the SQL: every statement that reads or changes a
-// memory carries "scope = ?" in its WHERE clause, the scope a placeholder
-// argument like every other value. One thing crosses scopes by design of
-// FTS5: BM25's inverse document frequencies are computed over the whole
-// index, so a score (never a row, a text or a count) depends slightly on
-// how common a word is in other scopes. Callers should not show raw
-// scores to users.
+// Scope isolation is in the SQL and in the index's key: every statement
+// that reads or changes a memory carries "scope = ?" in its WHERE clause,
+// the scope a placeholder argument like every other value, and each
+// scope's index holds that scope's memories only (its statistics too).
+// Only the FTS5 fallback lets a score (never a row, a text or a count)
+// depend on other scopes: its BM25 inverse document frequencies are
+// computed over the whole index.
 
 import (
 	"context"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/memproxy/memproxy/gateway/memory"
+	"github.com/memproxy/memproxy/gateway/memory/lexical"
 )
 
 var (
@@ -33,17 +35,32 @@ var (
 const memoryColumns = `m.id, m.content, m.metadata, m.created_ns, m.superseded_by, m.valid_to_ns,
 	m.source_client, m.source_request, m.source_session, m.source_turn`
 
-// Search implements memory.Backend: active memories only.
+// Search implements memory.Backend: active memories only, ranked by the
+// scope's in-process index (memory_lexical.go), or by FTS5 for a scope too
+// large for it.
 func (s *DB) Search(ctx context.Context, sc memory.Scope, query string, limit int) ([]memory.Memory, error) {
 	if err := sc.Validate(); err != nil {
 		return nil, err
 	}
-	q := ftsQuery(query)
-	if q == "" {
+	terms := lexical.QueryTerms(query)
+	if len(terms) == 0 {
 		return nil, nil
 	}
 	if err := s.memoryIndex(ctx); err != nil {
 		return nil, err
+	}
+	ms, fallback, err := s.searchIndexed(ctx, sc, terms, memory.ClampLimit(limit))
+	if !fallback {
+		return ms, err
+	}
+	return s.searchFTS(ctx, sc, query, limit)
+}
+
+// searchFTS is Search by FTS5 (BM25 with the whole index's statistics).
+func (s *DB) searchFTS(ctx context.Context, sc memory.Scope, query string, limit int) ([]memory.Memory, error) {
+	q := ftsQuery(query)
+	if q == "" {
+		return nil, nil
 	}
 	rows, err := s.db.QueryContext(ctx, searchMemories, q, string(sc), memory.ClampLimit(limit))
 	if err != nil {
@@ -83,13 +100,23 @@ func (s *DB) AddWith(ctx context.Context, sc memory.Scope, content string, o mem
 	if existing != nil {
 		return *existing, false, nil
 	}
-	m, _, err := insertMemory(ctx, tx, sc, content, o)
+	old, err := textVersion(ctx, tx, sc)
+	if err != nil {
+		return memory.Memory{}, false, fmt.Errorf("adding memory: %w", err)
+	}
+	m, seq, err := insertMemory(ctx, tx, sc, content, o)
+	if err != nil {
+		return memory.Memory{}, false, fmt.Errorf("adding memory: %w", err)
+	}
+	new, err := textVersion(ctx, tx, sc)
 	if err != nil {
 		return memory.Memory{}, false, fmt.Errorf("adding memory: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return memory.Memory{}, false, fmt.Errorf("adding memory: %w", err)
 	}
+	text := indexText(content, o.Keys)
+	s.lexical.Update(string(sc), old, new, func(ix *lexical.Index) { ix.Add(m.ID, seq, text) })
 	return m, true, nil
 }
 
@@ -238,12 +265,21 @@ func (s *DB) Delete(ctx context.Context, sc memory.Scope, id string) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM memories_search WHERE rowid = ?`, seq); err != nil {
 		return fmt.Errorf("deleting memory: %w", err)
 	}
+	old, err := textVersion(ctx, tx, sc)
+	if err != nil {
+		return fmt.Errorf("deleting memory: %w", err)
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM memories WHERE seq = ? AND scope = ?`, seq, string(sc)); err != nil {
+		return fmt.Errorf("deleting memory: %w", err)
+	}
+	new, err := textVersion(ctx, tx, sc)
+	if err != nil {
 		return fmt.Errorf("deleting memory: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("deleting memory: %w", err)
 	}
+	s.lexical.Update(string(sc), old, new, func(ix *lexical.Index) { ix.Remove(id) })
 	return nil
 }
 
@@ -274,6 +310,7 @@ func (s *DB) DeleteAll(ctx context.Context, sc memory.Scope) (int, error) {
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("deleting memories: %w", err)
 	}
+	s.lexical.Drop(string(sc))
 	return int(n), nil
 }
 

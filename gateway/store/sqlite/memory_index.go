@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+
+	"github.com/memproxy/memproxy/gateway/memory/lexical"
 )
 
 // ErrNoFTS5 is returned (wrapped) by the memory methods when the SQLite
@@ -122,7 +124,7 @@ func ftsQuery(text string) string {
 	var terms []string
 	for _, w := range words {
 		k := strings.ToLower(w)
-		if seen[k] || stopwords[k] || !strings.ContainsFunc(w, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) }) {
+		if seen[k] || lexical.IsStopWord(k) || !strings.ContainsFunc(w, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) }) {
 			continue
 		}
 		seen[k] = true
@@ -135,19 +137,3 @@ func ftsQuery(text string) string {
 	}
 	return strings.Join(terms, " OR ")
 }
-
-// stopwords is PostgreSQL's english.stop (the Snowball list), so both SQL
-// stores ignore the same words.
-var stopwords = func() map[string]bool {
-	m := make(map[string]bool)
-	for _, w := range strings.Fields(`i me my myself we our ours ourselves you your yours yourself yourselves
-		he him his himself she her hers herself it its itself they them their theirs themselves what which who
-		whom this that these those am is are was were be been being have has had having do does did doing a an
-		the and but if or because as until while of at by for with about against between into through during
-		before after above below to from up down in out on off over under again further then once here there
-		when where why how all any both each few more most other some such no nor not only own same so than too
-		very s t can will just don should now`) {
-		m[w] = true
-	}
-	return m
-}()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/memproxy/memproxy/gateway/memory"
+	"github.com/memproxy/memproxy/gateway/memory/lexical"
 )
 
 // Supersede implements memory.Lifecycle in one BEGIN IMMEDIATE
@@ -24,13 +25,30 @@ func (s *DB) Supersede(ctx context.Context, sc memory.Scope, oldID, content stri
 		return memory.Memory{}, fmt.Errorf("superseding memory: %w", err)
 	}
 	defer tx.Rollback()
+	old, err := textVersion(ctx, tx, sc)
+	if err != nil {
+		return memory.Memory{}, fmt.Errorf("superseding memory: %w", err)
+	}
 	m, changed, err := supersede(ctx, tx, sc, oldID, content, o)
 	if err != nil || !changed {
 		return m, err
 	}
+	new, err := textVersion(ctx, tx, sc)
+	if err != nil {
+		return memory.Memory{}, fmt.Errorf("superseding memory: %w", err)
+	}
+	var seq int64
+	if err := tx.QueryRowContext(ctx, `SELECT seq FROM memories WHERE scope = ? AND id = ?`, string(sc), m.ID).Scan(&seq); err != nil {
+		return memory.Memory{}, fmt.Errorf("superseding memory: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return memory.Memory{}, fmt.Errorf("superseding memory: %w", err)
 	}
+	text := indexText(content, o.Keys)
+	s.lexical.Update(string(sc), old, new, func(ix *lexical.Index) {
+		ix.Remove(oldID)
+		ix.Add(m.ID, seq, text) // nothing when the target was already live
+	})
 	return m, nil
 }
 

@@ -149,3 +149,17 @@ func benchPerScope() int {
 	}
 	return 10_000
 }
+
+// TestMemoryReplicas: two handles on one file, as the gateway and
+// `memgateway memory` commands are.
+func TestMemoryReplicas(t *testing.T) {
+	memorytest.RunReplicas(t, func(t *testing.T) (memory.Lifecycle, memory.Lifecycle) {
+		a := memoryDB(t)
+		b, err := Open(t.Context(), a.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		return a, b
+	})
+}

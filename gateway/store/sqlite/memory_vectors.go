@@ -80,8 +80,12 @@ func (s *DB) SearchVectors(ctx context.Context, sc memory.Scope, model string, q
 // cache when the scope's vec_version has not moved; nil when the scope has
 // no memories.
 func (s *DB) vectorSet(ctx context.Context, k vecscan.Key) (*vecscan.Set, error) {
+	quick, err := boundedCtx(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var scopeID, version int64
-	err := s.db.QueryRowContext(ctx, `SELECT id, vec_version FROM memory_scopes WHERE scope = ?`, k.Scope).Scan(&scopeID, &version)
+	err = s.db.QueryRowContext(quick, `SELECT id, vec_version FROM memory_scopes WHERE scope = ?`, k.Scope).Scan(&scopeID, &version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -124,22 +128,27 @@ func (s *DB) vectorSet(ctx context.Context, k vecscan.Key) (*vecscan.Set, error)
 }
 
 // activeByIDs reads the active memories of sc among hits, in hits' order,
-// with Score the hit's. The unary + keeps SQLite from reading the ids
-// through the scope's index (every memory of the scope) rather than the
-// unique id index (a row each); the scope is still checked on each row.
+// with Score the hit's (uncancelled once begun: see boundedCtx). The
+// unary + keeps SQLite from reading the ids through the scope's index
+// (every memory of the scope) rather than the unique id index (a row
+// each); the scope is still checked on each row.
 func (s *DB) activeByIDs(ctx context.Context, sc memory.Scope, hits []recall.Hit) ([]memory.Memory, error) {
+	quick, err := boundedCtx(ctx)
+	if err != nil {
+		return nil, err
+	}
 	args := []any{string(sc)}
 	for _, h := range hits {
 		args = append(args, h.ID)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+memoryColumns+` FROM memories AS m
+	rows, err := s.db.QueryContext(quick, `SELECT `+memoryColumns+` FROM memories AS m
 		WHERE +m.scope = ? AND m.superseded_by IS NULL AND m.id IN (?`+strings.Repeat(", ?", len(hits)-1)+`)`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("searching memory vectors: %w", err)
+		return nil, fmt.Errorf("reading the memories found: %w", err)
 	}
 	ms, err := scanMemories(rows, false)
 	if err != nil {
-		return nil, fmt.Errorf("searching memory vectors: %w", err)
+		return nil, fmt.Errorf("reading the memories found: %w", err)
 	}
 	return vecscan.InHitOrder(ms, hits), nil
 }

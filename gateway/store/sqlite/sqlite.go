@@ -19,6 +19,7 @@ import (
 
 	"github.com/mattn/go-sqlite3" // also registers the "sqlite3" driver
 
+	"github.com/memproxy/memproxy/gateway/memory/lexical"
 	"github.com/memproxy/memproxy/gateway/store/vecscan"
 	"github.com/memproxy/memproxy/internal/fsmode"
 )
@@ -35,6 +36,8 @@ type DB struct {
 	memIndexReady atomic.Bool
 	// vectors caches the scopes' decoded memory vectors (memory_vectors.go).
 	vectors vecscan.Cache
+	// lexical caches the scopes' full-text indexes (memory_lexical.go).
+	lexical lexical.Cache
 }
 
 // Open opens (creating if needed) the database file at path and applies any

@@ -28,33 +28,36 @@ type Set struct {
 	// Version is the scope's vector version the set was read at.
 	Version int64
 	IDs     []string
-	Vecs    [][]float32 // unit vectors, len(IDs)
+	// flat holds the unit vectors end to end, dims values each, in the
+	// order of IDs: one allocation, scanned front to back.
+	flat []float32
+	dims int
 }
 
-// Add appends a stored (int8) vector; blobs of another size are skipped.
+// Add appends a stored (int8) vector; blobs of another size than the
+// set's first are skipped.
 func (s *Set) Add(id string, blob []byte, dims int) {
-	if len(blob) != dims {
+	if len(blob) != dims || (s.dims != 0 && dims != s.dims) {
 		return
 	}
+	s.dims = dims
 	s.IDs = append(s.IDs, id)
-	s.Vecs = append(s.Vecs, recall.QuantizedFromBytes(blob).Unit())
+	s.flat = append(s.flat, recall.QuantizedFromBytes(blob).Unit()...)
 }
 
 // Nearest returns the ids of the best limit vectors with cosine similarity
-// at least minScore to q, best first.
+// at least minScore to q, best first (ties by ID).
 func (s *Set) Nearest(q []float32, limit int, minScore float64) []recall.Hit {
-	query := recall.NewQuery(q)
-	hits, _ := recall.Nearest(len(s.IDs), limit, minScore, func(i int) (string, float64, error) {
-		d, err := query.Dot(s.Vecs[i])
-		return s.IDs[i], d, err
-	})
-	return hits
+	if len(q) != s.dims || limit <= 0 {
+		return nil
+	}
+	return nearest(recall.Unit(q), s.flat[:len(s.IDs)*s.dims], s.IDs, limit, float32(minScore))
 }
 
 func (s *Set) bytes() int64 {
 	var n int64
-	for i, v := range s.Vecs {
-		n += int64(4*len(v) + len(s.IDs[i]) + 40)
+	for _, id := range s.IDs {
+		n += int64(4*s.dims + len(id) + 40)
 	}
 	return n
 }
@@ -163,12 +166,12 @@ func (c *Cache) Put1(k Key, old, new int64, id string, blob []byte) {
 	v := recall.QuantizedFromBytes(blob).Unit()
 	// Searches may be reading e.set: it is never changed, only replaced.
 	// Appending writes past the length they read, so it shares the arrays.
-	next := &Set{Version: new, IDs: e.set.IDs, Vecs: e.set.Vecs}
+	next := &Set{Version: new, IDs: e.set.IDs, flat: e.set.flat, dims: k.Dims}
 	if i := slices.Index(next.IDs, id); i >= 0 {
-		next.Vecs = slices.Clone(next.Vecs)
-		next.Vecs[i] = v
+		next.flat = slices.Clone(next.flat[:len(next.IDs)*k.Dims])
+		copy(next.flat[i*k.Dims:], v)
 	} else {
-		next.IDs, next.Vecs = append(next.IDs, id), append(next.Vecs, v)
+		next.IDs, next.flat = append(next.IDs, id), append(next.flat[:len(next.IDs)*k.Dims], v...)
 		e.size += int64(4*len(v) + len(id) + 40)
 		c.used += int64(4*len(v) + len(id) + 40)
 	}
