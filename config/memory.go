@@ -52,6 +52,10 @@ type ContextRetrieval struct {
 	// VectorMinScore is the least cosine similarity a memory needs to be a
 	// vector candidate (default 0).
 	VectorMinScore float64 `yaml:"vector_min_score"`
+	// VectorSearch is where vector search runs: "gateway" (default: the
+	// scope's vectors scanned in the gateway) or "pgvector" (PostgreSQL
+	// with the pgvector extension: an HNSW index in the database).
+	VectorSearch string `yaml:"vector_search"`
 }
 
 // Extraction is context_retrieval.extraction.
@@ -158,6 +162,15 @@ func (c ContextRetrieval) validateEmbeddings(d *decoder, names map[string]bool) 
 	}
 	if c.EmbeddingDimensions < 0 || c.EmbeddingDimensions > 8192 {
 		d.fail(p+"embedding_dimensions", "must be between 0 (the model's own) and 8192, got %d", c.EmbeddingDimensions)
+	}
+	switch c.VectorSearch {
+	case "", "gateway":
+	case "pgvector":
+		if c.MemoryBackend() == "supermemory" {
+			d.fail(p+"vector_search", "pgvector needs the local or postgres backend on a PostgreSQL database_url")
+		}
+	default:
+		d.fail(p+"vector_search", "must be gateway or pgvector, got %q", c.VectorSearch)
 	}
 	switch {
 	case c.EmbeddingModel == "":

@@ -42,6 +42,8 @@ func TestContextRetrieval(t *testing.T) {
 		{"  embedding_model: m\n  embedding_dimensions: -1\n", "context_retrieval.embedding_dimensions", "between 0"},
 		{"  rrf_k: 0\n", "context_retrieval.rrf_k", "between 1 and 1000"},
 		{"  vector_min_score: 1.5\n", "context_retrieval.vector_min_score", "between -1 and 1"},
+		{"  vector_search: faiss\n", "context_retrieval.vector_search", "must be gateway or pgvector"},
+		{"  vector_search: pgvector\n  api_key: sm-key\n", "context_retrieval.vector_search", "needs the local or postgres backend"},
 	}
 	for _, b := range bad {
 		_, err := Parse("gw.yaml", []byte(mockModel+"context_retrieval:\n  enabled: true\n"+b.yaml), nil)

@@ -46,7 +46,7 @@ func ReindexMemory(ctx context.Context, cfg *config.Gateway, o ReindexOptions) (
 	if err != nil {
 		return 0, err
 	}
-	db, err := store.Open(ctx, cfg.General.DatabaseURL, o.DataDir)
+	db, err := store.Open(ctx, cfg.General.DatabaseURL, o.DataDir, store.Options{VectorSearch: cfg.Memory.VectorSearch})
 	if err != nil {
 		return 0, fmt.Errorf("opening the database: %w", err)
 	}

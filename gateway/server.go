@@ -133,7 +133,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := store.Open(ctx, cfg.General.DatabaseURL, opts.DataDir)
+	db, err := store.Open(ctx, cfg.General.DatabaseURL, opts.DataDir, store.Options{VectorSearch: cfg.Memory.VectorSearch})
 	if err != nil {
 		return nil, fmt.Errorf("opening the database: %w", err)
 	}

@@ -38,6 +38,13 @@ var ErrUnsupported = errors.New("unsupported database")
 // DefaultFile is the SQLite file used when no database URL is configured.
 const DefaultFile = "memproxy.db"
 
+// Options tune Open.
+type Options struct {
+	// VectorSearch is context_retrieval.vector_search: "" or "gateway",
+	// or "pgvector".
+	VectorSearch string
+}
+
 // Open opens the database named by url:
 //
 //   - "" for the embedded SQLite file DefaultFile in dataDir;
@@ -47,13 +54,23 @@ const DefaultFile = "memproxy.db"
 //
 // Migrations are applied before it returns. Any other scheme gives an error
 // wrapping ErrUnsupported. Errors never contain the URL's password.
-func Open(ctx context.Context, url, dataDir string) (DB, error) {
+//
+// opts.VectorSearch "pgvector" asks PostgreSQL's pgvector extension to
+// serve vector search (an error on SQLite, or without the extension).
+func Open(ctx context.Context, url, dataDir string, opts ...Options) (DB, error) {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	if p, ok := SQLitePath(url, dataDir); ok {
+		if o.VectorSearch == postgres.VectorsPgvector {
+			return nil, errors.New("context_retrieval.vector_search: pgvector needs a PostgreSQL database_url")
+		}
 		return opened(sqlite.Open(ctx, p))
 	}
 	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		return opened(postgres.Open(ctx, url))
+		return opened(postgres.OpenWith(ctx, url, postgres.Options{Vectors: o.VectorSearch}))
 	default:
 		return nil, fmt.Errorf("%w: database_url must be empty, sqlite:PATH or postgres://…", ErrUnsupported)
 	}

@@ -77,12 +77,13 @@ func TestMemoryHybridPgvector(t *testing.T) {
 }
 
 // TestPgvectorTakesOverStoredVectors: vectors stored while search ran in
-// the gateway are copied into pgvector when the extension appears (the
-// next start), and searched there with the same answers as the scan.
+// the gateway are copied into pgvector when vector_search turns to it (the
+// next start), and searched there with the same answers as the scan; a
+// superseded memory leaves the index.
 func TestPgvectorTakesOverStoredVectors(t *testing.T) {
 	requirePgvector(t)
 	dsn := freshSchema(t)
-	scan := openVectors(t, dsn, postgres.VectorsScan)
+	scan := openVectors(t, dsn, postgres.VectorsGateway)
 	if got := scan.VectorSearch(); strings.HasPrefix(got, "pgvector") {
 		t.Fatalf("VectorSearch = %q with the scan asked for", got)
 	}
@@ -126,6 +127,24 @@ func TestPgvectorTakesOverStoredVectors(t *testing.T) {
 			}
 		}
 	}
+	// A superseded memory's vector leaves the index (its emb is cleared),
+	// so index scans need no join to skip it.
+	old := firstKey(vecs)
+	if _, err := pgv.Supersede(ctx, sc, old, "memory corrected", memory.AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var cleared bool
+	if err := conn.QueryRow(ctx, `SELECT emb IS NULL FROM memory_vectors WHERE id = $1`, old).Scan(&cleared); err != nil || !cleared {
+		t.Errorf("superseded memory's pgvector copy cleared: %v, %v; want true", cleared, err)
+	}
+	if got, _ := pgv.SearchVectors(ctx, sc, model, vecs[old], 5, 0); len(got) > 0 && got[0].ID == old {
+		t.Errorf("the superseded memory %s still found first", old)
+	}
 }
 
 func firstKey(m map[string][]float32) string {
@@ -145,7 +164,7 @@ func ids(ms []memory.Memory) []string {
 
 // TestPgvectorAskedForButMissing: Options.Vectors = pgvector on a
 // database without the extension (extensions are per database: a fresh
-// one has none) is an error at Open, not a silent scan; auto mode scans.
+// one has none) is an error at Open, not a silent scan; the default scans.
 func TestPgvectorAskedForButMissing(t *testing.T) {
 	base := services.RequirePostgres(t)
 	name := "memproxy_novector_" + hex.EncodeToString(randomBytes(6))
@@ -160,7 +179,7 @@ func TestPgvectorAskedForButMissing(t *testing.T) {
 		db.Close()
 		t.Fatal("Open asked for pgvector without the extension: no error")
 	}
-	db := openVectors(t, u.String(), postgres.VectorsAuto)
+	db := openVectors(t, u.String(), postgres.VectorsGateway)
 	if got := db.VectorSearch(); strings.HasPrefix(got, "pgvector") {
 		t.Errorf("VectorSearch = %q on a database without the extension", got)
 	}

@@ -51,16 +51,15 @@ type DB struct {
 
 // Options tune Open.
 type Options struct {
-	// Vectors chooses where vector search runs: VectorsAuto (pgvector
-	// when the extension is installed, the gateway otherwise),
-	// VectorsScan or VectorsPgvector (an error without the extension).
+	// Vectors chooses where vector search runs: in the gateway ("" or
+	// VectorsGateway: the scope's vectors scanned in Go) or VectorsPgvector
+	// (an HNSW index of the pgvector extension; an error without it).
 	Vectors string
 }
 
 // Where vector search runs (Options.Vectors).
 const (
-	VectorsAuto     = ""
-	VectorsScan     = "scan"
+	VectorsGateway  = "gateway"
 	VectorsPgvector = "pgvector"
 )
 

@@ -79,7 +79,7 @@ func open(t testing.TB, dsn string) *postgres.DB {
 	defer cancel()
 	// Vector search in the gateway, whatever the server has: the pgvector
 	// path has tests of its own (memory_pgvector_test.go).
-	db, err := postgres.OpenWith(ctx, dsn, postgres.Options{Vectors: postgres.VectorsScan})
+	db, err := postgres.OpenWith(ctx, dsn, postgres.Options{Vectors: postgres.VectorsGateway})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
