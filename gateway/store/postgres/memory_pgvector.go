@@ -79,7 +79,26 @@ func (s *DB) usePgvector(ctx context.Context, o Options) error {
 		return fmt.Errorf("vector search: the pgvector trigger: %w", err)
 	}
 	s.pgv = p
-	return s.backfillEmb(ctx)
+	if err := s.backfillEmb(ctx); err != nil {
+		return err
+	}
+	// The indexes of the sizes stored so far are built here, at start (a
+	// first build over many vectors takes a while); a new size gets its
+	// index when its first vector is stored, off the request path.
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT dims FROM memory_vectors`)
+	if err != nil {
+		return fmt.Errorf("vector search: listing vector sizes: %w", err)
+	}
+	sizes, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return fmt.Errorf("vector search: listing vector sizes: %w", err)
+	}
+	for _, d := range sizes {
+		if err := s.ensureHNSW(ctx, int(d)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // backfillEmb gives every vector stored without a pgvector copy one, from
@@ -119,7 +138,9 @@ func (s *DB) backfillEmb(ctx context.Context) error {
 
 // ensureHNSW creates the HNSW index of vectors of size dims (cosine
 // distance, over emb cast to that size, for those rows only) once per
-// process. Two CREATE INDEX IF NOT EXISTS racing for one name can still
+// process: at start for the sizes stored, and by PutVector for a new one
+// (never by a search, whose retrieval budget a build would outlast and
+// cancel; until the index exists a search is exact, by the scope's rows). Two CREATE INDEX IF NOT EXISTS racing for one name can still
 // collide in the catalog (unique violation): creations are serialized in
 // the process, and a collision with another replica's is tried once more.
 func (s *DB) ensureHNSW(ctx context.Context, dims int) error {
@@ -150,9 +171,6 @@ func (s *DB) ensureHNSW(ctx context.Context, dims int) error {
 // index (iterative scans keep going until limit rows of the scope are
 // found; the planner may also take the scope's index and sort exactly).
 func (s *DB) searchPgvector(ctx context.Context, sc memory.Scope, model string, q []float32, limit int, minScore float64) ([]memory.Memory, error) {
-	if err := s.ensureHNSW(ctx, len(q)); err != nil {
-		return nil, err
-	}
 	d, vt := strconv.Itoa(len(q)), s.pgv.schema+".vector("+strconv.Itoa(len(q))+")"
 	dist := `v.emb::` + vt + ` OPERATOR(` + s.pgv.schema + `.<=>) $4::` + vt
 	// relaxed_order may return rows slightly out of order: the outer

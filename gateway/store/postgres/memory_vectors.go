@@ -31,6 +31,9 @@ func (s *DB) PutVector(ctx context.Context, sc memory.Scope, id, model string, v
 		ON CONFLICT (id) DO UPDATE SET model = excluded.model, dims = excluded.dims, vec = excluded.vec`,
 		[]any{string(sc), id, model, len(v), blob}
 	if s.pgv != nil { // the pgvector copy too (memory_pgvector.go)
+		if err := s.ensureHNSW(context.WithoutCancel(ctx), len(v)); err != nil {
+			return fmt.Errorf("storing memory vector: %w", err)
+		}
 		insert = `INSERT INTO memory_vectors (id, scope, model, dims, vec, emb)
 		SELECT id, scope, $3, $4, $5, $6::` + s.pgv.schema + `.vector FROM memories WHERE scope = $1 AND id = $2
 		ON CONFLICT (id) DO UPDATE SET model = excluded.model, dims = excluded.dims, vec = excluded.vec, emb = excluded.emb`
