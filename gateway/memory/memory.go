@@ -217,12 +217,17 @@ func NewID() string {
 // Clip keeps content within MaxContentBytes, the size every backend
 // accepts, cutting at a character boundary.
 func Clip(content string) string {
-	n := MaxContentBytes
-	if len(content) <= n {
+	if len(content) <= MaxContentBytes {
 		return content
 	}
-	for n > 0 && content[n]&0xC0 == 0x80 {
+	return Truncate(content, MaxContentBytes)
+}
+
+// Truncate returns the longest prefix of s of at most n bytes (n < len(s))
+// that ends at a character boundary.
+func Truncate(s string, n int) string {
+	for n > 0 && s[n]&0xC0 == 0x80 {
 		n--
 	}
-	return content[:n]
+	return s[:n]
 }

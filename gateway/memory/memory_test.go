@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestNormalize(t *testing.T) {
@@ -100,5 +101,25 @@ func TestClampLimit(t *testing.T) {
 		if got := ClampLimit(in); got != want {
 			t.Errorf("ClampLimit(%d) = %d; want %d", in, got, want)
 		}
+	}
+}
+
+func TestTruncateAtCharacterBoundary(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"héllo", 2, "h"},  // byte 2 is inside é: back to its start
+		{"héllo", 3, "hé"}, // é whole
+		{"abc", 1, "a"},
+	} {
+		if got := Truncate(tc.s, tc.n); got != tc.want {
+			t.Errorf("Truncate(%q, %d) = %q; want %q", tc.s, tc.n, got, tc.want)
+		}
+	}
+	long := strings.Repeat("é", MaxContentBytes) // twice the limit in bytes
+	if got := Clip(long); len(got) > MaxContentBytes || !utf8.ValidString(got) {
+		t.Errorf("Clip: %d bytes, valid UTF-8 %v", len(got), utf8.ValidString(got))
 	}
 }

@@ -57,14 +57,7 @@ func clipQuery(q string) string {
 	if len(q) <= 1000 {
 		return q
 	}
-	return truncate(q, 1000) + "…"
-}
-
-func truncate(s string, n int) string {
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
+	return memory.Truncate(q, 1000) + "…"
 }
 
 // Memory statuses recorded in the usage row.
