@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/memproxy/memproxy/gateway/recall"
 )
 
 // Loader reads a scope's active memories into a Builder (bounded by the
@@ -154,3 +156,27 @@ func (c *Cache) refresh(ctx context.Context, scope string, ix *Index, at int64, 
 // Refreshes counts the indexes caught up with a snapshot instead of
 // being rebuilt.
 func (c *Cache) Refreshes() int64 { return c.refreshes.Load() }
+
+// Find is Index then Search, for a store: the scope's best memories for
+// terms as recall hits (none when nothing matches). fallback reports that
+// the store's own full-text search must answer instead: the scope's index
+// does not fit the cache's budget, or is not ready within ctx's patience.
+func (c *Cache) Find(ctx context.Context, scope string, version int64, load Loader, refresh Refresher,
+	terms []string, limit int) (hits []recall.Hit, fallback bool, err error) {
+	ix, tooLarge, err := c.Index(ctx, scope, version, load, refresh)
+	if errors.Is(err, ErrNotReady) {
+		return nil, true, nil
+	}
+	if err != nil || tooLarge {
+		return nil, tooLarge, err
+	}
+	found := ix.Search(terms, limit)
+	if len(found) == 0 {
+		return nil, false, nil
+	}
+	hits = make([]recall.Hit, len(found))
+	for i, h := range found {
+		hits[i] = recall.Hit{ID: h.ID, Score: h.Score}
+	}
+	return hits, false, nil
+}

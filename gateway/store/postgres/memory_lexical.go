@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/memproxy/memproxy/gateway/memory"
 	"github.com/memproxy/memproxy/gateway/memory/lexical"
-	"github.com/memproxy/memproxy/gateway/recall"
 )
 
 // Search ranks with the scope's in-process index (gateway/memory/lexical:
@@ -33,24 +32,13 @@ func (s *DB) searchIndexed(ctx context.Context, sc memory.Scope, terms []string,
 	if err != nil {
 		return nil, false, fmt.Errorf("searching memories: %w", err)
 	}
-	ix, tooLarge, err := s.lexical.Index(ctx, string(sc), version,
+	rh, fallback, err := s.lexical.Find(ctx, string(sc), version,
 		func(ctx context.Context, bd *lexical.Builder) (int64, error) { return s.loadLexical(ctx, sc, bd) },
 		func(ctx context.Context, has func(string) bool) (lexical.Snapshot, error) {
 			return s.refreshLexical(ctx, sc, has)
-		})
-	if errors.Is(err, lexical.ErrNotReady) {
-		return nil, true, nil
-	}
-	if err != nil || tooLarge {
-		return nil, tooLarge, err
-	}
-	hits := ix.Search(terms, limit)
-	if len(hits) == 0 {
-		return nil, false, nil
-	}
-	rh := make([]recall.Hit, len(hits))
-	for i, h := range hits {
-		rh[i] = recall.Hit{ID: h.ID, Score: h.Score}
+		}, terms, limit)
+	if err != nil || fallback || len(rh) == 0 {
+		return nil, fallback, err
 	}
 	ms, err = s.activeByHits(ctx, sc, rh)
 	return ms, false, err
