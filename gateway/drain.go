@@ -82,8 +82,7 @@ func (s *Server) drain(hs *http.Server, gs *grpc.Server, cut context.CancelCause
 	}()
 	if !waitOrTimeout(done, grace) {
 		s.log.Warn("drain timeout: ending the requests still running", "drain_timeout", grace)
-		cut(track.CutCause())
-		close(s.cutting)
+		cut(track.CutCause()) // s.cutCtx: tunnelled requests too
 		if !waitOrTimeout(done, cutWait) {
 			_ = hs.Close()
 			gs.Stop()

@@ -105,9 +105,10 @@ type Server struct {
 	// gRPC health service NOT_SERVING, so balancers and edges move away.
 	draining   atomic.Bool
 	grpcHealth *health.Server
-	// cutting is closed when the drain timeout ends the requests still
-	// running (see drain).
-	cutting chan struct{}
+	// cutCtx is cancelled, with track.CutCause() as its cause, when the
+	// drain timeout ends the requests still running (see drain); nil
+	// before Run.
+	cutCtx context.Context
 	// claim, stopUpkeep and upkeepDone: see replicas.go.
 	claim      *store.Claim
 	stopUpkeep func()
@@ -236,7 +237,7 @@ func (s *Server) Run(ctx context.Context, httpLn, grpcLn net.Listener) error {
 	// track.CutCause() as its cause.
 	base, cut := context.WithCancelCause(context.Background())
 	defer cut(nil)
-	s.cutting = make(chan struct{})
+	s.cutCtx = base
 	hs := &http.Server{
 		Handler:           abortOnDrainCut(s.handler),
 		ReadHeaderTimeout: min(10*time.Second, s.opts.BodyReadTimeout),

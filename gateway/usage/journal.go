@@ -1,7 +1,6 @@
 package usage
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
@@ -66,11 +65,12 @@ type beginEntry struct {
 // appendBegin journals a request's start (or, phaseSkip, its end
 // without a row).
 func (q *Queue) appendBegin(phase string, r *Record, pin bool) (wal.Ref, error) {
-	e := encoders.Get().(*encoder)
-	defer e.release()
-	e.begin = beginEntry{Phase: phase, Time: r.Time, RequestID: r.RequestID, User: r.User, Project: r.Project,
+	e := beginEntry{Phase: phase, Time: r.Time, RequestID: r.RequestID, User: r.User, Project: r.Project,
 		Client: r.Client, Hostname: r.Hostname, EdgeID: r.EdgeID, Ingress: r.Ingress, Method: r.Method, Path: r.Path, Model: r.Model}
-	return q.j.Append(e.encode(&e.begin), pin)
+	buf := getBuf()
+	defer putBuf(buf)
+	*buf = appendBeginEntry((*buf)[:0], &e)
+	return q.j.Append(*buf, pin)
 }
 
 // entry is one journal record.
@@ -152,46 +152,26 @@ func (q *Queue) recover() error {
 	return nil
 }
 
-// encode renders one journal record. Finish has made its numbers finite,
-// appendRow journals a row (phase: phaseEnd).
+// appendRow journals a row (phase: phaseEnd). Finish has made its
+// numbers finite.
 func (q *Queue) appendRow(phase string, r *Record, pin bool) (wal.Ref, error) {
-	e := encoders.Get().(*encoder)
-	defer e.release()
-	e.row = entry{Phase: phase, Record: *r}
-	return q.j.Append(e.encode(&e.row), pin)
+	buf := getBuf()
+	defer putBuf(buf)
+	*buf = appendEntry((*buf)[:0], phase, r)
+	return q.j.Append(*buf, pin)
 }
 
-// encoder renders journal records into a buffer it reuses: Append copies
-// a record into its batch before it returns, so the request path
-// allocates no buffer, record or encoder of its own per record.
-type encoder struct {
-	buf   bytes.Buffer
-	enc   *json.Encoder
-	row   entry
-	begin beginEntry
-}
+// bufs hold journal records while they are appended: Append copies a
+// record into its batch (or mapping) before it returns, so the request
+// path allocates no buffer of its own per record.
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-var encoders = sync.Pool{New: func() any {
-	e := &encoder{}
-	e.enc = json.NewEncoder(&e.buf) // escapes as json.Marshal does
-	return e
-}}
+func getBuf() *[]byte { return bufs.Get().(*[]byte) }
 
-// encode renders v as one line of JSON, without its newline. The bytes
-// are valid until release.
-func (e *encoder) encode(v any) []byte {
-	e.buf.Reset()
-	if err := e.enc.Encode(v); err != nil {
-		panic(fmt.Sprintf("usage: encoding a journal record: %v", err)) // every field is plain data
-	}
-	return bytes.TrimSuffix(e.buf.Bytes(), []byte{'\n'})
-}
-
-// release returns e to the pool (not one grown past 64 KiB by a huge row).
-func (e *encoder) release() {
-	e.row, e.begin = entry{}, beginEntry{}
-	if e.buf.Cap() <= 64<<10 {
-		encoders.Put(e)
+// putBuf returns b to the pool (not one grown past 64 KiB by a huge row).
+func putBuf(b *[]byte) {
+	if cap(*b) <= 64<<10 {
+		bufs.Put(b)
 	}
 }
 

@@ -57,12 +57,13 @@ type Queue struct {
 	opts    QueueOptions
 	ch      chan row // rows held in memory
 	done    chan struct{}
+	closed  chan struct{} // closed by Close, after ch
 	once    sync.Once
 	j       *wal.Log // nil without a journal
 	rd      *wal.Reader
 	spillMu sync.Mutex
 	spill   []wal.Ref     // rows in the journal only, oldest first
-	kick    chan struct{} // spill is not empty
+	kick    chan struct{} // spill is not empty, or ch holds a batch
 	pending atomic.Int64  // rows finished, not yet in the sink
 	full    atomic.Bool   // Begin is waiting for room, and said so
 }
@@ -93,7 +94,7 @@ func NewQueue(sink Sink, opts QueueOptions) *Queue {
 	if opts.JournalMaxBytes <= 0 {
 		opts.JournalMaxBytes = 1 << 30
 	}
-	q := &Queue{sink: sink, opts: opts, ch: make(chan row, opts.Size), done: make(chan struct{}), kick: make(chan struct{}, 1)}
+	q := &Queue{sink: sink, opts: opts, ch: make(chan row, opts.Size), done: make(chan struct{}), closed: make(chan struct{}), kick: make(chan struct{}, 1)}
 	if opts.JournalDir != "" {
 		if err := q.openJournal(); err != nil {
 			opts.Logger.Error("usage journal unavailable: rows wait in memory and a crash loses them", "dir", opts.JournalDir, "err", err)
@@ -139,6 +140,7 @@ func (q *Queue) Finish(t Ticket, r Record) {
 		if err == nil {
 			select {
 			case q.ch <- row{rec: r, ref: ref}:
+				q.batchFull()
 			default:
 				q.addSpill(ref)
 			}
@@ -146,7 +148,23 @@ func (q *Queue) Finish(t Ticket, r Record) {
 		}
 		q.opts.Logger.Error("usage journal write failed; the row waits in memory", "request_id", r.RequestID, "err", err)
 	}
-	q.ch <- row{rec: r}
+	select {
+	case q.ch <- row{rec: r}:
+		q.batchFull()
+	default:
+		signal(q.kick) // the channel is full: have the writer take rows, then wait for room
+		q.ch <- row{rec: r}
+	}
+}
+
+// batchFull wakes the writer once the channel holds a whole batch. Rows
+// are otherwise collected at each FlushInterval tick, so that a request
+// does not wake the writer (a context switch each, one of the costliest
+// parts of a request under load).
+func (q *Queue) batchFull() {
+	if len(q.ch) >= q.opts.BatchSize {
+		signal(q.kick)
+	}
 }
 
 // addSpill queues rows that wait in the journal only.
@@ -199,21 +217,42 @@ func (q *Queue) Run() {
 	defer tick.Stop()
 	for {
 		select {
-		case r, ok := <-q.ch:
-			if !ok {
-				q.write(q.fromSpill(batch, true))
-				return
+		case <-q.closed:
+			for r := range q.ch { // closed: every row finished before Close
+				if batch = append(batch, r); len(batch) >= q.opts.BatchSize {
+					batch = q.write(batch)
+				}
 			}
-			batch = append(batch, r)
-			if len(batch) >= q.opts.BatchSize {
-				batch = q.write(batch)
-			}
+			q.write(q.fromSpill(batch, true))
+			return
 		case <-q.kick:
-			batch = q.fromSpill(batch, false)
+			batch = q.fromSpill(q.take(batch, false), false)
 		case <-tick.C:
-			batch = q.write(q.fromSpill(batch, false))
+			batch = q.write(q.fromSpill(q.take(batch, true), false))
 		}
 	}
+}
+
+// take moves rows waiting in the channel to batch, writing each full
+// batch, and returns what is left: with all, every row waiting; else
+// only as long as they make a whole batch (or the channel is full), so
+// that a batch is written at once when it fills and otherwise at the
+// tick, whenever the writer was woken.
+func (q *Queue) take(batch []row, all bool) []row {
+	for all || len(batch)+len(q.ch) >= q.opts.BatchSize || len(q.ch) == cap(q.ch) {
+		select {
+		case r, ok := <-q.ch:
+			if !ok { // closed: Run's next select sees q.closed
+				return batch
+			}
+			if batch = append(batch, r); len(batch) >= q.opts.BatchSize {
+				batch = q.write(batch)
+			}
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // fromSpill adds rows waiting in the journal only to batch, writing each
@@ -295,7 +334,7 @@ func (q *Queue) writeSink(batch []Record) error {
 // Close stops accepting rows and waits (up to ctx) for Run to write the
 // rest. Finish must not be called after Close.
 func (q *Queue) Close(ctx context.Context) error {
-	q.once.Do(func() { close(q.ch) })
+	q.once.Do(func() { close(q.ch); close(q.closed) })
 	select {
 	case <-q.done:
 		return nil

@@ -322,3 +322,30 @@ func TestNewQueueDefaults(t *testing.T) {
 		t.Errorf("defaults = %+v, cap %d", q.opts, cap(q.ch))
 	}
 }
+
+// TestQueueFullChannelWakesWriter: rows are collected at each tick, or at
+// once when the channel holds a batch; a channel full before that (Size
+// under BatchSize) wakes the writer too, rather than holding Enqueue
+// until the tick.
+func TestQueueFullChannelWakesWriter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRecorder()
+		q := NewQueue(sinkFunc(r.ok), QueueOptions{Size: 2, BatchSize: 512, FlushInterval: time.Hour})
+		go q.Run()
+		start := time.Now()
+		for i := range 5 {
+			q.Enqueue(rec(i))
+		}
+		if waited := time.Since(start); waited != 0 {
+			t.Fatalf("Enqueue on a full channel waited %s for the tick", waited)
+		}
+		synctest.Wait()
+		if n := len(r.sizes()); n != 0 {
+			t.Fatalf("%d batches written before the tick or a full batch", n)
+		}
+		closeNow(t, q)
+		if got := r.all(); !slices.Equal(got, seq(0, 5)) {
+			t.Errorf("written %v", got)
+		}
+	})
+}

@@ -41,13 +41,14 @@ type options struct {
 	retries       int
 	upstream      string // hidden: run as the fake upstream on this address
 	legacyConfig  bool
+	paths         map[string]bool // measure only these targets (nil: all)
 }
 
 // main parses the flags and runs either the benchmark or, with -upstream,
 // the fake upstream.
 func main() {
 	var o options
-	var rates string
+	var rates, paths string
 	flag.StringVar(&o.bin, "bin", "bin", "directory holding memgateway and memedge (run 'make build' first)")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of each measured run")
 	flag.StringVar(&rates, "rates", "500,1000,2000", "request rates to measure, per second, comma separated")
@@ -62,6 +63,7 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, logs, usage database)")
 	flag.DurationVar(&o.waitQuiet, "wait-quiet", 20*time.Second, "before each run, wait up to this long for other processes on the machine to go quiet")
 	flag.IntVar(&o.retries, "retries", 2, "measure a run again, up to this many times, when other processes used over 0.25 CPU during it")
+	flag.StringVar(&paths, "paths", "direct,gateway,edge", "paths to measure, comma separated (the added latency needs direct)")
 	flag.StringVar(&o.dump, "dump", "", "write per-request timings of each measured run as CSV files into this directory")
 	flag.StringVar(&o.upstream, "upstream", "", "")
 	flag.Usage = func() {
@@ -88,6 +90,17 @@ func main() {
 			fail(fmt.Errorf("-rates: %q is not a positive number", s))
 		}
 		o.rates = append(o.rates, n)
+	}
+	for _, p := range strings.Split(paths, ",") {
+		switch p = strings.TrimSpace(p); p {
+		case "direct", "gateway", "edge":
+			if o.paths == nil {
+				o.paths = map[string]bool{}
+			}
+			o.paths[p] = true
+		default:
+			fail(fmt.Errorf("-paths: %q is not direct, gateway or edge", p))
+		}
 	}
 	if o.quick {
 		o.duration, o.rates, o.integrity = time.Second, o.rates[:1], min(o.integrity, 1000)
@@ -292,6 +305,9 @@ func (b *bench) measureAll(ctx context.Context) error {
 			for _, t := range b.targets {
 				if ctx.Err() != nil {
 					return ctx.Err()
+				}
+				if !b.o.paths[t.name] {
+					continue
 				}
 				r := b.runOne(ctx, t, stream, rate, count(rate, preWarm), count(rate, b.o.duration))
 				b.results = append(b.results, r)

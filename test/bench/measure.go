@@ -38,9 +38,10 @@ type bench struct {
 // procRes is what one process used during a run.
 type procRes struct {
 	cpu       time.Duration
-	rssBefore int64 // VmRSS before the run, KiB
-	peak      int64 // VmHWM after the run, KiB
-	ok        bool  // the /proc readings succeeded
+	io        ioCounts // system calls and context switches over the run
+	rssBefore int64    // VmRSS before the run, KiB
+	peak      int64    // VmHWM after the run, KiB
+	ok        bool     // the /proc readings succeeded
 }
 
 // resources is what every process used during a run; names are gateway,
@@ -68,6 +69,7 @@ func (b *bench) measured(ctx context.Context, spec runSpec) *result {
 		var p procRes
 		var err1, err2 error
 		p.cpu, err1 = cpuTime(pid)
+		p.io = readIOCounts(pid)
 		p.rssBefore, _, err2 = memKB(pid)
 		if err := resetPeak(pid); err != nil {
 			reset = false
@@ -92,6 +94,7 @@ func (b *bench) measured(ctx context.Context, spec runSpec) *result {
 		cpu, err1 := cpuTime(pid)
 		_, hwm, err2 := memKB(pid)
 		p.cpu, p.peak, p.ok = cpu-p.cpu, hwm, p.ok && err1 == nil && err2 == nil
+		p.io = readIOCounts(pid).minus(p.io)
 		r.res.procs[name] = p
 		if b.maxPeak == nil {
 			b.maxPeak = map[string]int64{}

@@ -268,3 +268,59 @@ func cpuPressure() (time.Duration, error) {
 	us, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 	return time.Duration(us) * time.Microsecond, err
 }
+
+// ioCounts are a process's system calls that move data (read-like and
+// write-like, /proc/PID/io syscr and syscw: socket and file I/O, not
+// futex or epoll) and its threads' context switches (voluntary and not,
+// summed over /proc/PID/task/*/status). Unlike CPU time on a shared VM,
+// they do not depend on what else the machine is doing, so they show
+// what a change did to the work a request causes. ok is false where
+// /proc could not be read.
+type ioCounts struct {
+	syscalls, switches int64
+	ok                 bool
+}
+
+// readIOCounts reads pid's counters (see ioCounts). Threads that ended
+// since the last reading take their switches with them, so a reading
+// over a run can miss some; the runtime's threads live as long as the
+// process, so in practice none are missed.
+func readIOCounts(pid int) ioCounts {
+	dir := "/proc/" + strconv.Itoa(pid)
+	b, err := os.ReadFile(dir + "/io")
+	if err != nil {
+		return ioCounts{}
+	}
+	var c ioCounts
+	for line := range strings.Lines(string(b)) {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+		if k == "syscr" || k == "syscw" {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			c.syscalls += n
+		}
+	}
+	tasks, err := os.ReadDir(dir + "/task")
+	if err != nil {
+		return ioCounts{}
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(dir + "/task/" + t.Name() + "/status")
+		if err != nil {
+			continue // the thread ended meanwhile
+		}
+		for line := range strings.Lines(string(b)) {
+			k, v, _ := strings.Cut(line, ":")
+			if k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches" {
+				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				c.switches += n
+			}
+		}
+	}
+	c.ok = true
+	return c
+}
+
+// minus is the counts since before.
+func (c ioCounts) minus(before ioCounts) ioCounts {
+	return ioCounts{syscalls: c.syscalls - before.syscalls, switches: c.switches - before.switches, ok: c.ok && before.ok}
+}

@@ -33,6 +33,19 @@ func perReq(d time.Duration, r *result) float64 {
 	return float64(d) / 1e6 / float64(max(1, r.sent()))
 }
 
+// countPerReq renders c's system calls (or, switches, its context
+// switches) per request sent in r; "-" where they were not read.
+func countPerReq(c ioCounts, r *result, switches bool) string {
+	if !c.ok {
+		return "-"
+	}
+	n := c.syscalls
+	if switches {
+		n = c.switches
+	}
+	return fmt.Sprintf("%.1f", float64(n)/float64(max(1, r.sent())))
+}
+
 // achieved is the rate of successful requests over the run's wall time.
 func achieved(r *result) string {
 	if r.wall <= 0 {
@@ -60,6 +73,9 @@ func (b *bench) tables() []*table {
 	res := &table{title: "CPU and memory of the product processes",
 		head:  []string{"path", "mode", "rate/s", "gateway CPU ms/req", "edge CPU ms/req", "gw+edge ms/req", "upstream ms/req", "loadgen ms/req", "other procs CPU", "CPU pressure", "gateway RSS MiB before→peak", "edge RSS MiB before→peak"},
 		notes: []string{"CPU is utime+stime from /proc/PID/stat over the run divided by requests sent; other procs CPU is the CPU used by every other process on the machine during the run, in cores (0.50 = half a CPU); CPU pressure is the share of the run in which some runnable task waited for a CPU (/proc/pressure/cpu)."}}
+	calls := &table{title: "System calls and context switches per request",
+		head:  []string{"path", "mode", "rate/s", "gateway syscalls", "gateway switches", "edge syscalls", "edge switches"},
+		notes: []string{"syscalls are the read- and write-like system calls (/proc/PID/io syscr + syscw: sockets and files, not futex or epoll), switches the context switches of all the process's threads (/proc/PID/task/*/status), each over the run divided by requests sent; unlike CPU time they do not depend on what else the machine does."}}
 	errs := &table{title: "Errors", head: []string{"run", "kind", "count", "first message"}}
 	for _, r := range append(append([]*result{}, b.results...), b.integ) {
 		if r == nil {
@@ -89,6 +105,10 @@ func (b *bench) tables() []*table {
 			fmt.Sprintf("%.3f", perReq(p["gateway"].cpu+p["edge"].cpu, r)), fmt.Sprintf("%.3f", perReq(p["upstream"].cpu, r)),
 			fmt.Sprintf("%.3f", perReq(p["loadgen"].cpu, r)), other, psi,
 			mib(p["gateway"].rssBefore)+"→"+mib(p["gateway"].peak), mib(p["edge"].rssBefore)+"→"+mib(p["edge"].peak))
+		if s.target.name != "direct" {
+			calls.add(path, modeName(s.stream), fmt.Sprint(s.rate), countPerReq(p["gateway"].io, r, false), countPerReq(p["gateway"].io, r, true),
+				countPerReq(p["edge"].io, r, false), countPerReq(p["edge"].io, r, true))
+		}
 		if r == b.integ {
 			continue
 		}
@@ -114,7 +134,7 @@ func (b *bench) tables() []*table {
 				name, mib(m["VmRSS"]), mib(m["RssAnon"]), mib(m["RssFile"]), mib(m["RssShmem"])))
 		}
 	}
-	out := []*table{lat, add, res}
+	out := []*table{lat, add, res, calls}
 	if r := b.integ; r != nil {
 		in := &table{title: "Stream integrity (edge → gateway → upstream)",
 			head: []string{"streams", "ok", "cut: no [DONE]", "cut: content differs", "other errors", "p50", "p99", "TTFB p99", "usage rows", "usage rows with error"}}
