@@ -15,6 +15,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/memproxy/memproxy/internal/version"
@@ -51,7 +52,11 @@ type Options struct {
 	// ConnectWait is how long a request waits for a gateway connection
 	// that is being re-made (default a little over the reconnect backoff).
 	ConnectWait time.Duration
-	Logger      *slog.Logger
+	// QuietProcs, when positive, is the GOMAXPROCS the daemon runs with
+	// while its request rate is light (see procs.go); 0 leaves the
+	// runtime's setting alone.
+	QuietProcs int
+	Logger     *slog.Logger
 }
 
 // Daemon serves every project of one machine.
@@ -60,6 +65,8 @@ type Daemon struct {
 	log    *slog.Logger
 	gw     *gatewayConn
 	client pb.GatewayClient
+
+	served atomic.Int64 // requests received, every project
 
 	mu       sync.Mutex
 	projects map[string]*project
@@ -106,6 +113,7 @@ func (d *Daemon) Run(ctx context.Context, ctl net.Listener) error {
 	d.mu.Unlock()
 	defer d.gw.cc.Close()
 	go d.hello(ctx)
+	go d.governProcs(ctx)
 	cs := &http.Server{Handler: d.controlHandler(), ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)

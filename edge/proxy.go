@@ -75,6 +75,7 @@ func (p *project) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.requests.Add(1)
+	p.d.served.Add(1)
 	if r.ContentLength > p.d.opts.MaxBody {
 		writeError(w, r, http.StatusRequestEntityTooLarge, "request_too_large", p.tooLarge(), 0)
 		return

@@ -17,6 +17,16 @@ import (
 	"github.com/memproxy/memproxy/internal/version"
 )
 
+// quietProcs is the GOMAXPROCS the daemon runs with while its load is
+// light (edge/procs.go), unless the GOMAXPROCS variable sets it: then the
+// runtime's setting is left alone.
+func quietProcs() int {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return 0
+	}
+	return 1
+}
+
 func runCmd() *cobra.Command {
 	var projects []string
 	var logFormat string
@@ -127,6 +137,7 @@ func newDaemon(log *slog.Logger) (*edge.Daemon, string, error) {
 	d, err := edge.New(edge.Options{
 		Gateway: login.Gateway, Key: login.Key.Reveal(), User: usr, Hostname: hostname, EdgeID: id,
 		DetectClient: clients.Detect, Registry: reg, AllowedOrigins: login.AllowedOrigins, Logger: log, TLS: tlsCfg,
+		QuietProcs: quietProcs(),
 	})
 	return d, socketPath(h), err
 }
