@@ -4,13 +4,15 @@ import (
 	"math"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/memproxy/memproxy/internal/jsonstr"
 )
 
 // Journal records are written by hand: encoding/json reflected over the
 // row's 35 fields on every request (a few percent of the gateway's CPU
 // under load). The bytes are exactly json.Marshal's for the same value
-// (TestAppendMatchesMarshal and FuzzAppendString hold them to it), so
+// (TestAppendMatchesMarshal, FuzzAppendFloat and internal/jsonstr's fuzzer
+// hold them to it), so
 // journals written by either read back alike.
 
 // appendEntry appends json.Marshal(entry{Phase: phase, Record: *r}).
@@ -19,7 +21,7 @@ func appendEntry(b []byte, phase string, r *Record) []byte {
 	b = append(b, '{')
 	if phase != "" {
 		b = append(b, `"phase":`...)
-		b = appendString(b, phase)
+		b = jsonstr.Append(b, phase, true)
 		b = append(b, ',')
 	}
 	b = append(b, `"time":`...)
@@ -73,7 +75,7 @@ func appendEntry(b []byte, phase string, r *Record) []byte {
 // appendBeginEntry appends json.Marshal(e).
 func appendBeginEntry(b []byte, e *beginEntry) []byte {
 	b = append(b, `{"phase":`...)
-	b = appendString(b, e.Phase)
+	b = jsonstr.Append(b, e.Phase, true)
 	b = append(b, `,"time":`...)
 	b = appendTime(b, e.Time)
 	b = appendStringField(b, "request_id", e.RequestID, false)
@@ -98,7 +100,7 @@ func appendStringField(b []byte, name, value string, omitEmpty bool) []byte {
 	b = append(b, ',', '"')
 	b = append(b, name...)
 	b = append(b, '"', ':')
-	return appendString(b, value)
+	return jsonstr.Append(b, value, true)
 }
 
 func appendIntField(b []byte, name string, v int64) []byte {
@@ -133,61 +135,5 @@ func appendFloatField(b []byte, name string, f float64) []byte {
 func appendTime(b []byte, t time.Time) []byte {
 	b = append(b, '"')
 	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string exactly as encoding/json does
-// by default: control characters, '"' and '\\' escaped, '<', '>' and '&'
-// as \u003c \u003e \u0026, U+2028 and U+2029 escaped, and each byte of
-// invalid UTF-8 replaced by \ufffd.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
 	return append(b, '"')
 }

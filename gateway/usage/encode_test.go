@@ -79,18 +79,6 @@ func TestAppendMatchesMarshal(t *testing.T) {
 	}
 }
 
-func FuzzAppendString(f *testing.F) {
-	for _, s := range trickyStrings {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		want, _ := json.Marshal(s)
-		if got := appendString(nil, s); !bytes.Equal(got, want) {
-			t.Fatalf("%q:\n got %s\nwant %s", s, got, want)
-		}
-	})
-}
-
 func FuzzAppendFloat(f *testing.F) {
 	for _, v := range trickyFloats {
 		f.Add(v)
