@@ -11,7 +11,7 @@ import (
 // few at a time, each mostly waiting on the network, and with a thread
 // per core every hand-off between its goroutines (HTTP handler, gRPC
 // reader and writer) woke another core's idle thread, which spun and slept
-// again: over a quarter of the edge's CPU per request (docs/performance.md,
+// again: 15–25 % of the edge's CPU per request (docs/performance.md,
 // "Edge path CPU"). Under a load that one thread cannot keep up with
 // (a script or a benchmark sending thousands of requests a second), it
 // takes every core, and gives them back once the load has stayed light
