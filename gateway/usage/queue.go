@@ -217,13 +217,8 @@ func (q *Queue) Run() {
 	defer tick.Stop()
 	for {
 		select {
-		case <-q.closed:
-			for r := range q.ch { // closed: every row finished before Close
-				if batch = append(batch, r); len(batch) >= q.opts.BatchSize {
-					batch = q.write(batch)
-				}
-			}
-			q.write(q.fromSpill(batch, true))
+		case <-q.closed: // ch is closed too: take(…, true) drains it
+			q.write(q.fromSpill(q.take(batch, true), true))
 			return
 		case <-q.kick:
 			batch = q.fromSpill(q.take(batch, false), false)
@@ -242,7 +237,7 @@ func (q *Queue) take(batch []row, all bool) []row {
 	for all || len(batch)+len(q.ch) >= q.opts.BatchSize || len(q.ch) == cap(q.ch) {
 		select {
 		case r, ok := <-q.ch:
-			if !ok { // closed: Run's next select sees q.closed
+			if !ok { // closed: Close was called
 				return batch
 			}
 			if batch = append(batch, r); len(batch) >= q.opts.BatchSize {
