@@ -37,6 +37,15 @@ type Doc struct {
 	Text  string
 }
 
+// Text is what the index holds of a memory: its content and keys (both
+// stores index the same text, so they rank alike).
+func Text(content, keys string) string {
+	if keys == "" {
+		return content
+	}
+	return content + "\n" + keys
+}
+
 // ErrTooStale is returned by a Refresher when a build is cheaper than
 // catching up.
 var ErrTooStale = errors.New("lexical index too stale to refresh")

@@ -178,7 +178,7 @@ func (s *DB) insertTracked(ctx context.Context, sc memory.Scope, content string,
 	if err := tx.Commit(ctx); err != nil {
 		return memory.Memory{}, err
 	}
-	text := indexText(content, o.Keys)
+	text := lexical.Text(content, o.Keys)
 	s.lexical.Update(string(sc), new-1, new, func(ix *lexical.Index) { ix.Add(m.ID, m.CreatedAt.UnixNano(), text) })
 	return m, nil
 }

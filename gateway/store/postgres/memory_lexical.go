@@ -65,7 +65,7 @@ func (s *DB) loadLexical(ctx context.Context, sc memory.Scope, bd *lexical.Build
 	var at time.Time
 	var tooLarge error
 	_, err = pgx.ForEachRow(rows, []any{&id, &content, &keys, &at}, func() error {
-		tooLarge = bd.Add(id, at.UnixNano(), indexText(content, keys))
+		tooLarge = bd.Add(id, at.UnixNano(), lexical.Text(content, keys))
 		return tooLarge
 	})
 	if tooLarge != nil {
@@ -119,20 +119,12 @@ func (s *DB) refreshLexical(ctx context.Context, sc memory.Scope, has func(strin
 	var content, keys string
 	var at time.Time
 	if _, err := pgx.ForEachRow(rows, []any{&id, &content, &keys, &at}, func() error {
-		snap.Missing = append(snap.Missing, lexical.Doc{ID: id, Order: at.UnixNano(), Text: indexText(content, keys)})
+		snap.Missing = append(snap.Missing, lexical.Doc{ID: id, Order: at.UnixNano(), Text: lexical.Text(content, keys)})
 		return nil
 	}); err != nil {
 		return snap, fmt.Errorf("refreshing the memory index: %w", err)
 	}
 	return snap, nil
-}
-
-// indexText is what the index holds of a memory: its content and keys.
-func indexText(content, keys string) string {
-	if keys == "" {
-		return content
-	}
-	return content + "\n" + keys
 }
 
 // textVersion reads sc's version inside tx, after tx's own writes: the

@@ -43,7 +43,7 @@ func (s *DB) Supersede(ctx context.Context, sc memory.Scope, oldID, content stri
 	if inserted {
 		bumps++
 	}
-	text := indexText(content, o.Keys)
+	text := lexical.Text(content, o.Keys)
 	s.lexical.Update(string(sc), new-bumps, new, func(ix *lexical.Index) {
 		ix.Remove(oldID)
 		ix.Add(m.ID, m.CreatedAt.UnixNano(), text) // nothing when m was already live

@@ -115,7 +115,7 @@ func (s *DB) AddWith(ctx context.Context, sc memory.Scope, content string, o mem
 	if err := tx.Commit(); err != nil {
 		return memory.Memory{}, false, fmt.Errorf("adding memory: %w", err)
 	}
-	text := indexText(content, o.Keys)
+	text := lexical.Text(content, o.Keys)
 	s.lexical.Update(string(sc), old, new, func(ix *lexical.Index) { ix.Add(m.ID, seq, text) })
 	return m, true, nil
 }

@@ -78,7 +78,7 @@ func (s *DB) loadLexical(ctx context.Context, sc memory.Scope, scopeID int64, bd
 		if err := rows.Scan(&seq, &id, &content, &keys); err != nil {
 			return 0, fmt.Errorf("indexing memories: %w", err)
 		}
-		if err := bd.Add(id, seq, indexText(content, keys)); err != nil {
+		if err := bd.Add(id, seq, lexical.Text(content, keys)); err != nil {
 			return version, err
 		}
 	}
@@ -159,7 +159,7 @@ func (s *DB) refreshLexical(ctx context.Context, sc memory.Scope, scopeID int64,
 				rows.Close()
 				return snap, fmt.Errorf("refreshing the memory index: %w", err)
 			}
-			d.Text = indexText(content, keys)
+			d.Text = lexical.Text(content, keys)
 			snap.Missing = append(snap.Missing, d)
 		}
 		rows.Close()
@@ -168,14 +168,6 @@ func (s *DB) refreshLexical(ctx context.Context, sc memory.Scope, scopeID int64,
 		}
 	}
 	return snap, nil
-}
-
-// indexText is what the index holds of a memory: its content and keys.
-func indexText(content, keys string) string {
-	if keys == "" {
-		return content
-	}
-	return content + "\n" + keys
 }
 
 // textVersion reads sc's text_version inside tx; -1 when the scope is

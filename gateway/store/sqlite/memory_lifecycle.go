@@ -44,7 +44,7 @@ func (s *DB) Supersede(ctx context.Context, sc memory.Scope, oldID, content stri
 	if err := tx.Commit(); err != nil {
 		return memory.Memory{}, fmt.Errorf("superseding memory: %w", err)
 	}
-	text := indexText(content, o.Keys)
+	text := lexical.Text(content, o.Keys)
 	s.lexical.Update(string(sc), old, new, func(ix *lexical.Index) {
 		ix.Remove(oldID)
 		ix.Add(m.ID, seq, text) // nothing when the target was already live
